@@ -1,0 +1,1 @@
+"""mlp-bench tooling: how things are measured. Knows implementations only through ``impl.registry``."""

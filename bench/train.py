@@ -1,0 +1,88 @@
+"""`mlp-bench train`: train one implementation on MNIST, time the epochs, report whole-set accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+from bench.environment import blas_threads, current_blas_threads, library_versions
+from bench.options import add_data_options, add_run_options, load_data
+from impl.config import PRESETS, TrainConfig
+from impl.registry import get_implementation
+from impl.workloads import get_workload
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train one implementation and report time and accuracy",
+                                   description=__doc__)
+    parser.add_argument("--impl", required=True, help="implementation name (see `mlp-bench list`)")
+    parser.add_argument("--epochs", type=int, help="epochs (default: the preset's, else the workload's: 35)")
+    parser.add_argument("--batch-size", type=int, help="mini-batch size (default: the workload's: 500)")
+    parser.add_argument("--lr", type=float, help="initial learning rate (default: 1e-3 at B=500, 1e-4 at "
+                                                 "B=20000, the power law between them elsewhere)")
+    parser.add_argument("--preset", default="seed", choices=list(PRESETS),
+                        help="hyperparameter preset (default: seed = the Step III timing runs)")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    add_run_options(parser)
+    add_data_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cls = get_implementation(args.impl)
+    workload = get_workload(cls.workload)
+    epochs = args.epochs if args.epochs is not None else PRESETS[args.preset].get("epochs", workload.epochs)
+    batch_size = workload.batch_size if args.batch_size is None else args.batch_size
+    config = TrainConfig.make(preset=args.preset, batch_size=batch_size, learn_rate=args.lr, epochs=epochs,
+                              seed=args.seed)
+    data = load_data(args)
+    with blas_threads(args.threads):
+        trainer = cls(config, data)
+        with tqdm(total=config.epochs, desc=cls.name, unit="epoch", file=sys.stderr, leave=False) as bar:
+            def progress(epoch: int, seconds: float, loss: float) -> None:
+                bar.set_postfix(seconds=f"{seconds:.3f}", loss=f"{loss:.4g}")
+                bar.update()
+
+            fit = trainer.fit(on_epoch=progress)
+        threads = current_blas_threads()
+        real = data.kind == "real"
+        report = {
+            "impl": cls.name, "workload": cls.workload, "batch_size": config.batch_size, "epochs": config.epochs,
+            "lr": config.learn_rate, "final_lr": fit.final_learn_rate, "preset": config.preset, "seed": config.seed,
+            "threads": threads, "dtype": cls.dtype, "device": cls.device, "backend": cls.backend,
+            "seconds": fit.seconds, "first_epoch_seconds": fit.per_epoch_seconds[0],
+            "per_epoch_seconds": fit.per_epoch_seconds, "epoch_losses": fit.epoch_losses,
+            "train_accuracy": trainer.accuracy("train") if real else None,
+            "test_accuracy": trainer.accuracy("test") if real else None,
+            "dataset": data.kind, "data_source": data.source, "data_warnings": list(data.warnings),
+            "versions": library_versions(),
+        }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def format_report(r: dict[str, Any]) -> str:
+    epochs = " ".join(f"{s:.3f}" for s in r["per_epoch_seconds"])
+    lines = [
+        f"{r['impl']}  workload={r['workload']}  B={r['batch_size']}  epochs={r['epochs']}  lr={r['lr']:.4g}  "
+        f"preset={r['preset']}  seed={r['seed']}  threads={r['threads']}  data={r['dataset']} ({r['data_source']})",
+        f"training time: {r['seconds']:.3f} s   first epoch: {r['first_epoch_seconds']:.3f} s   "
+        f"(epochs only: no data loading, imports or evaluation)",
+        f"per-epoch seconds: {epochs}",
+        f"final learning rate: {r['final_lr']:.10g}   last epoch's mean batch loss: {r['epoch_losses'][-1]:.6g}",
+    ]
+    if r["train_accuracy"] is None:
+        lines.append("accuracy: not measured (synthetic data are for timing only)")
+    else:
+        lines += [f"train accuracy (whole training set): {r['train_accuracy']:.4f}",
+                  f"test accuracy  (whole test set):     {r['test_accuracy']:.4f}",
+                  "(the seed's 0.99272 is an average over the last mini-batch, not the whole set)"]
+    lines += [f"WARNING: {w}" for w in r["data_warnings"]]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""mlp-bench implementations: what is measured. Knows nothing about benchmarks."""

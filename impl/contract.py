@@ -1,0 +1,176 @@
+"""The one contract every implementation follows: the phases the benchmarks time, weights in and out in one
+shared layout, and which function performs each layer transition (for the line profiler).
+
+Every implementation's train step does the same work: forward, the batch loss (kept for the loss curve),
+backward, update. Batches come from :func:`impl.batching.epoch_batches` and are reshuffled every epoch.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from impl.batching import epoch_batches, initial_weights
+from impl.config import TrainConfig
+
+if TYPE_CHECKING:
+    from impl.data import Dataset
+
+#: Phases a benchmark can time. An implementation lists the ones it can time on its own in ``phases``.
+PHASES = ("prepare", "forward", "backward", "forward_backward", "train_step", "full_run")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The function performing one layer transition. ``layer`` is the value of its first argument that selects
+    this transition when one function serves every layer (so the profiler counts only those calls)."""
+
+    function: Callable[..., Any]
+    layer: int | None = None
+
+
+@dataclass
+class FitResult:
+    """What a training run returns: per-epoch wall times (training work only) and the loss curve."""
+
+    per_epoch_seconds: list[float] = field(default_factory=list)
+    epoch_losses: list[float] = field(default_factory=list)  # mean batch loss of each epoch
+    final_learn_rate: float = float("nan")
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.per_epoch_seconds))
+
+
+class Trainer(ABC):
+    """Base class of every implementation. Subclasses with a ``name`` register themselves."""
+
+    name: ClassVar[str] = ""
+    workload: ClassVar[str] = "mlp"
+    description: ClassVar[str] = ""
+    dtype: ClassVar[str] = "float32"
+    backend: ClassVar[str] = "numpy"
+    device: ClassVar[str] = "cpu"
+    #: False where transitions run compiled (a framework, numba): the profiler then refuses with this reason.
+    line_profile_refusal: ClassVar[str | None] = None
+    #: Phases this implementation can time on its own; the harness reports nothing for the others.
+    phases: ClassVar[tuple[str, ...]] = PHASES
+    #: False for implementations that use a framework's own training loop and shuffling.
+    shared_batch_order: ClassVar[bool] = True
+
+    registry: ClassVar[dict[str, type[Trainer]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            Trainer.registry[cls.name] = cls
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """None when the implementation can run here, else why not (and how to fix it)."""
+        return None
+
+    def __init__(self, config: TrainConfig, data: Dataset) -> None:
+        self.config = config
+        self.data = data
+        self.n_train = data.n_train
+        self.initial_weights = initial_weights(config.layers, config.seed)
+        self.learn_rate = config.learn_rate
+        self.epoch = 0
+
+    # -- phases -------------------------------------------------------------------------------------------
+    @abstractmethod
+    def prepare_batch(self, idx: np.ndarray) -> Any:
+        """Gather the shuffled mini-batch (inputs and targets) in the layout the forward pass wants."""
+
+    @abstractmethod
+    def forward(self, batch: Any) -> Any:
+        """Forward pass of one mini-batch; returns the state the loss and the backward pass need."""
+
+    @abstractmethod
+    def batch_loss(self, state: Any, batch: Any) -> float:
+        """Loss of the mini-batch (summed log loss plus the regularisers), as a Python float."""
+
+    @abstractmethod
+    def backward(self, state: Any, batch: Any) -> Any:
+        """Gradients from the cached forward state."""
+
+    @abstractmethod
+    def update(self, grads: Any) -> None:
+        """The seed's momentum update with the current learning rate."""
+
+    def forward_backward(self, batch: Any) -> Any:
+        state = self.forward(batch)
+        return self.backward(state, batch)
+
+    def train_step(self, idx: np.ndarray) -> float:
+        """One mini-batch: gather, forward, loss, backward, update. Returns the batch loss."""
+        batch = self.prepare_batch(idx)
+        state = self.forward(batch)
+        loss = self.batch_loss(state, batch)
+        self.update(self.backward(state, batch))
+        return loss
+
+    # -- training ------------------------------------------------------------------------------------------
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        return epoch_batches(self.config.seed, epoch, self.n_train, self.config.batch_size)
+
+    def run_epoch(self) -> float:
+        """One epoch: decay the learning rate as the seed does, then every mini-batch. Returns the mean loss."""
+        self.learn_rate /= 1.0 + self.config.decrease_rate * self.epoch
+        losses = [self.train_step(idx) for idx in self.batches(self.epoch)]
+        self.epoch += 1
+        return float(np.mean(losses))
+
+    def fit(self, epochs: int | None = None,
+            on_epoch: Callable[[int, float, float], None] | None = None) -> FitResult:
+        """Train for ``epochs`` (default: the config's); each epoch's wall time covers training work only."""
+        result = FitResult()
+        for _ in range(self.config.epochs if epochs is None else epochs):
+            start = time.perf_counter()
+            loss = self.run_epoch()
+            seconds = time.perf_counter() - start
+            result.per_epoch_seconds.append(seconds)
+            result.epoch_losses.append(loss)
+            if on_epoch is not None:
+                on_epoch(self.epoch, seconds, loss)
+        result.final_learn_rate = self.learn_rate
+        return result
+
+    def reset(self) -> None:
+        """Back to the initial weights, zero momentum, the initial learning rate and epoch 0."""
+        self.set_weights(self.initial_weights)
+        self.learn_rate = self.config.learn_rate
+        self.epoch = 0
+
+    @abstractmethod
+    def accuracy(self, split: str) -> float:
+        """Accuracy on the whole ``"train"`` or ``"test"`` set (never inside a timed region)."""
+
+    # -- weights in the shared layout ---------------------------------------------------------------------
+    @abstractmethod
+    def get_weights(self) -> list[np.ndarray]:
+        """float64 copies in the seed's layout: W_N of shape (n_{N+1}, n_N + 1), bias in column 0."""
+
+    @abstractmethod
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Load weights in the seed's layout and zero the momentum."""
+
+    @abstractmethod
+    def gradients_as_arrays(self, grads: Any) -> list[np.ndarray]:
+        """Gradients from :meth:`backward` as float64 arrays in the seed's layout."""
+
+    # -- profiling ----------------------------------------------------------------------------------------
+    def transitions(self) -> dict[str, Transition]:
+        """``fw:N`` (layer N-1 into N, N=1..3) and ``bw:N`` (layer N+1 to N, N=0..2) -> the function doing it."""
+        return {}
+
+    @classmethod
+    def summary(cls) -> dict[str, Any]:
+        return {"impl": cls.name, "workload": cls.workload, "dtype": cls.dtype, "backend": cls.backend,
+                "device": cls.device, "description": cls.description}

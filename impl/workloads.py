@@ -1,0 +1,30 @@
+"""Workloads: what is trained. Each brings its own defaults, so the harness and the CLI follow the workload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from impl.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    epochs: int  # default epochs of a full run
+    batch_size: int  # default batch size of `mlp-bench train`
+    quick_epochs: int  # epochs of a full run in the quick profile (CI, first look)
+    quick_batch_sizes: tuple[int, ...]  # batch sizes of the quick profile
+
+
+WORKLOADS: dict[str, Workload] = {
+    "mlp": Workload("mlp", "784-70-30-10 sigmoid MLP, log loss summed over the batch, SGD with the seed's "
+                    "momentum and L2", epochs=35, batch_size=500, quick_epochs=1, quick_batch_sizes=(500, 20000)),
+}
+
+
+def get_workload(name: str) -> Workload:
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise ConfigError(f"unknown workload {name!r}; choose one of: {', '.join(WORKLOADS)}") from None
