@@ -142,6 +142,12 @@ class Trainer(ABC):
         result.final_learn_rate = self.learn_rate
         return result
 
+    def warm_up(self) -> None:
+        """One untimed train step (tracing/compilation, first-touch page faults, BLAS threads), then reset.
+        The harness times this call by hand and reports it apart from steady state."""
+        self.train_step(self.batches(0)[0])
+        self.reset()
+
     def reset(self) -> None:
         """Back to the initial weights, zero momentum, the initial learning rate and epoch 0."""
         self.set_weights(self.initial_weights)

@@ -1,0 +1,90 @@
+"""Run folders under results/: one new folder per run, never overwritten, written atomically.
+
+Each folder holds ``run.json`` (kind, created, tag, machine facts) next to what the run produced. ``kind`` is
+``"benchmark"`` or ``"profile"``; `mlp-bench compare` and `table` look only at benchmark runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from impl.errors import MLPBenchError
+
+RUN_FILE = "run.json"
+REFERENCE_RUN = "reference"  # the committed run; never picked as a default for comparisons
+DEFAULT_RESULTS_DIR = Path("results")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder and rename: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def new_run_dir(results_dir: Path, tag: str, kind: str, meta: dict[str, Any] | None = None) -> Path:
+    """Create ``results_dir/<UTC date-time>-<tag>`` (suffixed -2, -3, ... if taken) and its run.json."""
+    now = datetime.now(UTC)
+    safe_tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", tag).strip("-") or kind
+    base = f"{now:%Y%m%d-%H%M%S}-{safe_tag}"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = results_dir / (base if n == 1 else f"{base}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        record = {"run_id": path.name, "kind": kind, "tag": tag, "created": now.isoformat(), **(meta or {})}
+        atomic_write_text(path / RUN_FILE, json.dumps(record, indent=2, default=str))
+        return path
+    raise MLPBenchError(f"could not create a new run folder under {results_dir}")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    path: Path
+    kind: str
+    created: str
+    record: dict[str, Any]
+
+
+def read_run(path: Path) -> RunInfo:
+    """A run folder's record; one-line errors for missing or corrupt ones."""
+    file = path / RUN_FILE
+    if not path.is_dir():
+        raise MLPBenchError(f"{path}: no such run folder")
+    try:
+        record = json.loads(file.read_text())
+        return RunInfo(path, record["kind"], record["created"], record)
+    except FileNotFoundError:
+        raise MLPBenchError(f"{path}: not a run folder ({RUN_FILE} missing)") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise MLPBenchError(f"{file}: corrupt run record ({err})") from None
+
+
+def list_runs(results_dir: Path, kind: str | None = None, include_reference: bool = False) -> list[RunInfo]:
+    """Readable runs of ``kind``, oldest first by recorded date; unreadable folders are skipped."""
+    runs = []
+    if results_dir.is_dir():
+        for path in results_dir.iterdir():
+            if not (path / RUN_FILE).is_file() or (path.name == REFERENCE_RUN and not include_reference):
+                continue
+            try:
+                info = read_run(path)
+            except MLPBenchError:
+                continue
+            if kind is None or info.kind == kind:
+                runs.append(info)
+    return sorted(runs, key=lambda r: r.created)
