@@ -63,3 +63,18 @@ def machine_facts() -> dict[str, Any]:
     return {"cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "host": platform.node(),
             "python": platform.python_version(), "blas": blas_summary(), "env": relevant_env(),
             "versions": library_versions()}
+
+
+def gpu_summary() -> list[str]:
+    """GPUs named by nvidia-smi, without starting any framework (empty when there is none)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]

@@ -60,6 +60,9 @@ class Trainer(ABC):
     line_profile_refusal: ClassVar[str | None] = None
     #: Phases this implementation can time on its own; the harness reports nothing for the others.
     phases: ClassVar[tuple[str, ...]] = PHASES
+    #: Rounds of a full-run benchmark when the user does not choose (None: the harness default, 3); the
+    #: slowest variants lower it to keep the default run short.
+    full_run_rounds: ClassVar[int | None] = None
     #: False for implementations that use a framework's own training loop and shuffling.
     shared_batch_order: ClassVar[bool] = True
 

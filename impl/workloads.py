@@ -15,11 +15,16 @@ class Workload:
     batch_size: int  # default batch size of `mlp-bench train`
     quick_epochs: int  # epochs of a full run in the quick profile (CI, first look)
     quick_batch_sizes: tuple[int, ...]  # batch sizes of the quick profile
+    step_batch_sizes: tuple[int, ...] = ()  # default batch sizes of the per-step benchmarks (else batch_size)
+    full_run_batch_sizes: tuple[int, ...] = ()  # default batch sizes of the full-run benchmarks (else batch_size)
+    full_matrix_batch_sizes: tuple[int, ...] = ()  # step batch sizes of `--full` (else step_batch_sizes)
 
 
 WORKLOADS: dict[str, Workload] = {
     "mlp": Workload("mlp", "784-70-30-10 sigmoid MLP, log loss summed over the batch, SGD with the seed's "
-                    "momentum and L2", epochs=35, batch_size=500, quick_epochs=1, quick_batch_sizes=(500, 20000)),
+                    "momentum and L2", epochs=35, batch_size=500, quick_epochs=1, quick_batch_sizes=(500, 20000),
+                    step_batch_sizes=(500, 5000, 20000), full_run_batch_sizes=(500, 20000),
+                    full_matrix_batch_sizes=(100, 500, 1000, 2000, 5000, 10000, 20000)),
 }
 
 

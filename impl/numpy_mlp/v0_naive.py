@@ -13,6 +13,7 @@ class NumpyV0Naive(NumpyMLP):
     name = "numpy-v0-naive"
     description = "seed's original code: float64, bias row inserted per batch, sigma' from Z, delta for L0"
     dtype = "float64"
+    full_run_rounds = 1  # ~40 s per 35-epoch run at B=500 on 2 cores: one round keeps the default run short
 
     def _bw_prop_Np1_to_N(self, N: int, li_Z: list, li_A: list,
                           li_delta: list) -> tuple[np.ndarray | None, np.ndarray]:

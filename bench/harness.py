@@ -1,0 +1,61 @@
+"""The harness's session state and what every result records; used by the benchmark modules in bench/."""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.environment import current_blas_threads
+from bench.settings import BenchSettings
+from impl.config import TrainConfig
+from impl.contract import Trainer
+from impl.data import Dataset
+
+
+@dataclass
+class Bench:
+    """Session state: the data, one live trainer (rebuilt when impl or batch size changes), first-call times."""
+
+    settings: BenchSettings
+    data: Dataset
+    _key: tuple | None = None
+    _trainer: Trainer | None = None
+    first_call_s: dict[tuple, float] = field(default_factory=dict)
+
+    def trainer(self, cls: type[Trainer], batch_size: int) -> Trainer:
+        key = (cls.name, batch_size)
+        if key != self._key:
+            self._trainer = None
+            gc.collect()  # free the previous implementation's copies of the data first
+            config = TrainConfig.make(batch_size=batch_size, epochs=self.settings.epochs[cls.workload],
+                                      seed=self.settings.seed, n_train=self.data.n_train)
+            self._trainer = cls(config, self.data)
+            start = time.perf_counter()
+            self._trainer.warm_up()  # first train step: tracing/compilation, first touches; timed by hand
+            self.first_call_s[key] = time.perf_counter() - start
+            self._key = key
+        self._trainer.reset()
+        return self._trainer
+
+    def step_batches(self, trainer: Trainer, limit: int = 8) -> list:
+        """Index arrays of real shuffled full-size batches (the remainder batch is left out)."""
+        idx = [b for b in trainer.batches(0) if len(b) == trainer.config.batch_size]
+        return idx[:limit] or trainer.batches(0)[:1]
+
+
+def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_per_round: int,
+           **extra: Any) -> None:
+    """What every result carries in extra_info (the environment goes to machine_info)."""
+    median = benchmark.stats.stats.median if benchmark.stats else float("nan")
+    cls = type(trainer)
+    facts = trainer.run_facts() if hasattr(trainer, "run_facts") else {}
+    benchmark.extra_info.update({
+        "impl": cls.name, "workload": cls.workload, "phase": phase, "batch_size": trainer.config.batch_size,
+        "lr": trainer.config.learn_rate, "dtype": cls.dtype, "threads": current_blas_threads(),
+        "device": cls.device, "backend": cls.backend, "dataset": bench.data.kind, "quick": bench.settings.quick,
+        "seed": trainer.config.seed, "samples_per_s": samples_per_round / median if median else None,
+        "first_call_s": bench.first_call_s.get((cls.name, trainer.config.batch_size)),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **facts, **extra})

@@ -1,0 +1,146 @@
+"""The benchmark suite's options: one place for their names, defaults, help and validation.
+
+Defaults come from the workload (``impl/workloads.py``: MLP steps at B=500,5000,20000, full runs at
+B=500,20000, 35 epochs) unless overridden on the command line or by the ini keys registered here
+(``mlpbench_*`` under ``[tool.pytest.ini_options]``). Nothing goes into ``addopts``, so ``pytest tests`` never
+sees these options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from impl.config import N_TRAIN
+from impl.contract import PHASES, Trainer
+from impl.errors import MLPBenchError
+from impl.registry import all_implementations, get_implementation
+from impl.workloads import WORKLOADS, Workload, get_workload
+
+DEFAULT_ROUNDS = 3  # full-run rounds: the seed reported the best of three
+DEFAULT_STEP_ROUNDS = 30  # rounds of the phases that need per-round setup (backward)
+QUICK = {"epochs": 1, "rounds": 1, "step_rounds": 5, "max_time": 0.05, "min_rounds": 3}
+
+OPTIONS: list[tuple[str, dict]] = [
+    ("--impl", {"help": "comma-separated implementations (default: every implementation of the workloads)"}),
+    ("--workload", {"help": "comma-separated workloads (default: mlp; --full: all)"}),
+    ("--batch-sizes", {"help": "batch sizes of the per-step phases (default: the workload's; MLP 500,5000,20000)"}),
+    ("--full-run-batch-sizes", {"help": "batch sizes of full training runs (default: the workload's; MLP 500,20000)"}),
+    ("--epochs", {"type": int, "help": "epochs of a full run (default: the workload's; MLP 35)"}),
+    ("--rounds", {"type": int, "help": f"rounds of a full run (default {DEFAULT_ROUNDS}; 1 for numpy-v0-naive)"}),
+    ("--phases", {"help": f"comma-separated phases (default: all): {','.join(PHASES)}"}),
+    ("--threads", {"type": int, "help": "BLAS/OpenMP threads via threadpoolctl (default: the library's choice)"}),
+    ("--seed", {"type": int, "default": 0, "help": "seed of initial weights and batch order (0)"}),
+    ("--mnist", {"help": "MNIST directory or mnist.npz (default: $MLPBENCH_MNIST, Keras cache, download, "
+                         "else synthetic data for timing only)"}),
+    ("--results-dir", {"help": "where the run folder is written (default: results)"}),
+    ("--tag", {"help": "short tag in the run folder's name (default: quick, default or full)"}),
+    ("--quick", {"action": "store_true", "help": "tiny profile for CI and a first look: 1 epoch, 1 round, "
+                                                   "the workload's quick batch sizes; results tagged quick"}),
+    ("--full", {"action": "store_true", "help": "the whole matrix: every workload, more batch sizes"}),
+]
+INI_KEYS = {"mlpbench_batch_sizes": "default of --batch-sizes", "mlpbench_full_run_batch_sizes":
+            "default of --full-run-batch-sizes", "mlpbench_rounds": "default of --rounds",
+            "mlpbench_results_dir": "default of --results-dir"}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mlp-bench", "mlp-bench benchmark selection and profile")
+    for flag, kwargs in OPTIONS:
+        group.addoption(flag, dest="mlpbench_" + flag.lstrip("-").replace("-", "_"), **kwargs)
+    for key, help_text in INI_KEYS.items():
+        parser.addini(key, help_text, default="")
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise MLPBenchError(f"{what}: expected comma-separated integers, got {text!r}") from None
+    for value in values:
+        if not 1 <= value <= N_TRAIN:
+            raise MLPBenchError(f"{what}: batch size must be between 1 and {N_TRAIN}, got {value}")
+    return values
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    impls: tuple[type[Trainer], ...]
+    workloads: tuple[Workload, ...]
+    step_batch_sizes: dict[str, tuple[int, ...]]  # per workload
+    full_run_batch_sizes: dict[str, tuple[int, ...]]
+    epochs: dict[str, int]
+    rounds: int | None  # None: the implementation's own default, else DEFAULT_ROUNDS
+    step_rounds: int
+    phases: tuple[str, ...]
+    threads: int | None
+    seed: int
+    mnist: str | None
+    results_dir: Path
+    tag: str
+    quick: bool
+    full: bool
+
+    def full_run_rounds(self, cls: type[Trainer]) -> int:
+        if self.rounds is not None:
+            return self.rounds
+        return cls.full_run_rounds or DEFAULT_ROUNDS
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> BenchSettings:
+        """Read and validate the options; any problem is one MLPBenchError message."""
+        opt = lambda name: config.getoption("mlpbench_" + name)  # noqa: E731
+        ini = lambda key: (config.getini(key) or "").strip()  # noqa: E731
+        quick, full = bool(opt("quick")), bool(opt("full"))
+        if quick and full:
+            raise MLPBenchError("--quick and --full exclude each other")
+        workload_names = _names(opt("workload") or (",".join(WORKLOADS) if full else ""))
+        for name in workload_names:
+            get_workload(name)
+        if opt("impl"):
+            impls = tuple(get_implementation(name, require_available=False) for name in _names(opt("impl")))
+            impls = tuple(c for c in impls if not workload_names or c.workload in workload_names)
+            if not impls:
+                raise MLPBenchError(f"none of --impl {opt('impl')} belongs to --workload {opt('workload')}")
+        else:
+            workload_names = workload_names or ["mlp"]
+            impls = tuple(c for c in all_implementations().values() if c.workload in workload_names)
+        workloads = tuple(get_workload(name) for name in dict.fromkeys(c.workload for c in impls))
+        phases = tuple(_names(opt("phases") or ",".join(PHASES)))
+        for phase in phases:
+            if phase not in PHASES:
+                raise MLPBenchError(f"unknown phase {phase!r}; choose from: {', '.join(PHASES)}")
+        if opt("epochs") is not None and opt("epochs") < 1:
+            raise MLPBenchError(f"--epochs must be at least 1 (got {opt('epochs')})")
+        rounds = opt("rounds") or (int(ini("mlpbench_rounds")) if ini("mlpbench_rounds") else None)
+        if rounds is not None and rounds < 1:
+            raise MLPBenchError(f"--rounds must be at least 1 (got {rounds})")
+        if opt("threads") is not None and opt("threads") < 1:
+            raise MLPBenchError(f"--threads must be at least 1 (got {opt('threads')})")
+
+        def sizes(option: str, ini_key: str, default) -> dict[str, tuple[int, ...]]:
+            given = opt(option) or ini(ini_key)
+            return {w.name: _ints(given, "--" + option.replace("_", "-")) if given else default(w)
+                    for w in workloads}
+
+        step_default = (lambda w: w.quick_batch_sizes) if quick else (
+            (lambda w: w.full_matrix_batch_sizes or w.step_batch_sizes or (w.batch_size,)) if full else
+            (lambda w: w.step_batch_sizes or (w.batch_size,)))
+        full_default = (lambda w: w.quick_batch_sizes) if quick else (
+            lambda w: w.full_run_batch_sizes or (w.batch_size,))
+        epochs = {w.name: opt("epochs") or (w.quick_epochs if quick else w.epochs) for w in workloads}
+        return cls(
+            impls=impls, workloads=workloads,
+            step_batch_sizes=sizes("batch_sizes", "mlpbench_batch_sizes", step_default),
+            full_run_batch_sizes=sizes("full_run_batch_sizes", "mlpbench_full_run_batch_sizes", full_default),
+            epochs=epochs, rounds=rounds if rounds is not None else (QUICK["rounds"] if quick else None),
+            step_rounds=QUICK["step_rounds"] if quick else DEFAULT_STEP_ROUNDS, phases=phases,
+            threads=opt("threads"), seed=opt("seed"), mnist=opt("mnist"),
+            results_dir=Path(opt("results_dir") or ini("mlpbench_results_dir") or "results"),
+            tag=opt("tag") or ("quick" if quick else "full" if full else "default"), quick=quick, full=full)

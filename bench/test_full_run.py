@@ -1,0 +1,28 @@
+"""Full training runs (the workload's epochs: 35 for the MLP) with ``benchmark.pedantic``.
+
+Every round starts from the same initial weights, momentum, learning rate and batch order (``reset`` is the
+untimed setup). Per-epoch times are kept as raw samples; the first call (tracing/compilation, first touches)
+was timed by hand before the rounds; accuracy on the whole training and test sets is measured after the
+timed rounds, never inside them, and only on real data.
+"""
+
+from __future__ import annotations
+
+from bench.harness import record
+from impl.registry import get_implementation
+
+
+def test_full_run(benchmark, bench, impl, batch_size, phase):
+    cls = get_implementation(impl, require_available=False)
+    trainer = bench.trainer(cls, batch_size)
+    fits = []
+    benchmark.pedantic(lambda: fits.append(trainer.fit()), setup=trainer.reset,
+                       rounds=bench.settings.full_run_rounds(cls), iterations=1)
+    real = bench.data.kind == "real"
+    record(benchmark, bench, trainer, phase, samples_per_round=trainer.n_train * trainer.config.epochs,
+           epochs=trainer.config.epochs,
+           epoch_seconds=[fit.per_epoch_seconds for fit in fits],
+           first_epoch_s=fits[0].per_epoch_seconds[0],
+           final_loss=fits[-1].epoch_losses[-1], final_lr=fits[-1].final_learn_rate,
+           train_accuracy=trainer.accuracy("train") if real else None,
+           test_accuracy=trainer.accuracy("test") if real else None)
