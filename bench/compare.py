@@ -34,8 +34,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--fail-above", metavar="PCT", type=_percent,
                          help="exit 1 when a significant slowdown exceeds this, e.g. 10%%")
     compare.set_defaults(run=run_compare)
-    table = subparsers.add_parser("table", help="re-print the tables of a saved benchmark run")
-    table.add_argument("run_name", nargs="?", metavar="RUN", help="run folder or id (default: the newest benchmark run)")
+    table = subparsers.add_parser("table", help="re-print the tables of a saved benchmark run",
+                                  description="Re-print the tables of a saved benchmark run.")
+    table.add_argument("run_name", nargs="?", metavar="RUN",
+                       help="run folder or id (default: the newest benchmark run)")
     table.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
     table.set_defaults(run=run_table)
 
