@@ -7,12 +7,12 @@ import sys
 
 from tabulate import tabulate
 
-from bench import train
+from bench import compare, profile, train
 from impl.errors import MLPBenchError
 from impl.registry import all_implementations
 
 #: Modules with ``add_parser(subparsers)``; each sets ``run`` on its parser. One line per command.
-COMMANDS = [train]
+COMMANDS = [train, compare, profile]
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except MLPBenchError as err:
         print(f"mlp-bench: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("mlp-bench: interrupted", file=sys.stderr)
         return 130

@@ -20,6 +20,8 @@ from impl.errors import MLPBenchError
 RUN_FILE = "run.json"
 REFERENCE_RUN = "reference"  # the committed run; never picked as a default for comparisons
 DEFAULT_RESULTS_DIR = Path("results")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -28,6 +30,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
