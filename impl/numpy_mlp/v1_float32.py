@@ -11,6 +11,7 @@ class NumpyV1Float32(NumpyV0Naive):
     name = "numpy-v1-float32"
     description = "Step I: V0 in float32, no delta for the input layer"
     dtype = "float32"
+    full_run_rounds = None  # V0's single full-run round is for V0 only: back to the harness default
 
     def _bw_prop_Np1_to_N(self, N: int, li_Z: list, li_A: list,
                           li_delta: list) -> tuple[np.ndarray | None, np.ndarray]:
