@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,7 +81,9 @@ def bench(request: pytest.FixtureRequest) -> Iterator[Bench]:
         data = load_dataset(settings.mnist, allow_synthetic_fallback=True)
     except MLPBenchError as err:
         pytest.exit(f"mlp-bench: error: {err}", returncode=4)
-    yield Bench(settings, data)
+    state = Bench(settings, data)
+    request.config.mlpbench_state = state  # for the end-of-session line profiles
+    yield state
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
@@ -100,4 +103,28 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run_dir, text = results.save_run(doc, settings.results_dir, settings.tag, quick=settings.quick)
     terminalreporter.write_sep("=", "mlp-bench results")
     terminalreporter.write_line(text)
+    if settings.line_profile:
+        _line_profiles(terminalreporter, config, settings, run_dir)
     terminalreporter.write_line(f"\nrun folder: {run_dir}")
+
+
+def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: BenchSettings, run_dir: Path) -> None:
+    """`--line-profile bw:N`: after every timed round, one line profile per line-profilable implementation."""
+    from bench.profile import profile_transition, render
+
+    bench_state: Bench | None = getattr(config, "mlpbench_state", None)
+    if bench_state is None:
+        return
+    terminalreporter.write_sep("=", f"mlp-bench line profiles: {settings.line_profile}")
+    for cls in settings.impls:
+        if cls.line_profile_refusal or cls.unavailable_reason():
+            terminalreporter.write_line(f"{cls.name}: not line-profiled ({cls.line_profile_refusal or 'unavailable'})")
+            continue
+        trainer = bench_state.trainer(cls, settings.step_batch_sizes[cls.workload][0])
+        try:
+            result = profile_transition(trainer, settings.line_profile, steps=50)
+        except MLPBenchError as err:
+            terminalreporter.write_line(f"{cls.name}: not line-profiled: {err}")
+            continue
+        result.dump(run_dir / f"{cls.name}-{settings.line_profile.replace(':', '')}.lprof")
+        terminalreporter.write_line(render(result))

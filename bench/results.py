@@ -15,6 +15,7 @@ import pandas as pd
 
 from bench.runs import atomic_write_text, new_run_dir, read_run
 from impl.errors import MLPBenchError
+from impl.registry import all_implementations
 
 BENCHMARK_FILE = "benchmark.json"
 BASELINE = "numpy-v0-naive"
@@ -145,8 +146,8 @@ def plot(frame: pd.DataFrame, run_dir: Path) -> list[Path]:
             written.append(_save(fig, run_dir / f"{workload}-steps.png"))
         full = full_run_table(group)
         if not full.empty:
-            pivot = full.pivot_table(index="impl", columns="batch_size", values="speed-up").sort_values(
-                by=list(full["batch_size"].unique()[:1]))
+            pivot = full.pivot_table(index="impl", columns="batch_size", values="speed-up")
+            pivot = pivot.reindex([n for n in all_implementations() if n in pivot.index][::-1])  # v0 on top
             fig, ax = plt.subplots(figsize=(7, 0.5 * len(pivot) + 1.5))
             pivot.plot.barh(ax=ax)
             ax.set(xlabel=f"speed-up of the full run vs {full['speed-up vs'].iloc[0]}", ylabel="")

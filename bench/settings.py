@@ -37,6 +37,9 @@ OPTIONS: list[tuple[str, dict]] = [
                          "else synthetic data for timing only)"}),
     ("--results-dir", {"help": "where the run folder is written (default: results)"}),
     ("--tag", {"help": "short tag in the run folder's name (default: quick, default or full)"}),
+    ("--line-profile", {"metavar": "TRANSITION", "help": "after the benchmarks (never inside timed rounds), "
+                        "line-profile this transition (fw:N or bw:N) of every selected line-profilable implementation "
+                        "at its first step batch size; tables printed, .lprof files saved in the run folder"}),
     ("--quick", {"action": "store_true", "help": "tiny profile for CI and a first look: 1 epoch, 1 round, "
                                                    "the workload's quick batch sizes; results tagged quick"}),
     ("--full", {"action": "store_true", "help": "the whole matrix: every workload, more batch sizes"}),
@@ -86,6 +89,7 @@ class BenchSettings:
     tag: str
     quick: bool
     full: bool
+    line_profile: str | None = None
 
     def full_run_rounds(self, cls: type[Trainer]) -> int:
         if self.rounds is not None:
@@ -116,6 +120,10 @@ class BenchSettings:
         for phase in phases:
             if phase not in PHASES:
                 raise MLPBenchError(f"unknown phase {phase!r}; choose from: {', '.join(PHASES)}")
+        if opt("line_profile"):
+            from bench.profile import parse_transition
+
+            parse_transition(opt("line_profile"))
         if opt("epochs") is not None and opt("epochs") < 1:
             raise MLPBenchError(f"--epochs must be at least 1 (got {opt('epochs')})")
         rounds = opt("rounds") or (int(ini("mlpbench_rounds")) if ini("mlpbench_rounds") else None)
@@ -143,4 +151,5 @@ class BenchSettings:
             step_rounds=QUICK["step_rounds"] if quick else DEFAULT_STEP_ROUNDS, phases=phases,
             threads=opt("threads"), seed=opt("seed"), mnist=opt("mnist"),
             results_dir=Path(opt("results_dir") or ini("mlpbench_results_dir") or "results"),
-            tag=opt("tag") or ("quick" if quick else "full" if full else "default"), quick=quick, full=full)
+            tag=opt("tag") or ("quick" if quick else "full" if full else "default"), quick=quick, full=full,
+            line_profile=opt("line_profile"))
