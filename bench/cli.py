@@ -21,7 +21,8 @@ def _list(args: argparse.Namespace) -> int:
         reason = cls.unavailable_reason()
         rows.append([name, cls.workload, cls.dtype, cls.device, "yes" if not reason else f"no: {reason}",
                      cls.description])
-    print(tabulate(rows, headers=["implementation", "workload", "dtype", "device", "available", "description"]))
+    print(tabulate(rows, headers=["implementation", "workload", "dtype", "device", "available", "description"],
+                   maxcolwidths=[None, None, None, None, 40, 70]))
     return 0
 
 

@@ -39,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     batch_size = workload.batch_size if args.batch_size is None else args.batch_size
     config = TrainConfig.make(preset=args.preset, batch_size=batch_size, learn_rate=args.lr, epochs=epochs,
                               seed=args.seed)
+    if cls.workload != "mlp" and (args.lr is not None or args.preset != "seed"):
+        print(f"note: --lr and --preset set the MLP's hyperparameters; {cls.name} ({cls.workload}) uses its "
+              "framework's stock optimiser and ignores them", file=sys.stderr)
     data = load_data(args)
     with blas_threads(args.threads):
         trainer = cls(config, data)
@@ -61,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             "dataset": data.kind, "data_source": data.source, "data_warnings": list(data.warnings),
             "versions": library_versions(),
         }
+        if hasattr(trainer, "run_facts"):  # a framework's own facts: verified device, its threads, jit_compile
+            report.update(trainer.run_facts())
     if args.json:
         print(json.dumps(report))
     else:

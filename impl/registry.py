@@ -11,6 +11,7 @@ from functools import cache
 import impl
 from impl.contract import Trainer
 from impl.errors import ConfigError, UnavailableError
+from impl.workloads import WORKLOADS
 
 
 @cache
@@ -21,9 +22,12 @@ def _discover() -> dict[str, type[Trainer]]:
 
 
 def all_implementations() -> dict[str, type[Trainer]]:
-    """Every registered implementation, available here or not, in a stable order (workload, then name)."""
+    """Every registered implementation, available here or not: by workload (mlp first), then by name."""
     found = _discover()
-    return {name: found[name] for name in sorted(found, key=lambda n: (found[n].workload, n))}
+    order = list(WORKLOADS)
+    rank = {name: (order.index(cls.workload) if cls.workload in order else len(order), name)
+            for name, cls in found.items()}
+    return {name: found[name] for name in sorted(found, key=rank.__getitem__)}
 
 
 def get_implementation(name: str, *, require_available: bool = True) -> type[Trainer]:

@@ -25,6 +25,9 @@ WORKLOADS: dict[str, Workload] = {
                     "momentum and L2", epochs=35, batch_size=500, quick_epochs=1, quick_batch_sizes=(500, 20000),
                     step_batch_sizes=(500, 5000, 20000), full_run_batch_sizes=(500, 20000),
                     full_matrix_batch_sizes=(100, 500, 1000, 2000, 5000, 10000, 20000)),
+    "cnn": Workload("cnn", "seed article II's CNN (3 conv, 2 max-pool, Dense 70, softmax; 96,844 parameters), "
+                    "rmsprop, categorical cross-entropy, stock model.fit", epochs=5, batch_size=128,
+                    quick_epochs=1, quick_batch_sizes=(128,)),
 }
 
 
