@@ -22,7 +22,7 @@ def _list(args: argparse.Namespace) -> int:
         rows.append([name, cls.workload, cls.dtype, cls.device, "yes" if not reason else f"no: {reason}",
                      cls.description])
     print(tabulate(rows, headers=["implementation", "workload", "dtype", "device", "available", "description"],
-                   maxcolwidths=[None, None, None, None, 40, 70]))
+                   maxcolwidths=[None, None, None, None, None, 70]))
     return 0
 
 
