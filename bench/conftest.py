@@ -100,6 +100,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     doc = config.hook.pytest_benchmark_generate_json(
         config=config, benchmarks=bs.benchmarks, include_data=True, machine_info=bs.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
+    _measure_roofline(doc, settings, terminalreporter)
     run_dir, text = results.save_run(doc, settings.results_dir, settings.tag, quick=settings.quick)
     terminalreporter.write_sep("=", "mlp-bench results")
     terminalreporter.write_line(text)
@@ -128,3 +129,16 @@ def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: Bench
             continue
         result.dump(run_dir / f"{cls.name}-{settings.line_profile.replace(':', '')}.lprof")
         terminalreporter.write_line(render(result))
+
+
+def _measure_roofline(doc: dict, settings: BenchSettings, terminalreporter: Any) -> None:
+    """The roofline's machine numbers (sgemm rates, product and gather floors), measured now in this process
+    with the run's BLAS threads, for the batch sizes of the MLP full runs; kept in the run's JSON."""
+    sizes = sorted({info["batch_size"] for info in (b.get("extra_info", {}) for b in doc.get("benchmarks", []))
+                    if info.get("phase") == "full_run" and info.get("workload") == "mlp"})
+    if not sizes or settings.quick:
+        return
+    from bench.roofline import measure_machine
+
+    terminalreporter.write_line("mlp-bench: measuring the roofline (sgemm rates, product and gather floors) ...")
+    doc["mlp_bench_roofline"] = measure_machine(sizes, epochs=settings.epochs.get("mlp", 35))

@@ -104,6 +104,11 @@ def render(frame: pd.DataFrame, doc: dict[str, Any]) -> str:
         parts += ["### full runs: seconds for the whole run (median of rounds), whole-set accuracy after training",
                   full.to_markdown(index=False, floatfmt=".4g"), ""]
     parts += warnings_for(frame, doc)
+    if doc.get("mlp_bench_roofline"):
+        from bench.roofline import machine_from_json, render_roofline, roofline_table
+
+        machine = machine_from_json(doc["mlp_bench_roofline"])
+        parts += ["", render_roofline(machine, roofline_table(frame, machine))]
     return "\n".join(parts)
 
 

@@ -1,0 +1,282 @@
+"""numpy-tuned and the roofline: buffer reuse in every call pattern the harness uses, remainder batches, the
+line profiler on its transitions, and the roofline's FLOP counts and arithmetic (never timings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import profile, roofline
+from bench.cli import main
+from impl.batching import epoch_batches, initial_weights
+from impl.config import TrainConfig
+from impl.numpy_mlp import reference
+from impl.numpy_mlp.tuned import BufferPool, NumpyTuned
+
+GRAD_TOL = 2e-4  # float32 against the float64 reference, relative to the largest element (as test_equivalence)
+WEIGHT_TOL = 1e-4
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, rel: float, what: str) -> None:
+    np.testing.assert_allclose(actual, expected, rtol=rel, atol=rel * float(np.max(np.abs(expected))), err_msg=what)
+
+
+def reference_grads(trainer: NumpyTuned, data, idx: np.ndarray) -> list[np.ndarray]:
+    c = trainer.config
+    return reference.gradients(trainer.get_weights(), data.x_train[idx], data.onehot_train()[idx], c.lambda2,
+                               c.lambda1)
+
+
+def assert_grads(trainer: NumpyTuned, grads, data, idx: np.ndarray, what: str) -> None:
+    for N, (g, ref) in enumerate(zip(trainer.gradients_as_arrays(grads), reference_grads(trainer, data, idx),
+                                     strict=True)):
+        assert g.shape == ref.shape
+        assert_close(g, ref, GRAD_TOL, f"{what}: gradient of W{N}")
+
+
+@pytest.fixture
+def trainer(small_data) -> NumpyTuned:
+    return NumpyTuned(TrainConfig.make(batch_size=100, lambda1=0.01), small_data)
+
+
+# -- buffer reuse ------------------------------------------------------------------------------------------
+def test_prepared_batches_stay_valid_while_kept(trainer, small_data):
+    indices = epoch_batches(0, 0, small_data.n_train, 100)[:3]
+    batches = [trainer.prepare_batch(idx) for idx in indices]  # the harness keeps up to 8 alive
+    assert len({id(b.x) for b in batches}) == 3
+    for idx, batch in zip(indices, batches, strict=True):
+        np.testing.assert_array_equal(batch.x, small_data.x_train[idx].astype(np.float32))
+        np.testing.assert_array_equal(batch.y, small_data.onehot_train()[idx])
+
+
+def test_harness_patterns_give_the_reference_gradients(trainer, small_data):
+    indices = epoch_batches(0, 0, small_data.n_train, 100)[:3]
+    batches = [trainer.prepare_batch(idx) for idx in indices]
+    # forward_backward phase: forward then backward on one prepared batch after the other, cycling
+    for _ in range(2):
+        for idx, batch in zip(indices, batches, strict=True):
+            assert_grads(trainer, trainer.forward_backward(batch), small_data, idx, "forward_backward")
+    # backward phase: pedantic keeps the last (state, batch) alive while its setup runs the next forward
+    args = None
+    for idx, batch in zip(indices * 2, batches * 2, strict=True):
+        args = (trainer.forward(batch), batch)
+        assert_grads(trainer, trainer.backward(*args), small_data, idx, "backward after setup")
+    assert args is not None
+
+
+def test_interleaved_calls_never_overwrite_what_is_still_held(trainer, small_data):
+    i1, i2, i3 = epoch_batches(0, 0, small_data.n_train, 100)[:3]
+    b1, b2 = trainer.prepare_batch(i1), trainer.prepare_batch(i2)
+    s1, s2 = trainer.forward(b1), trainer.forward(b2)  # two live states: two buffer sets
+    assert s1.a[1] is not s2.a[1]
+    g1 = trainer.backward(s1, b1)
+    g2 = trainer.backward(s2, b2)  # g1 is still held: g2 must not reuse its buffers
+    b3 = trainer.prepare_batch(i3)  # b1, b2 held: a third batch buffer
+    g3 = trainer.forward_backward(b3)
+    assert_grads(trainer, g1, small_data, i1, "g1")
+    assert_grads(trainer, g2, small_data, i2, "g2")
+    assert_grads(trainer, g3, small_data, i3, "g3")
+    x1 = b1.x[:5]  # a view keeps its buffer busy even when the batch object is gone
+    del b1
+    b4 = trainer.prepare_batch(i3)
+    assert not np.shares_memory(b4.x, x1)
+    np.testing.assert_array_equal(x1, small_data.x_train[i1[:5]].astype(np.float32))
+
+
+def test_a_training_loop_reuses_one_set_of_buffers(small_data):
+    trainer = NumpyTuned(TrainConfig.make(batch_size=512), small_data)  # 11 batches of 512 + one of 368
+    trainer.fit(2)
+    assert trainer._batch_pool.sizes() == {512: 1, 368: 1}
+    assert trainer._state_pool.sizes() == {512: 1, 368: 1}
+    assert trainer._grad_pool.sizes() == {None: 1}
+
+
+def test_buffer_pool_hands_out_only_unreferenced_sets():
+    made = []
+
+    def make(key):
+        made.append(key)
+        return (np.zeros(key), np.zeros(key))
+
+    pool = BufferPool(make, cap=2)
+    first = pool.get(3)
+    assert pool.get(3)[0] is not first[0]  # still held through the list `first`
+    held_view = first[1][1:]
+    del first
+    assert len(made) == 2
+    second = pool.get(3)  # the first set is busy through the view, the second is free
+    assert len(made) == 2 and not np.shares_memory(second[1], held_view)
+    del second
+    third = pool.get(3)
+    assert len(made) == 2 and not np.shares_memory(third[1], held_view)  # still the second set
+    del held_view, third
+    x, y = pool.get(3), pool.get(3)  # both free again: no new set
+    assert len(made) == 2 and x[0] is not y[0]
+    a, b, c = pool.get(4), pool.get(4), pool.get(4)  # beyond the cap: made but not pooled
+    assert pool.sizes()[4] == 2 and len({id(s[0]) for s in (a, b, c)}) == 3
+
+
+# -- mathematics details ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_size", [2500, 7000])
+def test_remainder_batches_train_like_the_reference(small_data, batch_size):
+    # 6,000 samples: B=2500 gives 2500, 2500 and a 1000 remainder; B=7000 a single 6000-sample batch
+    config = TrainConfig.make(batch_size=batch_size, decrease_rate=0.1, mom_rate=0.3, lambda1=0.01)
+    trainer = NumpyTuned(config, small_data)
+    sizes = {len(idx) for idx in trainer.batches(0)}
+    assert sizes == ({2500, 1000} if batch_size == 2500 else {6000})
+    trainer.fit(2)
+    weights = initial_weights(config.layers, config.seed)
+    momentum = [np.zeros_like(w) for w in weights]
+    x, y = small_data.x_train, small_data.onehot_train()
+    lr = config.learn_rate
+    for epoch in range(2):
+        lr /= 1.0 + config.decrease_rate * epoch
+        for idx in epoch_batches(config.seed, epoch, small_data.n_train, batch_size):
+            grads = reference.gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
+            weights, momentum = reference.momentum_step(weights, momentum, grads, lr, config.mom_rate)
+    for N, (w, ref) in enumerate(zip(trainer.get_weights(), weights, strict=True)):
+        assert_close(w, ref, WEIGHT_TOL, f"W{N} after two epochs")
+
+
+def test_weights_round_trip_exactly_in_the_seed_layout(trainer):
+    rng = np.random.default_rng(5)
+    weights = [rng.standard_normal(w.shape).astype(np.float32).astype(np.float64) for w in trainer.get_weights()]
+    trainer.set_weights(weights)
+    for got, want in zip(trainer.get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert [w.shape for w in trainer.get_weights()] == [(70, 785), (30, 71), (10, 31)]
+
+
+def test_loss_is_stable_and_saturation_leaves_no_subnormals(small_data):
+    trainer = NumpyTuned(TrainConfig.make(batch_size=64), small_data)
+    idx = epoch_batches(0, 0, small_data.n_train, 64)[0]
+    weights = [30.0 * w for w in trainer.get_weights()]  # drive every sigmoid deep into saturation
+    trainer.set_weights(weights)
+    batch = trainer.prepare_batch(idx)
+    state = trainer.forward(batch)
+    expected = reference.loss(weights, small_data.x_train[idx], small_data.onehot_train()[idx],
+                              trainer.config.lambda2)
+    assert np.isfinite(expected) and trainer.batch_loss(state, batch) == pytest.approx(expected, rel=2e-5)
+    tiny = np.finfo(np.float32).tiny
+    for a in state.a[1:]:
+        assert not np.any((a != 0) & (np.abs(a) < tiny))
+    assert np.any(state.a[1] == 0.0) and np.any(state.a[1] == 1.0)  # saturated outputs are exactly 0 or 1
+
+
+# -- profiling --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("transition", ["fw:1", "fw:2", "fw:3", "bw:0", "bw:1", "bw:2"])
+def test_every_transition_can_be_line_profiled(small_data, transition):
+    trainer = NumpyTuned(TrainConfig.make(batch_size=100), small_data)
+    result = profile.profile_transition(trainer, transition, steps=3)
+    assert {row.hits for row in result.rows if "np.dot(" in row.source and row.hits} == {3}
+
+
+def test_profile_command_works(tmp_path, capsys):
+    args = ["profile", "--impl", "numpy-tuned", "--transition", "bw:1", "--synthetic", "--steps", "3",
+            "--batch-size", "100", "--threads", "1", "--results-dir", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "numpy-tuned" in out and "_bw_prop_Np1_to_N" in out
+
+
+# -- roofline --------------------------------------------------------------------------------------------
+def test_flop_counts_match_the_issue():
+    per = roofline.flops_per_sample()
+    assert per == {"forward": 114_780, "backward": 119_580, "total": 234_360}
+    assert roofline.run_flops(35) == 234_360 * 60_000 * 35 == 492_156_000_000
+    layers = roofline.layer_flops()
+    assert layers == {"fw:1": 109_900, "fw:2": 4_260, "fw:3": 620, "bw:0": 109_900, "bw:1": 8_460, "bw:2": 1_220}
+    phases = roofline.phase_flops(500)
+    assert phases["forward"] == 114_780 * 500 and phases["train_step"] == 234_360 * 500
+    assert phases["prepare"] == 0 and phases["full_run"] == 492_156_000_000
+
+
+def fake_machine() -> dict:
+    """A machine dict with round numbers: 100 GFLOP/s square; at B=500 the products take 1 ms per step and
+    the gather 0.25 ms (120 steps per epoch)."""
+    per = roofline.flops_per_sample()
+    epoch_flops = per["total"] * 60_000
+    return {"threads": 1, "layers": roofline.LAYERS, "n_train": 60_000, "epochs": 35, "flops_per_sample": per,
+            "layer_flops": roofline.layer_flops(), "epoch_flops": epoch_flops, "run_flops": epoch_flops * 35,
+            "square_n": 2048, "square_gflops": 100.0, "peak_bound_epoch_s": epoch_flops / 100e9,
+            "peak_bound_s": epoch_flops * 35 / 100e9,
+            "batch_sizes": {500: {"batch_size": 500, "steps_per_epoch": 120, "remainder": 0,
+                                  "step_flops": per["total"] * 500, "step_products_s": 1e-3, "best_layout": "split",
+                                  "mlp_shape_gflops": per["total"] * 500 / 1e-3 / 1e9, "gather_s": 2.5e-4,
+                                  "product_floor_epoch_s": 0.12, "gather_floor_epoch_s": 0.03,
+                                  "floor_epoch_s": 0.15, "product_floor_s": 4.2, "gather_floor_s": 1.05,
+                                  "floor_s": 5.25}}}
+
+
+def test_roofline_table_arithmetic():
+    frame = pd.DataFrame([
+        {"impl": "slow", "workload": "mlp", "phase": "full_run", "batch_size": 500, "epochs": 35, "median_s": 10.5},
+        {"impl": "fast", "workload": "mlp", "phase": "full_run", "batch_size": 500, "epochs": 10, "median_s": 2.0},
+        {"impl": "fast", "workload": "mlp", "phase": "forward", "batch_size": 500, "epochs": None, "median_s": 1e-3},
+        {"impl": "other", "workload": "mlp", "phase": "full_run", "batch_size": 64, "epochs": 35, "median_s": 9.0},
+    ])
+    table = roofline.roofline_table(frame, fake_machine())
+    assert list(table.columns) == roofline.TABLE_COLUMNS and len(table) == 3  # the forward row is not a run
+    slow = table.set_index("impl").loc["slow"]
+    assert slow.gflop == pytest.approx(492.156)
+    assert slow.achieved_gflops == pytest.approx(492.156 / 10.5)
+    assert slow.pct_of_peak_bound == pytest.approx(100 * 4.92156 / 10.5)
+    assert slow.x_product_floor == pytest.approx(10.5 / 4.2) and slow.x_floor == pytest.approx(10.5 / 5.25)
+    fast = table.set_index("impl").loc["fast"]  # floors follow the run's own epochs
+    assert fast.product_floor_s == pytest.approx(1.2) and fast.x_floor == pytest.approx(2.0 / 1.5)
+    other = table.set_index("impl").loc["other"]  # a batch size the machine was not measured at
+    assert np.isnan(other.x_floor) and other.achieved_gflops == pytest.approx(492.156 / 9.0)
+    text = roofline.render_roofline(fake_machine(), table)
+    again = roofline.machine_from_json(json.loads(json.dumps(fake_machine())))
+    assert again == fake_machine() and roofline.render_roofline(again, table) == text
+    assert "100.0 GFLOP/s" in text and "| slow | 500 | 35 | 10.500 |" in text and "234,360" in text
+
+
+def test_measure_machine_returns_consistent_floors():
+    machine = roofline.measure_machine([70, 2500], threads=1, layers=(20, 7, 5, 3), n_train=5_000, epochs=2,
+                                       square_n=64, budget=0.05)
+    assert machine["threads"] in (1, None) and machine["square_gflops"] > 0
+    assert machine["flops_per_sample"]["total"] == 2 * 2 * (21 * 7 + 8 * 5 + 6 * 3) + 2 * (7 * 5 + 5 * 3)
+    m = machine["batch_sizes"][70]
+    assert m["steps_per_epoch"] == 72 and m["remainder"] == 5_000 - 71 * 70
+    assert m["product_floor_s"] == pytest.approx(2 * m["product_floor_epoch_s"])
+    assert np.isnan(m["fused_step_s"])  # at most FUSE_ROWS rows: nothing to fuse
+    assert m["floor_s"] == pytest.approx(m["product_floor_s"] + m["gather_floor_s"])
+    assert m["best_layout"] in roofline.LAYOUTS and m["mlp_shape_gflops"] > 0
+    big = machine["batch_sizes"][2500]
+    assert big["remainder"] == 0 and big["fused_step_s"] > 0
+    assert big["floor_s"] == pytest.approx(min(big["product_floor_s"] + big["gather_floor_s"], big["fused_floor_s"]))
+
+
+def test_chunk_fused_train_step_matches_the_plain_phases(small_data):
+    config = TrainConfig.make(batch_size=300, lambda1=0.01, mom_rate=0.5)
+    fused = type("FusedTuned", (NumpyTuned,), {"chunk_rows": 64})(config, small_data)  # 300 rows: 5 chunks of 60
+    plain = NumpyTuned(config, small_data)
+    for idx in epoch_batches(0, 0, small_data.n_train, 300)[:3]:
+        batch = plain.prepare_batch(idx)
+        state = plain.forward(batch)
+        expected = plain.batch_loss(state, batch)
+        plain.update(plain.backward(state, batch))
+        assert fused.train_step(idx) == pytest.approx(expected, rel=1e-5)
+        for w, ref in zip(fused.get_weights(), plain.get_weights(), strict=True):
+            assert_close(w, ref, 1e-5, "weights after a fused step")
+    assert fused._batch_pool.sizes() == {60: 1} and fused._state_pool.sizes() == {60: 1}
+
+
+def test_padding_units_stay_dead(small_data):
+    trainer = NumpyTuned(TrainConfig.make(batch_size=500, lambda1=0.01, mom_rate=0.5), small_data)
+    assert trainer._width == (784, 72, 32, 10)
+    trainer.fit(1)
+    W0, W1, W2 = trainer._w
+    b0, b1, _ = trainer._b
+    assert not W0[70:].any() and not b0[70:].any() and not W1[:, 70:].any()
+    assert not W1[30:].any() and not b1[30:].any() and not W2[:, 30:].any()
+    assert not trainer._mom.reshape(-1)[trainer._params == 0].any()
+    batch = trainer.prepare_batch(trainer.batches(1)[0])
+    state = trainer.forward(batch)
+    grads = trainer.backward(state, batch)
+    assert not state.delta[1][:, 70:].any() and not grads.w[0][70:].any() and not grads.w[1][:, 70:].any()
+    assert [g.shape for g in trainer.gradients_as_arrays(grads)] == [(70, 785), (30, 71), (10, 31)]
