@@ -1,7 +1,8 @@
 """`mlp-bench compare` and `mlp-bench table`: saved benchmark runs side by side, with significance.
 
 A difference counts only when a Mann-Whitney U test on the raw samples (per-round times; per-epoch times for
-full runs) rejects "same distribution" at p < alpha, as asv does. With too few samples for that test to ever
+full runs) rejects "same distribution" at p < alpha and the medians differ by more than a threshold, as asv
+does ("faster"/"slower"; a significant but smaller difference reads "same"). With too few samples for that test to ever
 reach alpha, the result says so instead of "not significant".
 """
 
@@ -31,6 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               "one RUN: compared against the newest other run)")
     compare.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
     compare.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
+    compare.add_argument("--threshold", metavar="PCT", type=_percent, default=0.05,
+                         help="a significant difference smaller than this is reported as 'same' (default 5%%)")
     compare.add_argument("--fail-above", metavar="PCT", type=_percent,
                          help="exit 1 when a significant slowdown exceeds this, e.g. 10%%")
     compare.set_defaults(run=run_compare)
@@ -90,7 +93,17 @@ def machine_warnings(doc_a: dict[str, Any], doc_b: dict[str, Any], fa: pd.DataFr
     return [f"WARNING: runs come from {note}; ratios may not mean what they seem" for note in notes]
 
 
-def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame, alpha: float) -> pd.DataFrame:
+def verdict(ratio: float, significance_verdict: str, threshold: float) -> str:
+    """As asv: a change is reported only when it is significant and larger than the threshold."""
+    if significance_verdict != "significant":
+        return significance_verdict
+    if abs(ratio - 1) < threshold:
+        return f"same (significant, within {threshold:.0%})"
+    return "slower" if ratio > 1 else "faster"
+
+
+def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame, alpha: float,
+                   threshold: float = 0.05) -> pd.DataFrame:
     samples_a = {tuple(b["extra_info"].get(k) for k in KEY): raw_samples(b) for b in doc_a["benchmarks"]}
     samples_b = {tuple(b["extra_info"].get(k) for k in KEY): raw_samples(b) for b in doc_b["benchmarks"]}
     merged = fa[KEY + ["median_s"]].merge(fb[KEY + ["median_s"]], on=KEY, suffixes=("_a", "_b"))
@@ -100,7 +113,8 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
                 for _, row in merged.iterrows()]
     merged["ratio_b_over_a"] = merged["median_s_b"] / merged["median_s_a"]
     merged["p"] = [p for p, _ in verdicts]
-    merged["verdict"] = [v for _, v in verdicts]
+    merged["verdict"] = [verdict(r, v, threshold) for r, (_, v) in zip(merged["ratio_b_over_a"], verdicts,
+                                                                          strict=True)]
     return merged
 
 
@@ -110,7 +124,7 @@ def run_compare(args: argparse.Namespace) -> int:
     named = [resolve_run(name, args.results_dir) for name in args.runs]
     paths = named + _default_runs(args.results_dir, 2 - len(named), [p.resolve() for p in named])
     (doc_a, fa), (doc_b, fb) = load_run(paths[0]), load_run(paths[1])
-    table = compare_frames(doc_a, fa, doc_b, fb, args.alpha)
+    table = compare_frames(doc_a, fa, doc_b, fb, args.alpha, args.threshold)
     print(f"A: {paths[0]}\nB: {paths[1]}\n")
     shown = table.assign(median_s_a=table["median_s_a"].map("{:.4g}".format),
                          median_s_b=table["median_s_b"].map("{:.4g}".format),
@@ -120,7 +134,7 @@ def run_compare(args: argparse.Namespace) -> int:
     for note in machine_warnings(doc_a, doc_b, fa, fb):
         print(note)
     if args.fail_above is not None:
-        slower = table[(table["verdict"] == "significant") & (table["ratio_b_over_a"] > 1 + args.fail_above)]
+        slower = table[(table["verdict"] == "slower") & (table["ratio_b_over_a"] > 1 + args.fail_above)]
         if not slower.empty:
             print(f"FAILED: {len(slower)} significant slowdown(s) above {args.fail_above:.0%}")
             return 1
