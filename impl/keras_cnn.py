@@ -20,7 +20,7 @@ import numpy as np
 from impl.config import TrainConfig
 from impl.data import Dataset
 from impl.errors import ConfigError
-from impl.keras_common import LINE_PROFILE_REFUSAL, KerasFitTrainer
+from impl.keras_common import KerasFitTrainer
 
 #: Parameters of the seed's CNN (its article's count).
 CNN_PARAMETERS = 96_844
@@ -42,8 +42,14 @@ def build_cnn(keras: Any) -> Any:
     ])
 
 
+_DESCRIPTION = ("seed article II's CNN ({device}): Conv32-pool-Conv64-pool-Conv64-Dense70-Dense10, 96,844 "
+                "parameters; stock model.fit, rmsprop (Keras defaults), categorical cross-entropy, "
+                "jit_compile={jit}")
+
+
 class KerasCNN(KerasFitTrainer):
     """The seed's CNN trained with stock ``model.fit``; see the module docstring."""
+    description_template = _DESCRIPTION
 
     workload = "cnn"
 
@@ -73,9 +79,6 @@ class KerasCNN(KerasFitTrainer):
         self.set_model_weights(weights)
 
 
-_DESCRIPTION = ("seed article II's CNN ({device}): Conv32-pool-Conv64-pool-Conv64-Dense70-Dense10, 96,844 "
-                "parameters; stock model.fit, rmsprop (Keras defaults), categorical cross-entropy, "
-                "jit_compile={jit}")
 
 
 class KerasCNNCPU(KerasCNN):
@@ -83,8 +86,6 @@ class KerasCNNCPU(KerasCNN):
     device = "cpu"
     #: XLA off, as TF's "auto" picks on a CPU-only host; XLA measured 2.5x slower per step on a 2-core CPU.
     jit_compile = False
-    description = _DESCRIPTION.format(device="CPU", jit=jit_compile)
-    line_profile_refusal = LINE_PROFILE_REFUSAL.format(backend="Keras (model.fit's train function)", name=name)
 
 
 class KerasCNNGPU(KerasCNN):
@@ -92,5 +93,3 @@ class KerasCNNGPU(KerasCNN):
     device = "gpu"
     #: XLA on, as TF's "auto" picks on a GPU host.
     jit_compile = True
-    description = _DESCRIPTION.format(device="GPU", jit=jit_compile)
-    line_profile_refusal = LINE_PROFILE_REFUSAL.format(backend="Keras (model.fit's train function)", name=name)

@@ -283,6 +283,16 @@ class KerasTrainer(Trainer):
     dtype: ClassVar[str] = "float32"
     backend: ClassVar[str] = "keras"
     jit_compile: bool = False  # per class for TensorFlow; an instance on JAX sets it True
+    #: Set once per family: the CPU and GPU twins differ only in name, device and jit_compile, and get their
+    #: description ({device}, {jit} filled in) and profiler refusal from these.
+    description_template: ClassVar[str] = ""
+    compiled_as: ClassVar[str] = "Keras (model.fit's train function)"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name") and cls.description_template:
+            cls.description = cls.description_template.format(device=cls.device.upper(), jit=cls.jit_compile)
+            cls.line_profile_refusal = LINE_PROFILE_REFUSAL.format(backend=cls.compiled_as, name=cls.name)
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

@@ -33,7 +33,6 @@ from impl.config import TrainConfig
 from impl.data import Dataset
 from impl.errors import ConfigError
 from impl.keras_common import (
-    LINE_PROFILE_REFUSAL,
     KerasFitTrainer,
     KerasTrainer,
     configured_backend,
@@ -254,8 +253,15 @@ class _JaxSteps:
 _STEPS = {"tensorflow": _TensorFlowSteps, "jax": _JaxSteps}
 
 
+_MLP_DESCRIPTION = ("the seed's mathematics in Keras 3 ({device}): Dense 70-30-10 sigmoid, summed log loss, L2 "
+                    "on kernels, the seed's momentum rule as a Keras optimizer, shared weights and batches; "
+                    "one compiled step (TF: GradientTape in tf.function, JAX: jax.jit), jit_compile={jit}")
+
+
 class KerasMLP(KerasTrainer):
     """The seed's MLP and training step in Keras, compiled; see the module docstring."""
+    description_template = _MLP_DESCRIPTION
+    compiled_as = "Keras (tf.function / jax.jit)"
 
     workload = "mlp"
     phases: ClassVar[tuple[str, ...]] = ("prepare", "forward", "forward_backward", "train_step", "full_run")
@@ -386,9 +392,6 @@ class KerasMLP(KerasTrainer):
         return self._steps.tracing_counts() if self._steps is not None else {}
 
 
-_MLP_DESCRIPTION = ("the seed's mathematics in Keras 3 ({device}): Dense 70-30-10 sigmoid, summed log loss, L2 "
-                    "on kernels, the seed's momentum rule as a Keras optimizer, shared weights and batches; "
-                    "one compiled step (TF: GradientTape in tf.function, JAX: jax.jit), jit_compile={jit}")
 
 
 class KerasMLPCPU(KerasMLP):
@@ -396,8 +399,6 @@ class KerasMLPCPU(KerasMLP):
     device = "cpu"
     #: XLA off: on a 2-core CPU the XLA step was ~15-20 % slower at B=500 and B=20000 (TF "auto" is off too).
     jit_compile = False
-    description = _MLP_DESCRIPTION.format(device="CPU", jit=jit_compile)
-    line_profile_refusal = LINE_PROFILE_REFUSAL.format(backend="Keras (tf.function / jax.jit)", name=name)
 
 
 class KerasMLPGPU(KerasMLP):
@@ -405,8 +406,6 @@ class KerasMLPGPU(KerasMLP):
     device = "gpu"
     #: XLA on, as TF's "auto" resolves it on a GPU host (not measured here: no GPU).
     jit_compile = True
-    description = _MLP_DESCRIPTION.format(device="GPU", jit=jit_compile)
-    line_profile_refusal = LINE_PROFILE_REFUSAL.format(backend="Keras (tf.function / jax.jit)", name=name)
 
 
 # ---------------------------------------------------------------- what a typical Keras user runs
@@ -416,6 +415,12 @@ class KerasMLPGPU(KerasMLP):
 #: (Keras' L2 is l2 * sum(w^2)) makes Keras' loss exactly the seed's loss / 10 and, with momentum 0, one
 #: Keras step exactly the seed's step. This holds for any batch size, the smaller last batch included.
 FIT_LOSS_SCALE = 10.0
+
+
+_FIT_DESCRIPTION = ("stock Keras model.fit ({device}, reference point): Dense 70-30-10 sigmoid, BinaryCrossentropy("
+                    "reduction='sum') = seed loss/10, SGD(lr=10*lr, momentum=mom_rate: a velocity, not the seed's "
+                    "rule), L2(lambda2/20) = the seed's step at momentum 0; no lr decay; Keras' shuffling; "
+                    "verbose=0, jit_compile={jit}")
 
 
 class KerasFitMLP(KerasFitTrainer):
@@ -431,6 +436,7 @@ class KerasFitMLP(KerasFitTrainer):
     Phases: ``forward`` is ``model.predict_on_batch``, ``train_step`` is ``model.train_on_batch`` (both
     Keras' compiled functions, both return NumPy so they wait for the result), ``full_run`` is one
     ``model.fit`` call. Keras has no forward+backward call of its own: see keras-cpu for that phase."""
+    description_template = _FIT_DESCRIPTION
 
     workload = "mlp"
     loss_scale: ClassVar[float] = FIT_LOSS_SCALE
@@ -461,10 +467,6 @@ class KerasFitMLP(KerasFitTrainer):
         self.set_model_weights(seed_to_keras(weights))
 
 
-_FIT_DESCRIPTION = ("stock Keras model.fit ({device}, reference point): Dense 70-30-10 sigmoid, BinaryCrossentropy("
-                    "reduction='sum') = seed loss/10, SGD(lr=10*lr, momentum=mom_rate: a velocity, not the seed's "
-                    "rule), L2(lambda2/20) = the seed's step at momentum 0; no lr decay; Keras' shuffling; "
-                    "verbose=0, jit_compile={jit}")
 
 
 class KerasFitMLPCPU(KerasFitMLP):
@@ -472,8 +474,6 @@ class KerasFitMLPCPU(KerasFitMLP):
     device = "cpu"
     #: What TF's "auto" picks on a CPU-only host; the XLA step was also ~15 % slower here.
     jit_compile = False
-    description = _FIT_DESCRIPTION.format(device="CPU", jit=jit_compile)
-    line_profile_refusal = LINE_PROFILE_REFUSAL.format(backend="Keras (model.fit's train function)", name=name)
 
 
 class KerasFitMLPGPU(KerasFitMLP):
@@ -481,5 +481,3 @@ class KerasFitMLPGPU(KerasFitMLP):
     device = "gpu"
     #: What TF's "auto" picks on a GPU host.
     jit_compile = True
-    description = _FIT_DESCRIPTION.format(device="GPU", jit=jit_compile)
-    line_profile_refusal = LINE_PROFILE_REFUSAL.format(backend="Keras (model.fit's train function)", name=name)
