@@ -1,31 +1,21 @@
 """Every implementation computes the seed's mathematics: same weights + same batch -> same loss, gradients and
-updated weights as the float64 reference; one epoch from the same seed -> the same weights.
-
-Tolerances by dtype. float64 implementations differ from the reference only in summation order: 1e-9
-relative. float32 has a unit roundoff of 6e-8; a 784-term dot product and a 64-sample sum keep the relative
-error of the loss below ~1e-5 and of the gradients below ~1e-4 of their largest element (used as ``atol``),
-and a dozen SGD steps stay within 1e-4 of the weights' scale.
-"""
+updated weights as the float64 reference; two epochs from the same seed -> the same weights. Tolerances by
+dtype are written down and justified in tests/tolerances.py."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from tolerances import TOLERANCE, assert_all_close
 
-from impl.batching import epoch_batches, initial_weights
+from impl.batching import initial_weights
 from impl.config import TrainConfig
 from impl.numpy_mlp import reference
 from impl.registry import implementations_for
 
-TOLERANCE = {"float64": {"loss": 1e-9, "grad": 1e-9, "weights": 1e-9},
-             "float32": {"loss": 2e-5, "grad": 2e-4, "weights": 1e-4}}
-
 MLP_IMPLS = [cls for cls in implementations_for("mlp") if cls.shared_batch_order]
-
-
-def assert_close(actual: np.ndarray, expected: np.ndarray, rel: float, what: str) -> None:
-    scale = float(np.max(np.abs(expected)))
-    np.testing.assert_allclose(actual, expected, rtol=rel, atol=rel * scale, err_msg=what)
 
 
 @pytest.fixture(params=MLP_IMPLS, ids=lambda cls: cls.name)
@@ -42,37 +32,15 @@ def test_same_batch_gives_reference_loss_gradients_and_update(impl_cls, small_da
     config = TrainConfig.make(batch_size=64, lambda1=0.01, mom_rate=0.5)
     tol = TOLERANCE[impl_cls.dtype]
     trainer = impl_cls(config, small_data)
-    weights = initial_weights(config.layers, config.seed)
-    momentum = [np.zeros_like(w) for w in weights]
-    x, y = small_data.x_train, small_data.onehot_train()
-    for idx in epoch_batches(config.seed, 0, small_data.n_train, config.batch_size)[:2]:  # 2nd uses momentum
-        batch = trainer.prepare_batch(idx)
+    steps = reference.training_steps(config, small_data.x_train, small_data.onehot_train())
+    for step in itertools.islice(steps, 2):  # the second step uses the momentum
+        batch = trainer.prepare_batch(step.idx)
         state = trainer.forward(batch)
-        expected_loss = reference.loss(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-        assert trainer.batch_loss(state, batch) == pytest.approx(expected_loss, rel=tol["loss"])
+        assert trainer.batch_loss(state, batch) == pytest.approx(step.loss, rel=tol["loss"])
         grads = trainer.backward(state, batch)
-        expected_grads = reference.gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-        for N, (g, ref) in enumerate(zip(trainer.gradients_as_arrays(grads), expected_grads, strict=True)):
-            assert_close(g, ref, tol["grad"], f"gradient of W{N}")
+        assert_all_close(trainer.gradients_as_arrays(grads), step.gradients, tol["grad"], "gradient of")
         trainer.update(grads)
-        weights, momentum = reference.momentum_step(weights, momentum, expected_grads, config.learn_rate,
-                                                    config.mom_rate)
-        for N, (w, ref) in enumerate(zip(trainer.get_weights(), weights, strict=True)):
-            assert_close(w, ref, tol["weights"], f"updated W{N}")
-
-
-def reference_epochs(config: TrainConfig, data, epochs: int) -> list[np.ndarray]:
-    """The seed's training loop written with the reference functions: lr decay, shared batches, momentum."""
-    weights = initial_weights(config.layers, config.seed)
-    momentum = [np.zeros_like(w) for w in weights]
-    x, y = data.x_train, data.onehot_train()
-    lr = config.learn_rate
-    for epoch in range(epochs):
-        lr /= 1.0 + config.decrease_rate * epoch
-        for idx in epoch_batches(config.seed, epoch, data.n_train, config.batch_size):
-            grads = reference.gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-            weights, momentum = reference.momentum_step(weights, momentum, grads, lr, config.mom_rate)
-    return weights
+        assert_all_close(trainer.get_weights(), step.weights_after, tol["weights"], "updated")
 
 
 def test_epochs_from_the_same_seed_end_at_the_same_weights(impl_cls, small_data):
@@ -81,9 +49,8 @@ def test_epochs_from_the_same_seed_end_at_the_same_weights(impl_cls, small_data)
     config = TrainConfig.make(batch_size=512, decrease_rate=0.1, mom_rate=0.3)
     trainer = impl_cls(config, small_data)
     trainer.fit(2)
-    expected = reference_epochs(config, small_data, 2)
-    for N, (w, ref) in enumerate(zip(trainer.get_weights(), expected, strict=True)):
-        assert_close(w, ref, TOLERANCE[impl_cls.dtype]["weights"], f"W{N} after two epochs")
+    expected = reference.trained_weights(config, small_data.x_train, small_data.onehot_train(), 2)
+    assert_all_close(trainer.get_weights(), expected, TOLERANCE[impl_cls.dtype]["weights"], "after two epochs")
 
 
 def test_reset_restores_the_start(impl_cls, small_data):

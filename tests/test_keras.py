@@ -9,6 +9,7 @@ TensorFlow starts once for this module (module-scoped trainers); the CLI tests r
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tolerances import TOLERANCE, assert_all_close, assert_close
 
 from impl import keras_common
 from impl.batching import epoch_batches, initial_weights
@@ -30,18 +32,12 @@ KERAS_REASON = keras_common.keras_unavailable_reason()
 needs_keras = pytest.mark.skipif(KERAS_REASON is not None, reason=f"Keras unavailable: {KERAS_REASON}")
 KERAS_IMPLS = [name for name in all_implementations() if name.startswith("keras-")]
 GPU_IMPLS = [name for name in KERAS_IMPLS if all_implementations()[name].device == "gpu"]
-# float32 against the float64 reference (as tests/test_equivalence.py): relative to the largest element
-TOL = {"loss": 2e-5, "grad": 2e-4, "weights": 1e-4}
+TOL = TOLERANCE["float32"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout,
                           env={**os.environ, **(env or {})})
-
-
-def assert_close(actual: np.ndarray, expected: np.ndarray, rel: float, what: str) -> None:
-    scale = float(np.max(np.abs(expected)))
-    np.testing.assert_allclose(actual, expected, rtol=rel, atol=rel * scale, err_msg=what)
 
 
 # ---------------------------------------------------------------- availability: no framework needed
@@ -178,39 +174,25 @@ def one_step_trainer(mlp_cls, small_data):
 def test_loss_gradients_and_updates_equal_the_reference(one_step_trainer, small_data):
     trainer, config = one_step_trainer, one_step_trainer.config
     trainer.reset()
-    weights = initial_weights(config.layers, config.seed)
-    momentum = [np.zeros_like(w) for w in weights]
     x, y = small_data.x_train, small_data.onehot_train()
-    for idx in epoch_batches(config.seed, 0, small_data.n_train, config.batch_size)[:3]:  # 2nd, 3rd: momentum
-        batch = trainer.prepare_batch(idx)
+    for step in itertools.islice(reference.training_steps(config, x, y), 3):  # 2nd, 3rd: momentum
+        batch = trainer.prepare_batch(step.idx)
         state = trainer.forward(batch)
-        expected = reference.loss(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-        assert trainer.batch_loss(state, batch) == pytest.approx(expected, rel=TOL["loss"])
-        np.testing.assert_allclose(np.asarray(state[1]), reference.forward(weights, x[idx])[-1], atol=1e-5)
+        assert trainer.batch_loss(state, batch) == pytest.approx(step.loss, rel=TOL["loss"])
+        np.testing.assert_allclose(np.asarray(state[1]), reference.forward(step.weights, x[step.idx])[-1], atol=1e-5)
         grads = trainer.forward_backward(batch)
-        expected_grads = reference.gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-        for N, (g, ref) in enumerate(zip(trainer.gradients_as_arrays(grads), expected_grads, strict=True)):
-            assert_close(g, ref, TOL["grad"], f"gradient of W{N}")
+        assert_all_close(trainer.gradients_as_arrays(grads), step.gradients, TOL["grad"], "gradient of")
         trainer.update(grads)
-        weights, momentum = reference.momentum_step(weights, momentum, expected_grads, config.learn_rate,
-                                                    config.mom_rate)
-        for N, (w, ref) in enumerate(zip(trainer.get_weights(), weights, strict=True)):
-            assert_close(w, ref, TOL["weights"], f"updated W{N}")
+        assert_all_close(trainer.get_weights(), step.weights_after, TOL["weights"], "updated")
 
 
 def test_the_fused_train_step_equals_the_reference_step(one_step_trainer, small_data):
     trainer, config = one_step_trainer, one_step_trainer.config
     trainer.reset()
-    weights = initial_weights(config.layers, config.seed)
-    momentum = [np.zeros_like(w) for w in weights]
     x, y = small_data.x_train, small_data.onehot_train()
-    for idx in epoch_batches(config.seed, 0, small_data.n_train, config.batch_size)[:2]:
-        expected = reference.loss(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-        assert trainer.train_step(idx) == pytest.approx(expected, rel=TOL["loss"])
-        grads = reference.gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-        weights, momentum = reference.momentum_step(weights, momentum, grads, config.learn_rate, config.mom_rate)
-    for N, (w, ref) in enumerate(zip(trainer.get_weights(), weights, strict=True)):
-        assert_close(w, ref, TOL["weights"], f"W{N} after two train steps")
+    for step in itertools.islice(reference.training_steps(config, x, y), 2):
+        assert trainer.train_step(step.idx) == pytest.approx(step.loss, rel=TOL["loss"])
+    assert_all_close(trainer.get_weights(), step.weights_after, TOL["weights"], "after two train steps")
 
 
 def test_two_epochs_end_at_the_reference_weights_without_retracing(mlp_cls, small_data):
@@ -224,16 +206,8 @@ def test_two_epochs_end_at_the_reference_weights_without_retracing(mlp_cls, smal
     fit = trainer.fit(2)
     assert trainer.tracing_counts() == traced  # the lr decay changed a variable, not the compiled step
     assert len(fit.per_epoch_seconds) == 2 and fit.final_learn_rate == pytest.approx(config.learn_rate / 1.1)
-    weights = initial_weights(config.layers, config.seed)
-    momentum = [np.zeros_like(w) for w in weights]
-    x, y, lr = small_data.x_train, small_data.onehot_train(), config.learn_rate
-    for epoch in range(2):
-        lr /= 1.0 + config.decrease_rate * epoch
-        for idx in epoch_batches(config.seed, epoch, small_data.n_train, config.batch_size):
-            grads = reference.gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-            weights, momentum = reference.momentum_step(weights, momentum, grads, lr, config.mom_rate)
-    for N, (w, ref) in enumerate(zip(trainer.get_weights(), weights, strict=True)):
-        assert_close(w, ref, TOL["weights"], f"W{N} after two epochs")
+    expected = reference.trained_weights(config, small_data.x_train, small_data.onehot_train(), 2)
+    assert_all_close(trainer.get_weights(), expected, TOL["weights"], "after two epochs")
 
 
 def test_run_facts_record_backend_device_xla_and_threads(one_step_trainer):

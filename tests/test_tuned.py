@@ -8,20 +8,17 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tolerances import assert_all_close, assert_close
 
 from bench import profile, roofline
 from bench.cli import main
-from impl.batching import epoch_batches, initial_weights
+from impl.batching import epoch_batches
 from impl.config import TrainConfig
 from impl.numpy_mlp import reference
 from impl.numpy_mlp.tuned import BufferPool, NumpyTuned
 
 GRAD_TOL = 2e-4  # float32 against the float64 reference, relative to the largest element (as test_equivalence)
 WEIGHT_TOL = 1e-4
-
-
-def assert_close(actual: np.ndarray, expected: np.ndarray, rel: float, what: str) -> None:
-    np.testing.assert_allclose(actual, expected, rtol=rel, atol=rel * float(np.max(np.abs(expected))), err_msg=what)
 
 
 def reference_grads(trainer: NumpyTuned, data, idx: np.ndarray) -> list[np.ndarray]:
@@ -128,17 +125,8 @@ def test_remainder_batches_train_like_the_reference(small_data, batch_size):
     sizes = {len(idx) for idx in trainer.batches(0)}
     assert sizes == ({2500, 1000} if batch_size == 2500 else {6000})
     trainer.fit(2)
-    weights = initial_weights(config.layers, config.seed)
-    momentum = [np.zeros_like(w) for w in weights]
-    x, y = small_data.x_train, small_data.onehot_train()
-    lr = config.learn_rate
-    for epoch in range(2):
-        lr /= 1.0 + config.decrease_rate * epoch
-        for idx in epoch_batches(config.seed, epoch, small_data.n_train, batch_size):
-            grads = reference.gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
-            weights, momentum = reference.momentum_step(weights, momentum, grads, lr, config.mom_rate)
-    for N, (w, ref) in enumerate(zip(trainer.get_weights(), weights, strict=True)):
-        assert_close(w, ref, WEIGHT_TOL, f"W{N} after two epochs")
+    expected = reference.trained_weights(config, small_data.x_train, small_data.onehot_train(), 2)
+    assert_all_close(trainer.get_weights(), expected, WEIGHT_TOL, "after two epochs")
 
 
 def test_weights_round_trip_exactly_in_the_seed_layout(trainer):

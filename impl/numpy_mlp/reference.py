@@ -8,8 +8,14 @@ plainly as possible (no layout tricks), on samples x features arrays.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import expit
+
+from impl.batching import epoch_batches, initial_weights
+from impl.config import TrainConfig
 
 
 def _biased(a: np.ndarray) -> np.ndarray:
@@ -52,3 +58,37 @@ def momentum_step(weights: list[np.ndarray], momentum: list[np.ndarray], grads: 
     steps = [learn_rate * g for g in grads]
     new_weights = [W - (d + mom_rate * m) for W, d, m in zip(weights, steps, momentum, strict=True)]
     return new_weights, steps
+
+
+@dataclass(frozen=True)
+class ReferenceStep:
+    """One mini-batch of the seed's training loop as the reference computes it."""
+
+    epoch: int
+    idx: np.ndarray
+    weights: list[np.ndarray]  # before the step
+    loss: float
+    gradients: list[np.ndarray]
+    weights_after: list[np.ndarray]
+
+
+def training_steps(config: TrainConfig, x: np.ndarray, y: np.ndarray, epochs: int = 1) -> Iterator[ReferenceStep]:
+    """The seed's loop, step by step: shared initial weights and batch order, the per-epoch lr decay,
+    the momentum rule. Tests compare every implementation against what this yields."""
+    weights = initial_weights(config.layers, config.seed)
+    momentum = [np.zeros_like(w) for w in weights]
+    learn_rate = config.learn_rate
+    for epoch in range(epochs):
+        learn_rate /= 1.0 + config.decrease_rate * epoch
+        for idx in epoch_batches(config.seed, epoch, len(x), config.batch_size):
+            batch_loss = loss(weights, x[idx], y[idx], config.lambda2, config.lambda1)
+            grads = gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
+            new_weights, momentum = momentum_step(weights, momentum, grads, learn_rate, config.mom_rate)
+            yield ReferenceStep(epoch, idx, weights, batch_loss, grads, new_weights)
+            weights = new_weights
+
+
+def trained_weights(config: TrainConfig, x: np.ndarray, y: np.ndarray, epochs: int) -> list[np.ndarray]:
+    """Weights after ``epochs`` epochs of the reference loop."""
+    *_, last = training_steps(config, x, y, epochs)
+    return last.weights_after
