@@ -59,7 +59,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     settings: BenchSettings = metafunc.config.mlpbench_settings
     full_run = metafunc.function.__name__ == "test_full_run"
-    phases = ["full_run"] if full_run else [p for p in STEP_PHASES]
+    phases = ["full_run"] if full_run else list(STEP_PHASES)
     cases = []
     for cls in settings.impls:
         sizes = (settings.full_run_batch_sizes if full_run else settings.step_batch_sizes)[cls.workload]

@@ -99,8 +99,12 @@ class BenchSettings:
     @classmethod
     def from_config(cls, config: pytest.Config) -> BenchSettings:
         """Read and validate the options; any problem is one MLPBenchError message."""
-        opt = lambda name: config.getoption("mlpbench_" + name)  # noqa: E731
-        ini = lambda key: (config.getini(key) or "").strip()  # noqa: E731
+        def opt(name: str):
+            return config.getoption("mlpbench_" + name)
+
+        def ini(key: str) -> str:
+            return (config.getini(key) or "").strip()
+
         quick, full = bool(opt("quick")), bool(opt("full"))
         if quick and full:
             raise MLPBenchError("--quick and --full exclude each other")
