@@ -1,46 +1,50 @@
-"""`mlp-bench compare` and `mlp-bench table`: saved benchmark runs side by side, with significance.
+"""`mlp-bench compare` and `mlp-bench table`: saved benchmark runs side by side, with verdicts that hold on a
+noisy machine.
 
-A difference counts only when a Mann-Whitney U test on the raw samples (per-round times; per-epoch times for
-full runs) rejects "same distribution" at p < alpha and the medians differ by more than a threshold, as asv
-does ("faster"/"slower"; a significant but smaller difference reads "same"). With too few samples for that test to ever
-reach alpha, the result says so instead of "not significant".
+Each case (implementation, backend, workload, phase, batch size) is compared as a ratio B/A of per-process
+medians with an interval that accounts for the between-process spread, pooled over every case of the two
+runs (bench/stats.py). Verdicts as asv: ``slower``/``faster`` only when the interval excludes 1 and the ratio
+is beyond the threshold; ``same`` when it is resolved within the threshold; otherwise ``cannot resolve``,
+with the processes per side that would resolve it at the measured spread. Incomplete runs are never picked
+by default.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu
 
-from bench.results import load_run, raw_samples, render
-from bench.runs import DEFAULT_RESULTS_DIR, list_runs
+from bench.results import KEY, case_logs, load_run, render
+from bench.runs import DEFAULT_RESULTS_DIR, list_runs, read_run
+from bench.stats import Pool, compare
 from impl.errors import MLPBenchError
-
-KEY = ["impl", "workload", "phase", "batch_size"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    compare = subparsers.add_parser("compare", help="compare two saved benchmark runs (ratios, significance)",
-                                    description=__doc__)
-    compare.add_argument("runs", nargs="*", metavar="RUN",
-                         help="run folders or run ids under --results-dir (default: the two newest benchmark runs; "
-                              "one RUN: compared against the newest other run)")
-    compare.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
-    compare.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
-    compare.add_argument("--threshold", metavar="PCT", type=_percent, default=0.05,
-                         help="a significant difference smaller than this is reported as 'same' (default 5%%)")
-    compare.add_argument("--fail-above", metavar="PCT", type=_percent,
-                         help="exit 1 when a significant slowdown exceeds this, e.g. 10%%")
-    compare.set_defaults(run=run_compare)
+    cmp = subparsers.add_parser("compare", help="compare two saved benchmark runs (ratios with intervals, verdicts)",
+                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmp.add_argument("runs", nargs="*", metavar="RUN",
+                     help="run folders or run ids under --results-dir (default: the two newest complete benchmark "
+                          "runs; one RUN: compared against the newest other complete run)")
+    cmp.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
+    cmp.add_argument("--alpha", type=float, default=0.01,
+                     help="1 - confidence of the intervals (default 0.01: 99%% intervals)")
+    cmp.add_argument("--threshold", metavar="PCT", type=_percent, default=0.05,
+                     help="changes smaller than this are 'same' (default 5%%)")
+    cmp.add_argument("--fail-above", metavar="PCT", type=_percent,
+                     help="exit 1 when a case is 'slower' by more than this, e.g. 10%%")
+    cmp.add_argument("--fail-on-unresolved", action="store_true",
+                     help="exit 1 when any case is 'cannot resolve' (with or without --fail-above)")
+    cmp.set_defaults(run=run_compare)
     table = subparsers.add_parser("table", help="re-print the tables of a saved benchmark run",
                                   description="Re-print the tables of a saved benchmark run.")
     table.add_argument("run_name", nargs="?", metavar="RUN",
-                       help="run folder or id (default: the newest benchmark run)")
+                       help="run folder or id (default: the newest complete benchmark run)")
     table.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
     table.set_defaults(run=run_table)
 
@@ -62,19 +66,17 @@ def resolve_run(name: str, results_dir: Path) -> Path:
 
 
 def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[Path]:
-    runs = [r.path for r in list_runs(results_dir, kind="benchmark") if r.path.resolve() not in exclude]
+    """The newest complete benchmark runs; incomplete ones are named on stderr as skipped."""
+    every = [r for r in list_runs(results_dir, kind="benchmark", include_incomplete=True)
+             if r.path.resolve() not in exclude]
+    skipped = [r.path.name for r in every if not r.complete]
+    if skipped:
+        print(f"mlp-bench: skipped incomplete run(s): {', '.join(skipped)} (name one to use it)")
+    runs = [r.path for r in every if r.complete]
     if len(runs) < count:
-        raise MLPBenchError(f"need {count} more saved benchmark run(s) under {results_dir}, found {len(runs)}; "
+        raise MLPBenchError(f"need {count} more complete benchmark run(s) under {results_dir}, found {len(runs)}; "
                             "run `pytest bench/ --benchmark-only` first or name the runs")
     return runs[-count:]
-
-
-def significance(a: list[float], b: list[float], alpha: float) -> tuple[float | None, str]:
-    """(p, verdict). The smallest two-sided p an exact test can give is 2 / C(n_a + n_b, n_a)."""
-    if len(a) < 2 or len(b) < 2 or 2 / math.comb(len(a) + len(b), len(a)) >= alpha:
-        return None, f"too few samples ({len(a)} vs {len(b)}) for p<{alpha:g}"
-    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    return p, "significant" if p < alpha else "not significant"
 
 
 def machine_warnings(doc_a: dict[str, Any], doc_b: dict[str, Any], fa: pd.DataFrame, fb: pd.DataFrame) -> list[str]:
@@ -93,29 +95,55 @@ def machine_warnings(doc_a: dict[str, Any], doc_b: dict[str, Any], fa: pd.DataFr
     return [f"WARNING: runs come from {note}; ratios may not mean what they seem" for note in notes]
 
 
-def verdict(ratio: float, significance_verdict: str, threshold: float) -> str:
-    """As asv: a change is reported only when it is significant and larger than the threshold."""
-    if significance_verdict != "significant":
-        return significance_verdict
-    if abs(ratio - 1) < threshold:
-        return f"same (significant, within {threshold:.0%})"
-    return "slower" if ratio > 1 else "faster"
-
-
-def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame, alpha: float,
+def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame, alpha: float = 0.01,
                    threshold: float = 0.05) -> pd.DataFrame:
-    samples_a = {tuple(b["extra_info"].get(k) for k in KEY): raw_samples(b) for b in doc_a["benchmarks"]}
-    samples_b = {tuple(b["extra_info"].get(k) for k in KEY): raw_samples(b) for b in doc_b["benchmarks"]}
-    merged = fa[KEY + ["median_s"]].merge(fb[KEY + ["median_s"]], on=KEY, suffixes=("_a", "_b"))
+    """One row per case common to both runs: ratio B/A, interval, verdict, processes, what would resolve it."""
+    logs_a, logs_b = case_logs(doc_a), case_logs(doc_b)
+    keep = KEY + ["process_median_s", "processes", "flags"]
+    merged = fa[keep].merge(fb[keep], on=KEY, suffixes=("_a", "_b"))
     if merged.empty:
-        raise MLPBenchError("the two runs have no benchmark in common (same impl, workload, phase and batch size)")
-    verdicts = [significance(samples_a[tuple(row[k] for k in KEY)], samples_b[tuple(row[k] for k in KEY)], alpha)
-                for _, row in merged.iterrows()]
-    merged["ratio_b_over_a"] = merged["median_s_b"] / merged["median_s_a"]
-    merged["p"] = [p for p, _ in verdicts]
-    merged["verdict"] = [verdict(r, v, threshold) for r, (_, v) in zip(merged["ratio_b_over_a"], verdicts,
-                                                                          strict=True)]
-    return merged
+        raise MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload, phase and "
+                            "batch size)")
+    keys = [tuple(row[k] for k in KEY) for _, row in merged.iterrows()]
+    pool = Pool.of([logs_a[k] for k in keys] + [logs_b[k] for k in keys])
+    results = [compare(logs_a[k], logs_b[k], pool, alpha, threshold) for k in keys]
+    merged["ratio_b_over_a"] = [r.ratio for r in results]
+    merged["low"] = [r.low for r in results]
+    merged["high"] = [r.high for r in results]
+    merged["verdict"] = [r.verdict for r in results]
+    merged["processes_needed"] = [r.processes_needed for r in results]
+    merged["note"] = [r.note for r in results]
+    merged["flags"] = [",".join(sorted({f for f in (fa_, fb_) if f})) for fa_, fb_ in
+                       zip(merged["flags_a"].fillna(""), merged["flags_b"].fillna(""), strict=True)]
+    merged.attrs["pool"] = pool
+    return merged.drop(columns=["flags_a", "flags_b"])
+
+
+def _verdict_text(verdict: str, needed: Any, note: str) -> str:
+    if needed is not None and not pd.isna(needed):
+        verdict = f"{verdict} (needs ~{int(needed)} processes a side)"
+    return f"{verdict} ({note})" if note else verdict
+
+
+def render_comparison(table: pd.DataFrame, alpha: float, threshold: float) -> str:
+    pool: Pool = table.attrs.get("pool")
+    shown = pd.DataFrame({
+        "impl": table["impl"], "phase": table["phase"], "B": table["batch_size"],
+        "A s": table["process_median_s_a"].map("{:.4g}".format),
+        "B s": table["process_median_s_b"].map("{:.4g}".format),
+        "B/A": table["ratio_b_over_a"].map("{:.3f}".format),
+        f"{1 - alpha:.0%} interval": [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a"
+                                      for lo, hi in zip(table["low"], table["high"], strict=True)],
+        "processes": [f"{a}+{b}" for a, b in zip(table["processes_a"], table["processes_b"], strict=True)],
+        "verdict": [_verdict_text(v, n, note) for v, n, note in
+                    zip(table["verdict"], table["processes_needed"], table["note"], strict=True)],
+        "flags": table["flags"]})
+    counts = table["verdict"].value_counts()
+    spread = f"{np.sqrt(pool.variance):.3f}" if pool is not None and np.isfinite(pool.variance) else "not measured"
+    summary = (f"{len(table)} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
+                                                   ("slower", "faster", "same", "cannot resolve"))
+               + f"; pooled between-process spread (sd of log times) {spread}, threshold {threshold:.0%}")
+    return "\n".join([shown.to_markdown(index=False), "", summary])
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -126,17 +154,25 @@ def run_compare(args: argparse.Namespace) -> int:
     (doc_a, fa), (doc_b, fb) = load_run(paths[0]), load_run(paths[1])
     table = compare_frames(doc_a, fa, doc_b, fb, args.alpha, args.threshold)
     print(f"A: {paths[0]}\nB: {paths[1]}\n")
-    shown = table.assign(median_s_a=table["median_s_a"].map("{:.4g}".format),
-                         median_s_b=table["median_s_b"].map("{:.4g}".format),
-                         ratio_b_over_a=table["ratio_b_over_a"].map("{:.3f}".format),
-                         p=table["p"].map(lambda p: "" if p is None or pd.isna(p) else f"{p:.2g}"))
-    print(shown.to_markdown(index=False))
-    for note in machine_warnings(doc_a, doc_b, fa, fb):
-        print(note)
-    if args.fail_above is not None:
-        slower = table[(table["verdict"] == "slower") & (table["ratio_b_over_a"] > 1 + args.fail_above)]
-        if not slower.empty:
-            print(f"FAILED: {len(slower)} significant slowdown(s) above {args.fail_above:.0%}")
+    print(render_comparison(table, args.alpha, args.threshold))
+    notes = machine_warnings(doc_a, doc_b, fa, fb)
+    notes += [f"WARNING: run {p} is marked incomplete (interrupted or failed): some cases may be missing"
+              for p in paths if not read_run(p).complete]
+    if (table["processes_a"] == 1).all() or (table["processes_b"] == 1).all():
+        notes.append("NOTE: one run was measured in a single process: its between-process spread is borrowed "
+                     "from the other run, or unknown")
+    print("\n".join(notes))
+    if args.fail_above is not None or args.fail_on_unresolved:
+        limit = args.fail_above if args.fail_above is not None else float("inf")
+        slower = table[(table["verdict"] == "slower") & (table["ratio_b_over_a"] > 1 + limit)]
+        unresolved = table[table["verdict"] == "cannot resolve"]
+        if len(unresolved):
+            names = ", ".join(f"{r.impl}/{r.phase}/B{r.batch_size}" for r in unresolved.itertuples())
+            print(f"unresolved ({len(unresolved)}): {names}")
+        failed = len(slower) + (len(unresolved) if args.fail_on_unresolved else 0)
+        if failed:
+            print(f"FAILED: {len(slower)} slowdown(s) above {limit:.0%}"
+                  + (f", {len(unresolved)} unresolved case(s)" if args.fail_on_unresolved else ""))
             return 1
     return 0
 
@@ -144,6 +180,6 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_table(args: argparse.Namespace) -> int:
     path = resolve_run(args.run_name, args.results_dir) if args.run_name else _default_runs(args.results_dir, 1, [])[0]
     doc, frame = load_run(path)
-    print(f"run: {path}\n")
+    print(f"run: {path}" + ("" if read_run(path).complete else "  (INCOMPLETE: interrupted or failed)") + "\n")
     print(render(frame, doc))
     return 0

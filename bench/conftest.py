@@ -1,11 +1,16 @@
 """pytest plugin of the benchmark suite: options, parametrisation from the registry, the trainer fixture,
-pytest-benchmark hooks (machine_info), and the end-of-session tables and run folder.
+pytest-benchmark hooks (machine_info), the worker processes, and the run folder with its tables.
 
 Implementations are known only through ``impl.registry``: a new implementation appears here unchanged.
+
+A run folder is created (marked incomplete, with a system report) before the first measurement and marked
+complete only when every selected case was measured; with ``--processes N > 1`` this session measures nothing
+itself: :mod:`bench.workers` runs the workers first, then each test replays their samples into its fixture.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +21,10 @@ import pytest
 from bench import results
 from bench.environment import blas_threads, gpu_summary, machine_facts
 from bench.harness import Bench
-from bench.settings import QUICK, BenchSettings, add_options
+from bench.runs import atomic_write_text, new_run_dir
+from bench.settings import PROCESS_MAX_TIME, QUICK, WORKER_ENV, BenchSettings, add_options
+from bench.system import render_system, system_report
+from bench.workers import ProcessRunner, case_key
 from impl.data import load_dataset
 from impl.errors import MLPBenchError
 
@@ -37,14 +45,27 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["MLPBENCH_THREADS"] = str(settings.threads)  # frameworks read it before they start
         config.mlpbench_threads = blas_threads(settings.threads)
         config.mlpbench_threads.__enter__()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """pytest-benchmark's session exists only now (its configure hook runs last): adjust it."""
+    config = session.config
+    settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
     bs = getattr(config, "_benchmarksession", None)
-    if bs is not None and bs.group_by == "group":  # pytest-benchmark's table: one group per phase and size
+    if bs is None or settings is None:
+        return
+    if bs.group_by == "group":  # pytest-benchmark's table: one group per phase and size
         bs.group_by = "param:phase,param:batch_size"
-    if bs is not None and settings.quick:  # short calibrated rounds, unless the user chose otherwise
-        if config.getoption("benchmark_max_time") == 1.0:
+    default_max_time = config.getoption("benchmark_max_time") == 1.0
+    if settings.quick:  # short calibrated rounds, unless the user chose otherwise
+        if default_max_time:
             bs.options["max_time"] = QUICK["max_time"]
         if config.getoption("benchmark_min_rounds") == 5:
             bs.options["min_rounds"] = QUICK["min_rounds"]
+    elif settings.processes > 1 and default_max_time:  # each process measures its share of the time
+        bs.options["max_time"] = PROCESS_MAX_TIME
+    if settings.worker:  # a worker hands its document to the controller and stores nothing itself
+        bs.save = bs.autosave = bs.json = bs.histogram = None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -74,9 +95,47 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("impl,batch_size,phase", cases)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first measurement: the run folder (incomplete until the end) and, with several processes,
+    every worker. Returns None, so pytest's own loop then runs the tests."""
+    config = session.config
+    settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
+    if (settings is None or settings.worker or config.option.collectonly or not session.items
+            or session.testsfailed or getattr(config, "_benchmarksession", None) is None
+            or config._benchmarksession.disabled):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    write = reporter.write_line if reporter else print
+    report = system_report()
+    write(render_system(report))
+    meta = {"quick": settings.quick, "processes": settings.processes, "system": report,
+            "machine": machine_facts()}
+    config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
+    write(f"mlp-bench: run folder {config.mlpbench_run_dir} (marked incomplete until the run ends)")
+    if settings.spawns_workers:
+        runner = ProcessRunner(settings, config, config.mlpbench_run_dir, write)
+        config.mlpbench_runner = runner
+        runner.run_all(session.items)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """With worker processes, a benchmark test replays the workers' samples instead of measuring."""
+    runner: ProcessRunner | None = getattr(pyfuncitem.config, "mlpbench_runner", None)
+    key = case_key(pyfuncitem)
+    if runner is None or key is None:
+        return None
+    runner.replay(pyfuncitem.funcargs["benchmark"], key)
+    return True
+
+
 @pytest.fixture(scope="session")
-def bench(request: pytest.FixtureRequest) -> Iterator[Bench]:
+def bench(request: pytest.FixtureRequest) -> Iterator[Bench | None]:
     settings: BenchSettings = request.config.mlpbench_settings
+    if settings.spawns_workers:
+        yield None  # the workers measure; this process only replays their samples (pytest_pyfunc_call)
+        return
     try:
         data = load_dataset(settings.mnist, allow_synthetic_fallback=True)
     except MLPBenchError as err:
@@ -92,21 +151,35 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """After pytest-benchmark's own table: write the run folder and print the pivot tables."""
+    """After pytest-benchmark's own table: fill the run folder and print the pivot tables. An interrupted or
+    failed run keeps what finished and stays marked incomplete."""
     bs = getattr(config, "_benchmarksession", None)
     settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
-    if bs is None or settings is None or not bs.benchmarks:
+    if bs is None or settings is None:
         return
     doc = config.hook.pytest_benchmark_generate_json(
         config=config, benchmarks=bs.benchmarks, include_data=True, machine_info=bs.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
-    _measure_roofline(doc, settings, terminalreporter)
-    run_dir, text = results.save_run(doc, settings.results_dir, settings.tag, quick=settings.quick)
+    if settings.worker:
+        atomic_write_text(Path(os.environ[WORKER_ENV]), json.dumps(doc, default=str))
+        return
+    run_dir: Path | None = getattr(config, "mlpbench_run_dir", None)
+    if run_dir is None:
+        return
+    complete = exitstatus == pytest.ExitCode.OK and bool(bs.benchmarks)
+    runner: ProcessRunner | None = getattr(config, "mlpbench_runner", None)
+    if runner is not None:
+        doc["mlp_bench_schedule"] = runner.schedule
+    if complete:
+        _measure_roofline(doc, settings, terminalreporter)
+    text = results.save_run(doc, run_dir, complete=complete)
     terminalreporter.write_sep("=", "mlp-bench results")
     terminalreporter.write_line(text)
-    if settings.line_profile:
+    if settings.line_profile and complete:
         _line_profiles(terminalreporter, config, settings, run_dir)
-    terminalreporter.write_line(f"\nrun folder: {run_dir}")
+    state = "" if complete else (f" INCOMPLETE (pytest exit status {int(exitstatus)}: kept what finished; "
+                                 "compare and table skip it unless named)")
+    terminalreporter.write_line(f"\nrun folder: {run_dir}{state}")
 
 
 def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: BenchSettings, run_dir: Path) -> None:
@@ -114,8 +187,8 @@ def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: Bench
     from bench.profile import profile_transition, render
 
     bench_state: Bench | None = getattr(config, "mlpbench_state", None)
-    if bench_state is None:
-        return
+    if bench_state is None:  # the workers measured: this process has no trainer yet
+        bench_state = Bench(settings, load_dataset(settings.mnist, allow_synthetic_fallback=True))
     terminalreporter.write_sep("=", f"mlp-bench line profiles: {settings.line_profile}")
     for cls in settings.impls:
         if cls.line_profile_refusal or cls.unavailable_reason():

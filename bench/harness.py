@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
-import resource
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.environment import current_blas_threads
+from bench.memory import MemoryUse, measure
 from bench.settings import BenchSettings
 from impl.config import TrainConfig
 from impl.contract import Trainer
@@ -24,6 +25,7 @@ class Bench:
     _key: tuple | None = None
     _trainer: Trainer | None = None
     first_call_s: dict[tuple, float] = field(default_factory=dict)
+    memory_use: dict[tuple, MemoryUse] = field(default_factory=dict)
 
     def trainer(self, cls: type[Trainer], batch_size: int) -> Trainer:
         key = (cls.name, batch_size)
@@ -39,6 +41,14 @@ class Bench:
             self._key = key
         self._trainer.reset()
         return self._trainer
+
+    def memory(self, trainer: Trainer) -> MemoryUse:
+        """Peak memory of a step and of an epoch, measured once per implementation and batch size, outside the
+        timed rounds (it trains, then resets the trainer)."""
+        key = (type(trainer).name, trainer.config.batch_size)
+        if key not in self.memory_use:
+            self.memory_use[key] = measure(trainer)
+        return self.memory_use[key]
 
     def step_batches(self, trainer: Trainer, limit: int = 8) -> list:
         """Index arrays of real shuffled full-size batches (the remainder batch is left out)."""
@@ -57,5 +67,6 @@ def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_p
         "lr": trainer.config.learn_rate, "dtype": cls.dtype, "threads": current_blas_threads(),
         "device": cls.device, "backend": cls.backend, "dataset": bench.data.kind, "quick": bench.settings.quick,
         "seed": trainer.config.seed, "samples_per_s": samples_per_round / median if median else None,
-        "first_call_s": bench.first_call_s.get((cls.name, trainer.config.batch_size)),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **facts, **extra})
+        "samples_per_round": samples_per_round, "process": int(os.environ.get("MLPBENCH_PROCESS", "1")),
+        "processes": 1, "first_call_s": bench.first_call_s.get((cls.name, trainer.config.batch_size)),
+        **asdict(bench.memory(trainer)), **facts, **extra})

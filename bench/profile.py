@@ -26,7 +26,7 @@ from tabulate import tabulate
 
 from bench.environment import blas_threads, current_blas_threads, machine_facts
 from bench.options import add_data_options, add_run_options, load_data
-from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, new_run_dir
+from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, new_run_dir, update_run_record
 from impl.config import TrainConfig
 from impl.contract import Trainer, Transition
 from impl.errors import ConfigError, MLPBenchError
@@ -359,6 +359,7 @@ def run(args: argparse.Namespace) -> int:
         r.dump(path / f"{r.impl}-{transition.replace(':', '')}.lprof")
     markdown = render(results, markdown=True)
     atomic_write_text(path / "profile.md", markdown)
+    update_run_record(path, complete=True)
     text = render(results, markdown=args.markdown)
     warnings = [f"WARNING: {w}" for w in data.warnings]
     print("\n".join([text, *warnings, f"saved: {path}"]))

@@ -1,7 +1,10 @@
 """Run folders under results/: one new folder per run, never overwritten, written atomically.
 
-Each folder holds ``run.json`` (kind, created, tag, machine facts) next to what the run produced. ``kind`` is
-``"benchmark"`` or ``"profile"``; `mlp-bench compare` and `table` look only at benchmark runs.
+Each folder holds ``run.json`` (schema version, kind, created, tag, machine facts, ``complete``) next to what
+the run produced. ``kind`` is ``"benchmark"`` or ``"profile"``; `mlp-bench compare` and `table` look only at
+benchmark runs. A run folder is created when the run starts, with ``"complete": false``, and marked complete
+only when the run ended normally: an interrupted or crashed run keeps what finished and is never picked by
+default. Records written before schema version 2 have no marker and count as complete.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from impl.errors import MLPBenchError
 
 RUN_FILE = "run.json"
+SCHEMA_VERSION = 2  # 2: "complete" marker, worker processes per case
 REFERENCE_RUN = "reference"  # the committed run; never picked as a default for comparisons
 DEFAULT_RESULTS_DIR = Path("results")
 _UMASK = os.umask(0)
@@ -49,10 +53,18 @@ def new_run_dir(results_dir: Path, tag: str, kind: str, meta: dict[str, Any] | N
             path.mkdir()
         except FileExistsError:
             continue
-        record = {"run_id": path.name, "kind": kind, "tag": tag, "created": now.isoformat(), **(meta or {})}
+        record = {"schema_version": SCHEMA_VERSION, "run_id": path.name, "kind": kind, "tag": tag,
+                  "created": now.isoformat(), "complete": False, **(meta or {})}
         atomic_write_text(path / RUN_FILE, json.dumps(record, indent=2, default=str))
         return path
     raise MLPBenchError(f"could not create a new run folder under {results_dir}")
+
+
+def update_run_record(path: Path, **fields: Any) -> None:
+    """Rewrite a run's record with ``fields`` added (atomically: a reader sees the old or the new record)."""
+    record = json.loads((path / RUN_FILE).read_text())
+    record.update(fields)
+    atomic_write_text(path / RUN_FILE, json.dumps(record, indent=2, default=str))
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,10 @@ class RunInfo:
     kind: str
     created: str
     record: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.record.get("complete", True))
 
 
 def read_run(path: Path) -> RunInfo:
@@ -77,8 +93,10 @@ def read_run(path: Path) -> RunInfo:
         raise MLPBenchError(f"{file}: corrupt run record ({err})") from None
 
 
-def list_runs(results_dir: Path, kind: str | None = None, include_reference: bool = False) -> list[RunInfo]:
-    """Readable runs of ``kind``, oldest first by recorded date; unreadable folders are skipped."""
+def list_runs(results_dir: Path, kind: str | None = None, include_reference: bool = False,
+              include_incomplete: bool = False) -> list[RunInfo]:
+    """Readable runs of ``kind``, oldest first by recorded date; unreadable folders are skipped, and so are
+    incomplete runs unless asked for."""
     runs = []
     if results_dir.is_dir():
         for path in results_dir.iterdir():
@@ -88,6 +106,6 @@ def list_runs(results_dir: Path, kind: str | None = None, include_reference: boo
                 info = read_run(path)
             except MLPBenchError:
                 continue
-            if kind is None or info.kind == kind:
+            if (kind is None or info.kind == kind) and (include_incomplete or info.complete):
                 runs.append(info)
     return sorted(runs, key=lambda r: r.created)

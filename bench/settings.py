@@ -8,6 +8,7 @@ sees these options.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,13 @@ from impl.errors import MLPBenchError
 from impl.registry import all_implementations, get_implementation
 from impl.workloads import WORKLOADS, Workload, get_workload
 
-DEFAULT_ROUNDS = 3  # full-run rounds: the seed reported the best of three
-DEFAULT_STEP_ROUNDS = 30  # rounds of the phases that need per-round setup (backward)
-QUICK = {"epochs": 1, "rounds": 1, "step_rounds": 5, "max_time": 0.05, "min_rounds": 3}
+DEFAULT_ROUNDS = 3  # full-run rounds in one process: the seed reported the best of three
+DEFAULT_STEP_ROUNDS = 30  # rounds of the phases that need per-round setup (backward), over all processes
+DEFAULT_PROCESSES = 2  # worker processes per case: the between-process spread needs at least two
+PROCESS_ROUNDS = 1  # full-run rounds per worker when processes > 1: rounds become processes
+PROCESS_MAX_TIME = 0.5  # pytest-benchmark's max_time per case and worker when processes > 1 (default 1.0 s)
+DEFAULT_WORKER_TIMEOUT = 3600.0  # seconds one worker process may take before its cases fail
+QUICK = {"epochs": 1, "rounds": 1, "step_rounds": 5, "max_time": 0.05, "min_rounds": 3, "processes": 1}
 
 OPTIONS: list[tuple[str, dict]] = [
     ("--impl", {"help": "comma-separated implementations (default: every implementation of the workloads)"}),
@@ -29,7 +34,13 @@ OPTIONS: list[tuple[str, dict]] = [
     ("--batch-sizes", {"help": "batch sizes of the per-step phases (default: the workload's; MLP 500,5000,20000)"}),
     ("--full-run-batch-sizes", {"help": "batch sizes of full training runs (default: the workload's; MLP 500,20000)"}),
     ("--epochs", {"type": int, "help": "epochs of a full run (default: the workload's; MLP 35)"}),
-    ("--rounds", {"type": int, "help": f"rounds of a full run (default {DEFAULT_ROUNDS}; 1 for numpy-v0-naive)"}),
+    ("--rounds", {"type": int, "help": f"rounds of a full run per process (default {DEFAULT_ROUNDS} with one process, "
+                                       f"{PROCESS_ROUNDS} with several; 1 for numpy-v0-naive)"}),
+    ("--processes", {"type": int, "help": f"worker processes per case, run one at a time with the rounds interleaved "
+                                          f"across cases (default {DEFAULT_PROCESSES}; --quick: 1, measured in this "
+                                          "process)"}),
+    ("--worker-timeout", {"type": float, "metavar": "S", "help": "seconds one worker process may run before its "
+                                                                  f"cases fail (default {DEFAULT_WORKER_TIMEOUT:g})"}),
     ("--phases", {"help": f"comma-separated phases (default: all): {','.join(PHASES)}"}),
     ("--threads", {"type": int, "help": "BLAS/OpenMP threads via threadpoolctl (default: the library's choice)"}),
     ("--seed", {"type": int, "default": 0, "help": "seed of initial weights and batch order (0)"}),
@@ -44,9 +55,11 @@ OPTIONS: list[tuple[str, dict]] = [
                                                    "the workload's quick batch sizes; results tagged quick"}),
     ("--full", {"action": "store_true", "help": "the whole matrix: every workload, more batch sizes"}),
 ]
+WORKER_ENV = "MLPBENCH_WORKER_OUT"  # set by the controller: this pytest is a worker writing its results there
 INI_KEYS = {"mlpbench_batch_sizes": "default of --batch-sizes", "mlpbench_full_run_batch_sizes":
             "default of --full-run-batch-sizes", "mlpbench_rounds": "default of --rounds",
-            "mlpbench_results_dir": "default of --results-dir"}
+            "mlpbench_results_dir": "default of --results-dir", "mlpbench_processes": "default of --processes",
+            "mlpbench_worker_timeout": "default of --worker-timeout"}
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -90,11 +103,25 @@ class BenchSettings:
     quick: bool
     full: bool
     line_profile: str | None = None
+    processes: int = 1
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT
+    worker: bool = False  # this process measures for a controller (bench/workers.py), in-process
+
+    @property
+    def spawns_workers(self) -> bool:
+        """Measure in worker processes (the controller) rather than in this process."""
+        return self.processes > 1 and not self.worker
 
     def full_run_rounds(self, cls: type[Trainer]) -> int:
         if self.rounds is not None:
             return self.rounds
+        if self.processes > 1:
+            return PROCESS_ROUNDS
         return cls.full_run_rounds or DEFAULT_ROUNDS
+
+    def backward_rounds(self) -> int:
+        """Rounds of the per-round-setup phases in this process: the total is split over the processes."""
+        return max(3, -(-self.step_rounds // self.processes))
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> BenchSettings:
@@ -135,6 +162,14 @@ class BenchSettings:
             raise MLPBenchError(f"--rounds must be at least 1 (got {rounds})")
         if opt("threads") is not None and opt("threads") < 1:
             raise MLPBenchError(f"--threads must be at least 1 (got {opt('threads')})")
+        processes = _positive_int(opt("processes"), ini("mlpbench_processes"), "--processes",
+                                  QUICK["processes"] if quick else DEFAULT_PROCESSES)
+        timeout = opt("worker_timeout")
+        if timeout is None:
+            timeout = float(ini("mlpbench_worker_timeout") or DEFAULT_WORKER_TIMEOUT)
+        if timeout <= 0:
+            raise MLPBenchError(f"--worker-timeout must be positive (got {timeout:g})")
+        worker = bool(os.environ.get(WORKER_ENV))
 
         def sizes(option: str, ini_key: str, default) -> dict[str, tuple[int, ...]]:
             given = opt(option) or ini(ini_key)
@@ -156,4 +191,18 @@ class BenchSettings:
             threads=opt("threads"), seed=opt("seed"), mnist=opt("mnist"),
             results_dir=Path(opt("results_dir") or ini("mlpbench_results_dir") or "results"),
             tag=opt("tag") or ("quick" if quick else "full" if full else "default"), quick=quick, full=full,
-            line_profile=opt("line_profile"))
+            line_profile=opt("line_profile"), processes=processes, worker_timeout=timeout,
+            worker=worker)
+
+
+def _positive_int(given: int | None, ini_value: str, flag: str, default: int) -> int:
+    """An option that must be an integer >= 1, from the command line, else the ini key, else the default."""
+    if given is None and ini_value:
+        try:
+            given = int(ini_value)
+        except ValueError:
+            raise MLPBenchError(f"{flag}: expected an integer, got {ini_value!r} (ini)") from None
+    value = default if given is None else given
+    if value < 1:
+        raise MLPBenchError(f"{flag} must be at least 1 (got {value})")
+    return value

@@ -3,7 +3,7 @@
 Modes: ``prepare``, ``forward``, ``forward_backward`` and ``train_step`` use pytest-benchmark's calibrated mode
 (iterations per round chosen so each round is long enough to time; at least 5 rounds, about 1 s per case).
 ``backward`` needs a fresh forward state before every round, so it uses ``benchmark.pedantic`` with that
-forward as untimed setup, one iteration per round and 30 rounds (5 with --quick).
+forward as untimed setup, one iteration per round and 30 rounds (5 with --quick), split over the processes.
 """
 
 from __future__ import annotations
@@ -32,6 +32,6 @@ def test_step(benchmark, bench, impl, batch_size, phase):
             batch = next_batch()
             return (trainer.forward(batch), batch), {}
 
-        benchmark.pedantic(trainer.backward, setup=forward_state, rounds=bench.settings.step_rounds,
+        benchmark.pedantic(trainer.backward, setup=forward_state, rounds=bench.settings.backward_rounds(),
                            iterations=1, warmup_rounds=1)
     record(benchmark, bench, trainer, phase, samples_per_round=batch_size)

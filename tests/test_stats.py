@@ -1,0 +1,89 @@
+"""The verdict rule of bench.stats, calibrated by simulation with a fixed seed.
+
+Per-process medians are drawn log-normal around the case's true time with a between-process spread (standard
+deviation of log times) of 0.05 or 0.25; inside a process, rounds scatter by 0.02 and 1 % of them stall at
+3-10x. A/A comparisons must give at most 2 % false slower/faster verdicts; with 3 processes a side, spread
+0.05 and 20 cases pooled, a true 25 % slowdown must be called slower at least 90 % of the time."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from bench.stats import Pool, compare, log_medians, processes_needed
+
+CASES = 20  # cases pooled in one comparison
+COMPARISONS = 100  # x 20 cases = 2,000 case comparisons per setting
+ROUNDS = 5
+
+
+def simulated_side(rng: np.random.Generator, true_log: np.ndarray, processes: int, spread: float) -> list:
+    """Per case: the log per-process medians of ``processes`` workers with ``ROUNDS`` rounds each."""
+    sides = []
+    for mu in true_log:
+        per_process = []
+        for _ in range(processes):
+            centre = mu + rng.normal(0, spread)
+            rounds = np.exp(centre + rng.normal(0, 0.02, ROUNDS))
+            stalled = rng.random(ROUNDS) < 0.01
+            rounds[stalled] *= rng.uniform(3, 10, stalled.sum())
+            per_process.append(rounds)
+        sides.append(log_medians(per_process))
+    return sides
+
+
+def verdicts(seed: int, spread: float, processes: int, change: float) -> Counter:
+    rng = np.random.default_rng(seed)
+    counts: Counter = Counter()
+    for _ in range(COMPARISONS):
+        true_log = rng.uniform(-8, 2, CASES)  # cases from microseconds to seconds
+        a = simulated_side(rng, true_log, processes, spread)
+        b = simulated_side(rng, true_log + np.log(change), processes, spread)
+        pool = Pool.of(a + b)
+        counts.update(compare(x, y, pool).verdict for x, y in zip(a, b, strict=True))
+    return counts
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+@pytest.mark.parametrize("spread", [0.05, 0.25])
+def test_a_a_false_alarms_stay_below_two_percent(spread, processes):
+    counts = verdicts(seed=1, spread=spread, processes=processes, change=1.0)
+    false = counts["slower"] + counts["faster"]
+    assert sum(counts.values()) == CASES * COMPARISONS
+    assert false / (CASES * COMPARISONS) <= 0.02, counts
+
+
+def test_a_true_25_percent_slowdown_is_found():
+    counts = verdicts(seed=2, spread=0.05, processes=3, change=1.25)
+    assert counts["slower"] / (CASES * COMPARISONS) >= 0.90, counts
+    assert counts["faster"] == 0
+
+
+def test_a_real_change_in_a_very_noisy_case_is_not_claimed_but_unresolved():
+    # one case with spread 0.25 among quiet ones: its own variance dominates, so no false certainty
+    rng = np.random.default_rng(3)
+    quiet = [np.log(1.0) + rng.normal(0, 0.01, 3) for _ in range(38)]
+    a, b = np.log([1.0, 1.6, 0.8]), np.log([1.3, 0.9, 1.7])
+    result = compare(a, b, Pool.of([*quiet, a, b]))
+    assert result.verdict == "cannot resolve"
+    assert result.processes_needed is not None and result.processes_needed > 3
+
+
+def test_same_when_the_whole_interval_lies_within_the_threshold():
+    a = np.log([1.00, 1.01, 0.99])
+    b = np.log([1.00, 1.005, 0.995])
+    result = compare(a, b, Pool(variance=0.01 ** 2, df=80))
+    assert result.verdict == "same" and result.low > 1 / 1.05 and result.high < 1.05
+
+
+def test_one_process_a_side_without_a_pool_cannot_resolve_and_says_why():
+    result = compare(np.log([1.0]), np.log([2.0]), Pool.of([np.log([1.0]), np.log([2.0])]))
+    assert result.verdict == "cannot resolve" and "one process" in result.note
+    assert result.ratio == pytest.approx(2.0)
+
+
+def test_processes_needed_grows_with_the_spread():
+    assert processes_needed(0.02, 2.6, 0.05) < processes_needed(0.2, 2.6, 0.05)
+    assert processes_needed(0.0, 2.6, 0.05) == 2
