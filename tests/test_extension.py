@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from impl.registry import all_implementations
+
 ROOT = Path(__file__).resolve().parents[1]
 WALKTHROUGH = ROOT / "docs" / "adding-an-implementation.md"
 EXAMPLE_NAME = "example-plain"
@@ -37,6 +39,7 @@ def run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def new_implementation() -> Iterator[str]:
     """A new framework package ``impl/ext<random>_mlp/`` holding the example under a unique name."""
+    all_implementations()  # this process discovers before the package exists: only the subprocesses see it
     token = uuid.uuid4().hex[:8]
     name = f"ext{token}-plain"
     package = ROOT / "impl" / f"ext{token}_mlp"
