@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from tabulate import tabulate
@@ -15,22 +16,53 @@ from impl.registry import all_implementations
 COMMANDS = [train, compare, profile]
 
 
+#: Widest line plain `mlp-bench list` may print: one line per implementation in a terminal.
+LIST_WIDTH = 120
+
+
 def _list(args: argparse.Namespace) -> int:
+    """One line per implementation; ``--long`` adds descriptions and full reasons, ``--json`` is for tools."""
+    if args.json:
+        entries = []
+        for cls in all_implementations().values():
+            reason = cls.unavailable_reason()
+            entries.append({**cls.summary(), "available": not reason, "reason": str(reason) if reason else None,
+                            "short_reason": cls.short_unavailable_reason()})
+        print(json.dumps(entries, indent=2))
+        return 0
+    headers = ["implementation", "workload", "dtype", "device", "available"]
     rows = []
     for name, cls in all_implementations().items():
-        reason = cls.unavailable_reason()
-        rows.append([name, cls.workload, cls.dtype, cls.device, "yes" if not reason else f"no: {reason}",
-                     cls.description])
-    print(tabulate(rows, headers=["implementation", "workload", "dtype", "device", "available", "description"],
-                   maxcolwidths=[None, None, None, None, None, 70]))
+        if args.long:
+            reason = cls.unavailable_reason()
+            rows.append([name, cls.workload, cls.dtype, cls.device, f"no: {reason}" if reason else "yes",
+                         cls.description])
+        else:
+            short = cls.short_unavailable_reason()
+            rows.append([name, cls.workload, cls.dtype, cls.device, f"no: {short}" if short else "yes"])
+    if args.long:
+        print(tabulate(rows, headers=[*headers, "description"], maxcolwidths=[None, None, None, None, 40, 70]))
+    else:
+        print(tabulate(rows, headers=headers, maxcolwidths=[40, None, None, None, 50]))
+        print("(mlp-bench list --long: descriptions and full reasons with install hints)", file=sys.stderr)
     return 0
+
+
+def _add_list_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("list", help="show every implementation, its workload and whether it runs here",
+                                   description="One line per implementation: name, workload, dtype, device and "
+                                               "whether it runs here (else a short reason).")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--long", action="store_true",
+                      help="add descriptions and the full reasons with install hints")
+    form.add_argument("--json", action="store_true", help="print a JSON list, one object per implementation")
+    parser.set_defaults(run=_list)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlp-bench", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    subparsers.add_parser("list", help="show every implementation, its workload and whether it runs here"
-                          ).set_defaults(run=_list)
+    _add_list_parser(subparsers)
     for command in COMMANDS:
         command.add_parser(subparsers)
     return parser

@@ -7,6 +7,7 @@ backward, update. Batches come from :func:`impl.batching.epoch_batches` and are 
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -32,6 +33,42 @@ class Transition:
 
     function: Callable[..., Any]
     layer: int | None = None
+
+
+class Reason(str):
+    """Why an implementation cannot run here: the full text (with the fix), plus a short form for one-line
+    listings (``no GPU``, ``needs extra: torch``). A plain ``str`` is a valid reason too; its short form is
+    then its first clause."""
+
+    short: str
+
+    def __new__(cls, text: str, short: str) -> Reason:
+        reason = super().__new__(cls, text)
+        reason.short = short
+        return reason
+
+
+def needs_extra(extra: str, text: str) -> Reason:
+    """A missing optional dependency, installed with the project's extra ``extra``."""
+    return Reason(text, f"needs extra: {extra}")
+
+
+def no_gpu(text: str) -> Reason:
+    """No usable GPU; ``text`` says what was checked."""
+    return Reason(text, "no GPU")
+
+
+#: Longest short reason :meth:`Trainer.short_unavailable_reason` derives from a plain string.
+SHORT_REASON_MAX = 40
+
+
+def shorten(reason: str) -> str:
+    """The short form of a reason: its own when it has one, else its first clause, cut to fit one line."""
+    short = getattr(reason, "short", None)
+    if short:
+        return short
+    first = re.split(r"[;:(]", reason, maxsplit=1)[0].strip() or reason.strip()
+    return first if len(first) <= SHORT_REASON_MAX else first[:SHORT_REASON_MAX - 3].rstrip() + "..."
 
 
 @dataclass
@@ -75,8 +112,16 @@ class Trainer(ABC):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        """None when the implementation can run here, else why not (and how to fix it)."""
+        """None when the implementation can run here, else why not (and how to fix it). Return a
+        :class:`Reason` (e.g. :func:`needs_extra`, :func:`no_gpu`) to choose the short form ``mlp-bench list``
+        shows; a plain string is shortened to its first clause."""
         return None
+
+    @classmethod
+    def short_unavailable_reason(cls) -> str | None:
+        """None when available, else a few words for one line of ``mlp-bench list`` (``--long``: the full one)."""
+        reason = cls.unavailable_reason()
+        return shorten(reason) if reason else None
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
         self.config = config

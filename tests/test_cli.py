@@ -9,6 +9,10 @@ import sys
 
 import pytest
 
+from bench.cli import LIST_WIDTH
+from impl.contract import SHORT_REASON_MAX, needs_extra, no_gpu, shorten
+from impl.registry import all_implementations
+
 
 def mlp_bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True,
@@ -30,6 +34,37 @@ def test_list_shows_the_numpy_implementations():
     assert result.returncode == 0
     for name in ("numpy-v0-naive", "numpy-v1-float32", "numpy-v2-c", "numpy-v2-f", "numpy-v3-sliced"):
         assert name in result.stdout
+
+
+def test_list_is_one_line_per_implementation_within_a_terminal():
+    result = mlp_bench("list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= LIST_WIDTH for line in lines), max(lines, key=len)
+    names = [line.split()[0] for line in lines[2:] if line.strip()]
+    assert names == list(all_implementations())  # one line each, no wrapped continuation lines
+
+
+def test_list_long_and_json_carry_descriptions_and_full_reasons():
+    long = mlp_bench("list", "--long")
+    assert long.returncode == 0 and "description" in long.stdout.splitlines()[0]
+    entries = json.loads(mlp_bench("list", "--json").stdout)
+    assert [e["impl"] for e in entries] == list(all_implementations())
+    for entry in entries:
+        cls = all_implementations()[entry["impl"]]
+        assert entry["description"] == cls.description and entry["available"] == (entry["reason"] is None)
+        assert entry["short_reason"] == cls.short_unavailable_reason()
+    assert mlp_bench("list", "--long", "--json").returncode == 2  # one form at a time
+
+
+@pytest.mark.parametrize("reason, short", [
+    (needs_extra("torch", "PyTorch is not installed; install it with: pip install -e .[torch]"), "needs extra: torch"),
+    (no_gpu("no GPU found (no nvidia-smi)"), "no GPU"),
+    ("the foo runtime is missing; install it with: pip install foo", "the foo runtime is missing"),
+    ("x" * 100, "x" * (SHORT_REASON_MAX - 3) + "..."),
+])
+def test_short_reasons(reason, short):
+    assert shorten(reason) == short and str(reason) == reason
 
 
 @pytest.mark.parametrize("args, words", [

@@ -20,15 +20,15 @@ import numpy as np
 import pytest
 from tolerances import TOLERANCE, assert_all_close, assert_close
 
-from impl import keras_common
 from impl.batching import epoch_batches, initial_weights
 from impl.config import TrainConfig
 from impl.errors import ConfigError, UnavailableError
+from impl.keras import runtime
 from impl.numpy_mlp import reference
 from impl.registry import all_implementations, get_implementation
 
 ROOT = Path(__file__).resolve().parents[1]
-KERAS_REASON = keras_common.keras_unavailable_reason()
+KERAS_REASON = runtime.keras_unavailable_reason()
 needs_keras = pytest.mark.skipif(KERAS_REASON is not None, reason=f"Keras unavailable: {KERAS_REASON}")
 KERAS_IMPLS = [name for name in all_implementations() if name.startswith("keras-")]
 GPU_IMPLS = [name for name in KERAS_IMPLS if all_implementations()[name].device == "gpu"]
@@ -45,8 +45,8 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> 
 def test_keras_is_installed_when_required():
     if KERAS_REASON is None:
         return
-    if os.environ.get(keras_common.REQUIRE_ENV) == "1":
-        pytest.fail(f"{keras_common.REQUIRE_ENV}=1 but {KERAS_REASON}")
+    if os.environ.get(runtime.REQUIRE_ENV) == "1":
+        pytest.fail(f"{runtime.REQUIRE_ENV}=1 but {KERAS_REASON}")
     pytest.skip(f"Keras unavailable: {KERAS_REASON}")
 
 
@@ -61,44 +61,47 @@ def test_every_keras_variant_is_registered():
 
 def test_missing_keras_gives_the_install_hint(monkeypatch):
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
-    monkeypatch.setattr(keras_common, "configured_backend", lambda: "tensorflow")
-    monkeypatch.setattr(keras_common, "installed_version", lambda dist: None)
-    reason = keras_common.keras_unavailable_reason()
+    monkeypatch.setattr(runtime, "configured_backend", lambda: "tensorflow")
+    monkeypatch.setattr(runtime, "installed_version", lambda dist: None)
+    reason = runtime.keras_unavailable_reason()
     assert reason is not None and 'pip install -e ".[keras]"' in reason
     for name in KERAS_IMPLS:
         assert 'pip install -e ".[keras]"' in all_implementations()[name].unavailable_reason()
+        assert all_implementations()[name].short_unavailable_reason() == "needs extra: keras"
     with pytest.raises(UnavailableError, match=r"keras-cpu is not available here: Keras is not installed"):
         get_implementation("keras-cpu")
 
 
 def test_missing_backend_is_named(monkeypatch):
-    monkeypatch.setattr(keras_common, "configured_backend", lambda: "torch")
-    monkeypatch.setattr(keras_common, "installed_version", lambda dist: "3.15.0" if dist == "keras" else None)
-    assert "pip install torch" in keras_common.keras_unavailable_reason()
-    monkeypatch.setattr(keras_common, "configured_backend", lambda: "numpy")
-    assert "cannot train" in keras_common.keras_unavailable_reason()
+    monkeypatch.setattr(runtime, "configured_backend", lambda: "torch")
+    monkeypatch.setattr(runtime, "installed_version", lambda dist: "3.15.0" if dist == "keras" else None)
+    assert "pip install torch" in runtime.keras_unavailable_reason()
+    assert runtime.keras_unavailable_reason().short == "needs package: torch"
+    monkeypatch.setattr(runtime, "configured_backend", lambda: "numpy")
+    assert "cannot train" in runtime.keras_unavailable_reason()
 
 
 def test_gpu_probe_answers_cheaply_without_a_gpu(monkeypatch):
-    keras_common._gpu_probe.cache_clear()
-    monkeypatch.setattr(keras_common.shutil, "which", lambda name: None)
-    monkeypatch.setattr(keras_common.Path, "glob", lambda self, pattern: iter(()))
-    monkeypatch.setattr(keras_common.subprocess, "run", lambda *a, **k: pytest.fail("probe started a process"))
-    assert "no GPU found" in keras_common._gpu_probe("tensorflow", None)
-    assert "CUDA_VISIBLE_DEVICES" in keras_common._gpu_probe("tensorflow", "-1")
-    keras_common._gpu_probe.cache_clear()
+    runtime._gpu_probe.cache_clear()
+    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
+    monkeypatch.setattr(runtime.Path, "glob", lambda self, pattern: iter(()))
+    monkeypatch.setattr(runtime.subprocess, "run", lambda *a, **k: pytest.fail("probe started a process"))
+    assert "no GPU found" in runtime._gpu_probe("tensorflow", None)
+    assert runtime._gpu_probe("tensorflow", None).short == "no GPU"
+    assert "CUDA_VISIBLE_DEVICES" in runtime._gpu_probe("tensorflow", "-1")
+    runtime._gpu_probe.cache_clear()
 
 
 def test_thread_counts_come_from_mlpbench_threads_else_blas(monkeypatch):
     monkeypatch.setenv("MLPBENCH_THREADS", "3")
-    assert keras_common.requested_threads() == (3, "MLPBENCH_THREADS")
+    assert runtime.requested_threads() == (3, "MLPBENCH_THREADS")
     monkeypatch.setenv("MLPBENCH_THREADS", "zero")
     with pytest.raises(ConfigError, match="MLPBENCH_THREADS must be a positive integer"):
-        keras_common.requested_threads()
+        runtime.requested_threads()
     monkeypatch.delenv("MLPBENCH_THREADS")
     from threadpoolctl import threadpool_limits
     with threadpool_limits(limits=1):
-        assert keras_common.requested_threads() in ((1, "blas"), (os.cpu_count(), "cpu_count"))
+        assert runtime.requested_threads() in ((1, "blas"), (os.cpu_count(), "cpu_count"))
 
 
 @pytest.mark.parametrize("name", GPU_IMPLS)
@@ -114,13 +117,13 @@ def test_each_variant_trains_on_its_verified_device(name, small_data):
     cls = all_implementations()[name]
     reason = cls.unavailable_reason()
     if reason:  # keras-*-gpu without a GPU: skipped, with the reason in pytest's summary
-        if KERAS_REASON and os.environ.get(keras_common.REQUIRE_ENV) == "1":
-            pytest.fail(f"{keras_common.REQUIRE_ENV}=1 but {reason}")
+        if KERAS_REASON and os.environ.get(runtime.REQUIRE_ENV) == "1":
+            pytest.fail(f"{runtime.REQUIRE_ENV}=1 but {reason}")
         pytest.skip(f"{name} is not available here: {reason}")
     trainer = cls(TrainConfig.make(batch_size=1000), small_data)
     assert np.isfinite(trainer.train_step(trainer.batches(0)[0]))
     facts = trainer.run_facts()
-    assert facts["device"] == cls.device and keras_common.placement_kind(facts["placement"]) == cls.device
+    assert facts["device"] == cls.device and runtime.placement_kind(facts["placement"]) == cls.device
     assert set(cls.phases) <= {"prepare", "forward", "forward_backward", "train_step", "full_run"}
 
 
@@ -134,12 +137,16 @@ def test_importing_every_implementation_does_not_start_a_framework():
 
 
 def test_list_shows_the_keras_implementations_and_why_gpu_ones_cannot_run():
-    done = run("-m", "bench.cli", "list")
-    assert done.returncode == 0, done.stderr
-    lines = {line.split()[0]: line for line in done.stdout.splitlines()[2:] if line.strip()}
+    short, long = run("-m", "bench.cli", "list"), run("-m", "bench.cli", "list", "--long")
+    assert short.returncode == 0 and long.returncode == 0, short.stderr + long.stderr
+    lines = {line.split()[0]: line for line in short.stdout.splitlines()[2:] if line.strip()}
     for name in KERAS_IMPLS:
-        reason = all_implementations()[name].unavailable_reason()
-        assert name in lines and (f"no: {reason}" in lines[name] if reason else " yes " in lines[name])
+        cls = all_implementations()[name]
+        reason = cls.short_unavailable_reason()
+        assert name in lines and (lines[name].endswith(f"no: {reason}") if reason else lines[name].endswith(" yes"))
+        if reason:  # --long shows the full reason, wrapped: its first words start the name's line
+            full = str(cls.unavailable_reason())
+            assert any(line.startswith(name) and full.split()[0] in line for line in long.stdout.splitlines())
 
 
 def test_train_on_a_missing_gpu_is_a_one_line_error():
@@ -212,26 +219,26 @@ def test_two_epochs_end_at_the_reference_weights_without_retracing(mlp_cls, smal
 
 def test_run_facts_record_backend_device_xla_and_threads(one_step_trainer):
     facts = one_step_trainer.run_facts()
-    assert facts["backend"] == keras_common.configured_backend() and facts["device"] == "cpu"
+    assert facts["backend"] == runtime.configured_backend() and facts["device"] == "cpu"
     assert "CPU" in facts["placement"].upper()
     assert facts["jit_compile"] is (type(one_step_trainer).jit_compile or facts["backend"] == "jax")
     assert facts["threads"] >= 1 and facts["threads_source"] in ("blas", "MLPBENCH_THREADS", "cpu_count")
     if facts["threads_applied"] and facts["backend"] == "tensorflow":
-        assert facts["threads"] == keras_common.thread_facts()["requested"]
-        assert facts["inter_op_threads"] == int(os.environ.get(keras_common.INTEROP_ENV) or facts["threads"])
+        assert facts["threads"] == runtime.thread_facts()["requested"]
+        assert facts["inter_op_threads"] == int(os.environ.get(runtime.INTEROP_ENV) or facts["threads"])
     assert facts["keras_version"] and facts["backend_version"]
     assert one_step_trainer.phases == ("prepare", "forward", "forward_backward", "train_step", "full_run")
 
 
 @needs_keras
 def test_thread_count_follows_mlpbench_threads_set_before_the_runtime():
-    code = ("import json, impl.keras_common as k; k.keras_runtime(); import keras; keras.ops.ones(1); "
+    code = ("import json, impl.keras.runtime as k; k.keras_runtime(); import keras; keras.ops.ones(1); "
             "print(json.dumps(k.thread_facts()))")
     done = run("-c", code, env={"MLPBENCH_THREADS": "1"})
     assert done.returncode == 0, done.stderr
     facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert facts["requested"] == 1 and facts["source"] == "MLPBENCH_THREADS" and facts["applied"]
-    if keras_common.configured_backend() == "tensorflow":
+    if runtime.configured_backend() == "tensorflow":
         assert facts["intra_op"] == facts["inter_op"] == 1
 
 

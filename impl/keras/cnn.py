@@ -20,7 +20,7 @@ import numpy as np
 from impl.config import TrainConfig
 from impl.data import Dataset
 from impl.errors import ConfigError
-from impl.keras_common import KerasFitTrainer
+from impl.keras.runtime import KerasFitTrainer
 
 #: Parameters of the seed's CNN (its article's count).
 CNN_PARAMETERS = 96_844

@@ -32,7 +32,7 @@ import numpy as np
 from impl.config import TrainConfig
 from impl.data import Dataset
 from impl.errors import ConfigError
-from impl.keras_common import (
+from impl.keras.runtime import (
     KerasFitTrainer,
     KerasTrainer,
     configured_backend,

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from impl.contract import FitResult, Trainer
+from impl.contract import FitResult, Reason, Trainer, needs_extra, no_gpu
 from impl.errors import ConfigError, UnavailableError
 
 INSTALL_HINT = 'pip install -e ".[keras]"'
@@ -82,15 +82,17 @@ def keras_unavailable_reason() -> str | None:
     backend = configured_backend()
     keras_version = installed_version("keras")
     if keras_version is None:
-        return f"Keras is not installed; install it with: {INSTALL_HINT}"
+        return needs_extra("keras", f"Keras is not installed; install it with: {INSTALL_HINT}")
     if int(keras_version.split(".")[0]) < 3:
-        return f"Keras {keras_version} is installed but Keras 3 is needed; install it with: {INSTALL_HINT}"
+        return needs_extra("keras", f"Keras {keras_version} is installed but Keras 3 is needed; install it with: "
+                           f"{INSTALL_HINT}")
     if backend not in BACKEND_PACKAGES:
-        return (f"KERAS_BACKEND={backend} cannot train; use one of {', '.join(BACKEND_PACKAGES)} "
-                "(unset it for tensorflow)")
+        return Reason(f"KERAS_BACKEND={backend} cannot train; use one of {', '.join(BACKEND_PACKAGES)} "
+                      "(unset it for tensorflow)", "unsupported KERAS_BACKEND")
     if not any(installed_version(d) for d in BACKEND_PACKAGES[backend]):
         hint = INSTALL_HINT if backend == "tensorflow" else f"pip install {backend}"
-        return f"the Keras backend {backend} is not installed; install it with: {hint}"
+        text = f"the Keras backend {backend} is not installed; install it with: {hint}"
+        return needs_extra("keras", text) if backend == "tensorflow" else Reason(text, f"needs package: {backend}")
     return None
 
 
@@ -103,22 +105,22 @@ def gpu_unavailable_reason() -> str | None:
 @functools.cache
 def _gpu_probe(backend: str, cuda_visible: str | None) -> str | None:
     if cuda_visible is not None and cuda_visible.strip() in ("", "-1"):
-        return f"no GPU: hidden by CUDA_VISIBLE_DEVICES={cuda_visible!r}"
+        return no_gpu(f"no GPU: hidden by CUDA_VISIBLE_DEVICES={cuda_visible!r}")
     if shutil.which("nvidia-smi") is None and not any(Path("/dev").glob("nvidia[0-9]*")):
-        return "no GPU found (no nvidia-smi and no /dev/nvidia* on this machine)"
+        return no_gpu("no GPU found (no nvidia-smi and no /dev/nvidia* on this machine)")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
         done = subprocess.run([sys.executable, "-c", _GPU_PROBES[backend]], capture_output=True, text=True,
                               timeout=_GPU_PROBE_TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:
-        return f"no GPU: the {backend} GPU probe did not answer within {_GPU_PROBE_TIMEOUT_S} s"
+        return no_gpu(f"no GPU: the {backend} GPU probe did not answer within {_GPU_PROBE_TIMEOUT_S} s")
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines or not lines[-1].isdigit():
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"no GPU: the {backend} GPU probe failed ({last})"
+        return no_gpu(f"no GPU: the {backend} GPU probe failed ({last})")
     if int(lines[-1]) == 0:
         extra = " (tensorflow-cpu has no GPU support)" if installed_version("tensorflow-cpu") else ""
-        return f"no GPU visible to {backend}{extra}"
+        return no_gpu(f"no GPU visible to {backend}{extra}")
     return None
 
 
