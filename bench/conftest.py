@@ -133,8 +133,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 @pytest.fixture(scope="session")
 def bench(request: pytest.FixtureRequest) -> Iterator[Bench | None]:
     settings: BenchSettings = request.config.mlpbench_settings
-    if settings.spawns_workers:
-        yield None  # the workers measure; this process only replays their samples (pytest_pyfunc_call)
+    if getattr(request.config, "mlpbench_runner", None) is not None:
+        yield None  # the workers measured; this process only replays their samples (pytest_pyfunc_call)
         return
     try:
         data = load_dataset(settings.mnist, allow_synthetic_fallback=True)

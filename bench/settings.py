@@ -145,7 +145,8 @@ class BenchSettings:
                 raise MLPBenchError(f"none of --impl {opt('impl')} belongs to --workload {opt('workload')}")
         else:
             workload_names = workload_names or ["mlp"]
-            impls = tuple(c for c in all_implementations().values() if c.workload in workload_names)
+            impls = tuple(c for c in all_implementations().values()
+                          if c.workload in workload_names and (c.in_default_run or full or quick))
         workloads = tuple(get_workload(name) for name in dict.fromkeys(c.workload for c in impls))
         phases = tuple(_names(opt("phases") or ",".join(PHASES)))
         for phase in phases:

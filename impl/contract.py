@@ -102,6 +102,9 @@ class Trainer(ABC):
     full_run_rounds: ClassVar[int | None] = None
     #: False for implementations that use a framework's own training loop and shuffling.
     shared_batch_order: ClassVar[bool] = True
+    #: False keeps an implementation out of the default benchmark run (which must fit 15 minutes on 2 cores);
+    #: `--impl NAME` or `--full` still selects it.
+    in_default_run: ClassVar[bool] = True
 
     registry: ClassVar[dict[str, type[Trainer]]] = {}
 
