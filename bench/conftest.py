@@ -84,15 +84,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     cases = []
     for cls in settings.impls:
         sizes = (settings.full_run_batch_sizes if full_run else settings.step_batch_sizes)[cls.workload]
-        reason = cls.unavailable_reason()
-        for batch_size in sizes:
-            for phase in phases:
-                if phase not in settings.phases or phase not in cls.phases:
-                    continue  # a phase it cannot time on its own: report nothing under that name
-                marks = [pytest.mark.skip(reason=f"{cls.name}: {reason}")] if reason else []
-                cases.append(pytest.param(cls.name, batch_size, phase, marks=marks,
-                                          id=f"{cls.name}-B{batch_size}-{phase}"))
-    metafunc.parametrize("impl,batch_size,phase", cases)
+        for backend in settings.backends_of(cls):
+            reason = _backend_skip_reason(cls, backend, settings)
+            label = cls.name if backend == cls.current_backend() else f"{cls.name}[{backend}]"
+            for batch_size in sizes:
+                for phase in phases:
+                    if phase not in settings.phases or phase not in cls.phases:
+                        continue  # a phase it cannot time on its own: report nothing under that name
+                    marks = [pytest.mark.skip(reason=f"{label}: {reason}")] if reason else []
+                    cases.append(pytest.param(cls.name, backend, batch_size, phase, marks=marks,
+                                              id=f"{label}-B{batch_size}-{phase}"))
+    metafunc.parametrize("impl,backend,batch_size,phase", cases)
+
+
+def _backend_skip_reason(cls: type, backend: str, settings: BenchSettings) -> str | None:
+    """Why a case cannot run: the implementation is unavailable on that backend, or the backend is not this
+    process's and no worker process of its own will run it."""
+    if backend == cls.current_backend():
+        return cls.unavailable_reason()
+    if not settings.spawns_workers:
+        return (f"the {backend} backend is fixed per process and this one runs {cls.current_backend()}: use "
+                "--processes 2 or more, so each backend gets worker processes of its own")
+    return cls.unavailable_reason_on(backend)
 
 
 @pytest.hookimpl(tryfirst=True)

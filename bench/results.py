@@ -106,8 +106,12 @@ def _key(row: Any) -> tuple:
 
 
 def _label(row: Any) -> str:
-    """An implementation's name in tables, with its backend where a framework runs on several."""
-    return row.impl if not row.backend or row.backend in ("numpy", "tensorflow") else f"{row.impl}[{row.backend}]"
+    """An implementation's name in tables; ``name[backend]`` when it ran on another backend than this process's
+    (Keras measured on several backends in one run), as in the test ids."""
+    cls = all_implementations().get(row.impl)
+    if cls is None or not row.backend or row.backend == cls.current_backend():
+        return row.impl
+    return f"{row.impl}[{row.backend}]"
 
 
 def _baseline(group: pd.DataFrame) -> tuple[str, pd.Series]:

@@ -42,6 +42,9 @@ OPTIONS: list[tuple[str, dict]] = [
     ("--worker-timeout", {"type": float, "metavar": "S", "help": "seconds one worker process may run before its "
                                                                   f"cases fail (default {DEFAULT_WORKER_TIMEOUT:g})"}),
     ("--phases", {"help": f"comma-separated phases (default: all): {','.join(PHASES)}"}),
+    ("--backends", {"help": "comma-separated backends for implementations that run on several (Keras: tensorflow,"
+                            "jax,torch), each measured in worker processes of its own; 'all' = every installed "
+                            "one (default: the configured backend)"}),
     ("--threads", {"type": int, "help": "BLAS/OpenMP threads via threadpoolctl (default: the library's choice)"}),
     ("--seed", {"type": int, "default": 0, "help": "seed of initial weights and batch order (0)"}),
     ("--mnist", {"help": "MNIST directory or mnist.npz (default: $MLPBENCH_MNIST, Keras cache, download, "
@@ -106,6 +109,13 @@ class BenchSettings:
     processes: int = 1
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT
     worker: bool = False  # this process measures for a controller (bench/workers.py), in-process
+    backends: tuple[str, ...] = ()  # requested backends of multi-backend implementations; () = the current one
+
+    def backends_of(self, cls: type[Trainer]) -> tuple[str, ...]:
+        """The backends to measure ``cls`` on: the requested ones it supports, else the current one."""
+        choices = cls.backend_choices()
+        wanted = choices if self.backends == ("all",) else tuple(b for b in self.backends if b in choices)
+        return wanted or (cls.current_backend(),)
 
     @property
     def spawns_workers(self) -> bool:
@@ -171,6 +181,12 @@ class BenchSettings:
         if timeout <= 0:
             raise MLPBenchError(f"--worker-timeout must be positive (got {timeout:g})")
         worker = bool(os.environ.get(WORKER_ENV))
+        backends = tuple(_names(opt("backends") or ""))
+        known = {b for c in impls for b in c.backend_choices()} | {c.current_backend() for c in impls} | {"all"}
+        for backend in backends:
+            if backend not in known:
+                raise MLPBenchError(f"unknown or uninstalled backend {backend!r} for the selected implementations; "
+                                    f"choose from: {', '.join(sorted(known))}")
 
         def sizes(option: str, ini_key: str, default) -> dict[str, tuple[int, ...]]:
             given = opt(option) or ini(ini_key)
@@ -193,7 +209,7 @@ class BenchSettings:
             results_dir=Path(opt("results_dir") or ini("mlpbench_results_dir") or "results"),
             tag=opt("tag") or ("quick" if quick else "full" if full else "default"), quick=quick, full=full,
             line_profile=opt("line_profile"), processes=processes, worker_timeout=timeout,
-            worker=worker)
+            worker=worker, backends=backends)
 
 
 def _positive_int(given: int | None, ini_value: str, flag: str, default: int) -> int:

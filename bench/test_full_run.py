@@ -12,7 +12,7 @@ from bench.harness import record
 from impl.registry import get_implementation
 
 
-def test_full_run(benchmark, bench, impl, batch_size, phase):
+def test_full_run(benchmark, bench, impl, backend, batch_size, phase):
     cls = get_implementation(impl, require_available=False)
     trainer = bench.trainer(cls, batch_size)
     fits = []

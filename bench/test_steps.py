@@ -14,7 +14,7 @@ from bench.harness import record
 from impl.registry import get_implementation
 
 
-def test_step(benchmark, bench, impl, batch_size, phase):
+def test_step(benchmark, bench, impl, backend, batch_size, phase):
     trainer = bench.trainer(get_implementation(impl, require_available=False), batch_size)
     indices = bench.step_batches(trainer)
     if phase in ("prepare", "train_step"):

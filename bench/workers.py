@@ -38,40 +38,49 @@ FLAGS = {flag for flag, kw in OPTIONS if kw.get("action") == "store_true"} | {"-
 OPTIONAL_VALUE = {"--benchmark-warmup": {"true", "false", "yes", "no", "on", "off", "auto"}}
 LOG_TAIL_LINES = 15
 
-CaseKey = tuple[str, int, str]  # impl, batch size, phase
+CaseKey = tuple[str, str, int, str]  # impl, backend, batch size, phase
 
 
 @dataclass(frozen=True)
 class Group:
-    """The cases one worker measures: every selected phase of one implementation at one batch size."""
+    """The cases one worker measures: every selected phase of one implementation on one backend at one batch
+    size."""
 
     impl: str
+    backend: str
     batch_size: int
     node_ids: tuple[str, ...]
     keys: tuple[CaseKey, ...]
 
     @property
     def label(self) -> str:
-        return f"{self.impl} B={self.batch_size}"
+        return f"{self.impl}[{self.backend}] B={self.batch_size}"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        from impl.registry import get_implementation
+
+        return get_implementation(self.impl, require_available=False).backend_environment(self.backend)
 
 
 def case_key(item: pytest.Item) -> CaseKey | None:
     params = getattr(getattr(item, "callspec", None), "params", {})
-    if not {"impl", "batch_size", "phase"} <= set(params) or not isinstance(params["batch_size"], int):
+    if not {"impl", "backend", "batch_size", "phase"} <= set(params) or not isinstance(params["batch_size"], int):
         return None  # not a benchmark case (or pytest's placeholder for an empty parameter set)
-    return params["impl"], int(params["batch_size"]), params["phase"]
+    return params["impl"], params["backend"], params["batch_size"], params["phase"]
 
 
 def plan(items: list[pytest.Item]) -> list[Group]:
-    """Group the selected, runnable benchmark items by implementation and batch size (skipped ones stay out)."""
-    groups: dict[tuple[str, int], list[tuple[str, CaseKey]]] = defaultdict(list)
+    """Group the selected, runnable benchmark items by implementation, backend and batch size (skipped ones stay
+    out)."""
+    groups: dict[tuple[str, str, int], list[tuple[str, CaseKey]]] = defaultdict(list)
     for item in items:
         key = case_key(item)
         if key is None or item.get_closest_marker("skip"):
             continue
-        groups[key[:2]].append((f"{item.path}::{item.name}", key))
-    return [Group(impl, size, tuple(n for n, _ in cases), tuple(k for _, k in cases))
-            for (impl, size), cases in groups.items()]
+        groups[key[:3]].append((f"{item.path}::{item.name}", key))
+    return [Group(impl, backend, size, tuple(n for n, _ in cases), tuple(k for _, k in cases))
+            for (impl, backend, size), cases in groups.items()]
 
 
 def forwarded_args(args: list[str]) -> list[str]:
@@ -123,11 +132,12 @@ class ProcessRunner:
                            f"[{elapsed / 60:.1f} min, about {elapsed / done * (total - done) / 60:.1f} min left]")
 
     def _run_one(self, group: Group, process: int) -> tuple[float, str]:
-        stem = f"p{process}-{group.impl}-B{group.batch_size}"
+        stem = f"p{process}-{group.impl}-{group.backend}-B{group.batch_size}"
         out, log = self.workers_dir / f"{stem}.json", self.workers_dir / f"{stem}.log"
         command = [sys.executable, "-m", "pytest", *group.node_ids, "--benchmark-only", "-q", "-p",
                    "no:cacheprovider", *forwarded_args(list(self.config.invocation_params.args))]
-        env = {**os.environ, WORKER_ENV: str(out), "MLPBENCH_PROCESS": str(process), "MPLBACKEND": "Agg"}
+        env = {**os.environ, **group.environment, WORKER_ENV: str(out), "MLPBENCH_PROCESS": str(process),
+               "MPLBACKEND": "Agg"}
         start = time.perf_counter()
         with log.open("w") as log_file:
             try:
@@ -137,7 +147,8 @@ class ProcessRunner:
             except subprocess.TimeoutExpired:
                 problem = f"worker timed out after {self.settings.worker_timeout:g} s"
         seconds = time.perf_counter() - start
-        self.schedule.append({"process": process, "impl": group.impl, "batch_size": group.batch_size,
+        self.schedule.append({"process": process, "impl": group.impl, "backend": group.backend,
+                              "batch_size": group.batch_size,
                               "seconds": seconds, "problem": problem})
         found = self._collect(out, process)
         missing = [k for k in group.keys if k not in found]
@@ -157,7 +168,7 @@ class ProcessRunner:
         found = set()
         for bench in doc.get("benchmarks", []):
             info = bench.get("extra_info", {})
-            key = (info.get("impl"), info.get("batch_size"), info.get("phase"))
+            key = (info.get("impl"), info.get("backend"), info.get("batch_size"), info.get("phase"))
             if bench.get("stats", {}).get("data"):
                 self.results[key].append((process, bench))
                 found.add(key)

@@ -120,6 +120,27 @@ class Trainer(ABC):
         shows; a plain string is shortened to its first clause."""
         return None
 
+    # -- backends: a framework that runs on several (Keras) is measured on each in its own process ----------
+    @classmethod
+    def current_backend(cls) -> str:
+        """The backend this process would run the implementation on."""
+        return cls.backend
+
+    @classmethod
+    def backend_choices(cls) -> tuple[str, ...]:
+        """Every backend the implementation can be measured on (one process each); most have one."""
+        return (cls.current_backend(),)
+
+    @classmethod
+    def backend_environment(cls, backend: str) -> dict[str, str]:
+        """Environment variables that make a fresh process run the implementation on ``backend``."""
+        return {}
+
+    @classmethod
+    def unavailable_reason_on(cls, backend: str) -> str | None:
+        """Like :meth:`unavailable_reason`, for a process started with ``backend_environment(backend)``."""
+        return cls.unavailable_reason()
+
     @classmethod
     def short_unavailable_reason(cls) -> str | None:
         """None when available, else a few words for one line of ``mlp-bench list`` (``--long``: the full one)."""

@@ -301,6 +301,31 @@ class KerasTrainer(Trainer):
         return keras_unavailable_reason() if cls.device == "cpu" else gpu_unavailable_reason()
 
     @classmethod
+    def current_backend(cls) -> str:
+        return configured_backend()
+
+    @classmethod
+    def backend_choices(cls) -> tuple[str, ...]:
+        """Keras' backends whose packages are installed (each is measured in a process of its own)."""
+        return tuple(b for b in BACKEND_PACKAGES if any(installed_version(d) for d in BACKEND_PACKAGES[b]))
+
+    @classmethod
+    def backend_environment(cls, backend: str) -> dict[str, str]:
+        return {"KERAS_BACKEND": backend}
+
+    @classmethod
+    def unavailable_reason_on(cls, backend: str) -> str | None:
+        saved = os.environ.get("KERAS_BACKEND")
+        os.environ["KERAS_BACKEND"] = backend
+        try:
+            return cls.unavailable_reason()
+        finally:
+            if saved is None:
+                del os.environ["KERAS_BACKEND"]
+            else:
+                os.environ["KERAS_BACKEND"] = saved
+
+    @classmethod
     def summary(cls) -> dict[str, Any]:
         return {**super().summary(), "jit_compile": cls.jit_compile}
 
