@@ -144,11 +144,16 @@ def test_compiled_step_records_compilation_and_never_recompiles_in_steady_state(
     cls = get_implementation("torch-compile-cpu")
     with pytest.raises(NotProfilableError, match="torch.compile"):
         profile_transition(cls(TrainConfig.make(batch_size=1000), small_data), "fw:1", steps=1)
-    # 6,000 samples at B=512: a full batch shape and a 368-sample remainder, both compiled in warm_up
-    trainer = cls(TrainConfig.make(batch_size=512, decrease_rate=0.1), small_data)
+    # 6,000 samples at B=700 (no other test uses it, so nothing is compiled yet): a full batch shape and a
+    # 400-sample remainder, three functions each, all compiled in warm_up
+    trainer = cls(TrainConfig.make(batch_size=700, decrease_rate=0.1), small_data)
     trainer.warm_up()
     trainer.fit(2)  # the learning rate decays between the epochs: a tensor, no recompilation
     facts = trainer.run_facts()
     assert facts["jit_compile"] is True and facts["compile_mode"] == "default" and facts["compile_s"] > 0
-    assert facts["graphs_compiled"] >= 0 and facts["recompilations_after_warm_up"] == 0
+    assert facts["graphs_compiled"] == 6 and facts["recompilations_after_warm_up"] == 0
+    fresh = cls(TrainConfig.make(batch_size=700), small_data)
+    fresh.fit(1)  # the same shapes: dynamo's cache is per process, nothing is compiled again
+    assert fresh.run_facts()["graphs_compiled"] == 0
+    assert fresh.run_facts()["recompilations_after_warm_up"] is None
     assert facts["flush_denormal"] in (True, False)

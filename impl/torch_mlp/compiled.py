@@ -12,8 +12,9 @@ One pure function per phase, compiled with Inductor (``mode="default"``, ``dynam
 The learning rate and the regularisation factors are 0-d tensors (the per-epoch decay never recompiles); only
 whether L1 is on is a Python constant. ``dynamic=False``: a static graph per batch shape, so a remainder batch
 (60,000 % B != 0) compiles a second graph, in ``warm_up``, never inside a timed region. Compilation is timed by
-the harness around ``warm_up`` (``first_call_s``) and by the trainer (``compile_s``); graphs compiled
-during warm-up and afterwards (recompilations in steady state: should stay 0) are recorded in ``run_facts``.
+the harness around ``warm_up`` (``first_call_s``) and by the trainer (``compile_s``: the calls that compiled,
+also where no warm-up ran, as in ``mlp-bench train``); graphs compiled during warm-up and afterwards
+(recompilations in steady state: should stay 0) are recorded in ``run_facts``.
 The functions are built once per process, so every trainer shares dynamo's cache of compiled graphs.
 """
 
@@ -110,9 +111,21 @@ class TorchCompiledMLP(TorchMLP):
 
         self._hyper = {"lr": scalar(self.learn_rate), "mom_rate": scalar(config.mom_rate),
                        "lambda2": scalar(config.lambda2), "lambda1": scalar(config.lambda1)}
-        self.compile_seconds: float | None = None
-        self._graphs_at_start = compiled_graph_count()
+        self.compile_seconds = 0.0  # wall time of the calls that compiled a graph (warm-up or not)
+        self.graphs_compiled = 0
         self._graphs_after_warm_up: int | None = None
+
+    def _call(self, phase: str, *args: Any) -> Any:
+        """Call a compiled function; a call that compiled a graph (a new shape) is counted and timed."""
+        before = compiled_graph_count()
+        start = time.perf_counter()
+        out = self._fns[phase](*args)
+        new = compiled_graph_count() - before
+        if new:
+            self.sync()
+            self.graphs_compiled += new
+            self.compile_seconds += time.perf_counter() - start
+        return out
 
     @property
     def learn_rate(self) -> float:
@@ -128,7 +141,7 @@ class TorchCompiledMLP(TorchMLP):
     # -- phases ----------------------------------------------------------------------------------------------
     def forward(self, batch: TorchBatch) -> tuple[Any, Any]:
         """Compiled forward pass; returns (Z_E, A_E) once the device has finished."""
-        out = self._fns["forward"](self._params, batch.x)
+        out = self._call("forward", self._params, batch.x)
         self.sync()
         return out
 
@@ -142,21 +155,20 @@ class TorchCompiledMLP(TorchMLP):
         return self.forward_backward(batch)
 
     def forward_backward(self, batch: TorchBatch) -> list[Any]:
-        loss, grads = self._fns["forward_backward"](self._params, batch.x, batch.y, self._hyper, self._use_l1)
+        loss, grads = self._call("forward_backward", self._params, batch.x, batch.y, self._hyper, self._use_l1)
         self.sync()
         return list(grads)
 
     def train_step(self, idx: np.ndarray) -> float:
         """Gather on the device, then one compiled call: forward, loss, gradients, the seed's update."""
         batch = self.prepare_batch(idx)
-        loss, self._params, self._moms = self._fns["train_step"](self._params, self._moms, batch.x, batch.y,
-                                                                 self._hyper, self._use_l1)
+        loss, self._params, self._moms = self._call("train_step", self._params, self._moms, batch.x, batch.y,
+                                                    self._hyper, self._use_l1)
         return float(loss)  # reading the loss waits for the device
 
     def warm_up(self) -> None:
         """Compile every function for every batch shape of an epoch (a smaller last batch is a second shape),
-        untimed, then reset; ``compile_s`` records how long it took."""
-        start = time.perf_counter()
+        untimed, then reset; ``compile_s`` records how long the compiling calls took."""
         batches = self.batches(0)
         for idx in {len(b): b for b in batches}.values():
             batch = self.prepare_batch(idx)
@@ -164,17 +176,16 @@ class TorchCompiledMLP(TorchMLP):
             self.update(self.forward_backward(batch))
             self.train_step(idx)
         self.reset()
-        self.compile_seconds = time.perf_counter() - start
-        self._graphs_after_warm_up = compiled_graph_count()
+        self._graphs_after_warm_up = self.graphs_compiled
 
     def run_facts(self) -> dict[str, Any]:
-        """Besides torch eager's facts: compile mode and time, graphs compiled in warm-up and after it."""
-        now = compiled_graph_count()
+        """Besides torch eager's facts: compile mode, graphs this trainer compiled (one per function and batch
+        shape; 0 where an earlier trainer in the process compiled them) and the time those calls took, and the
+        graphs compiled after warm-up (recompilations in steady state; None without a warm-up)."""
         after = self._graphs_after_warm_up
         return {**super().run_facts(), "jit_compile": True, "compile_mode": self.compile_mode,
-                "compile_s": self.compile_seconds,
-                "graphs_compiled": now - self._graphs_at_start,
-                "recompilations_after_warm_up": None if after is None else now - after}
+                "compile_s": self.compile_seconds, "graphs_compiled": self.graphs_compiled,
+                "recompilations_after_warm_up": None if after is None else self.graphs_compiled - after}
 
 
 class TorchCompiledCPU(TorchCompiledMLP):
