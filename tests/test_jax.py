@@ -50,8 +50,9 @@ def test_jax_gpu_says_why_it_cannot_run():
 def test_one_compilation_per_batch_shape_verified_placement_and_facts(small_data):
     cls = get_implementation("jax-cpu")
     assert "jax.jit" in cls.line_profile_refusal
-    # 6,000 samples at B=512: a full batch and a 368-sample remainder; a big decay changes lr every epoch
-    trainer = cls(TrainConfig.make(batch_size=512, decrease_rate=0.1), small_data)
+    # 6,000 samples at B=700 (no other test uses it): a full batch and a 400-sample remainder; a big decay
+    # changes lr every epoch
+    trainer = cls(TrainConfig.make(batch_size=700, decrease_rate=0.1), small_data)
     trainer.warm_up()
     trainer.fit(2)
     facts = trainer.run_facts()

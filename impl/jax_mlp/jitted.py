@@ -112,6 +112,7 @@ class JaxMLP(Trainer):
         self.jax = jax = runtime.load()
         self.dev = jax.devices(self.device)[0]
         self._fns = _functions(float(config.lambda2), float(config.lambda1), float(config.mom_rate))
+        self._cache_at_start = self._cache_sizes()
         self._x = {"train": self._put(data.x_train), "test": self._put(data.x_test)}
         self._y = self._put(data.onehot_train())
         self._labels = {"train": np.asarray(data.y_train), "test": np.asarray(data.y_test)}
@@ -209,13 +210,18 @@ class JaxMLP(Trainer):
         arrays = [np.asarray(g) for g in grads]
         return seed_layout(list(zip(arrays[0::2], arrays[1::2], strict=True)))
 
+    def _cache_sizes(self) -> dict[str, int]:
+        return {name: fn._cache_size() for name, fn in self._fns.items() if hasattr(fn, "_cache_size")}
+
     def run_facts(self) -> dict[str, Any]:
-        """Backend, verified placement, XLA thread flags, versions, compile time, compiled versions per function
-        (one per input shape; a count that grows in steady state would be a retrace)."""
+        """Backend, verified placement, XLA thread flags, versions, compile time, and the versions each function
+        compiled for this trainer (one per new input shape; the jitted functions are shared per process and
+        hyperparameters, so shapes an earlier trainer compiled count 0; a count beyond the batch shapes would
+        be a retrace)."""
+        start = self._cache_at_start
         return {"backend": "jax", "device": self.device, "placement": self.placement, "jit_compile": True,
                 "compile_s": self.compile_seconds, "donated_buffers": True,
-                "tracing_counts": {name: fn._cache_size() for name, fn in self._fns.items()
-                                   if hasattr(fn, "_cache_size")},
+                "tracing_counts": {name: n - start.get(name, 0) for name, n in self._cache_sizes().items()},
                 **runtime.runtime_facts()}
 
 
