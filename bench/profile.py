@@ -112,6 +112,9 @@ def check_profilable(cls: type[Trainer]) -> None:
 def resolve_transition(trainer: Trainer, name: str) -> Transition:
     available = trainer.transitions()
     name = parse_transition(name)
+    refusal = type(trainer).backward_profile_refusal
+    if name.startswith("bw:") and name not in available and refusal:
+        raise NotProfilableError(f"{_impl_name(trainer)} cannot line-profile {name}: {refusal}")
     if name not in available:
         valid = ", ".join(available) or "none declared"
         raise ConfigError(f"{_impl_name(trainer)} has no transition {name!r}; valid: {valid} "

@@ -95,6 +95,9 @@ class Trainer(ABC):
     device: ClassVar[str] = "cpu"
     #: False where transitions run compiled (a framework, numba): the profiler then refuses with this reason.
     line_profile_refusal: ClassVar[str | None] = None
+    #: Set where only the backward transitions are out of reach (autograd's engine runs them): the profiler
+    #: refuses ``bw:N`` with this reason and still profiles ``fw:N``.
+    backward_profile_refusal: ClassVar[str | None] = None
     #: Phases this implementation can time on its own; the harness reports nothing for the others.
     phases: ClassVar[tuple[str, ...]] = PHASES
     #: Rounds of a full-run benchmark when the user does not choose (None: the harness default, 3); the
@@ -245,7 +248,8 @@ class Trainer(ABC):
 
     # -- profiling ----------------------------------------------------------------------------------------
     def transitions(self) -> dict[str, Transition]:
-        """``fw:N`` (layer N-1 into N, N=1..3) and ``bw:N`` (layer N+1 to N, N=0..2) -> the function doing it."""
+        """``fw:N`` (layer N-1 into N, N=1..3) and ``bw:N`` (layer N+1 to N, N=0..2) -> the function doing it
+        (no ``bw:N`` where ``backward_profile_refusal`` says why)."""
         return {}
 
     @classmethod

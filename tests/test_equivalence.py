@@ -75,7 +75,10 @@ def test_declares_every_layer_transition(impl_cls, small_data):
     trainer = impl_cls(TrainConfig.make(), small_data)
     if trainer.line_profile_refusal:
         pytest.skip(f"{impl_cls.name} is not line-profilable: {trainer.line_profile_refusal}")
-    assert set(trainer.transitions()) == {"fw:1", "fw:2", "fw:3", "bw:0", "bw:1", "bw:2"}
+    expected = {"fw:1", "fw:2", "fw:3"}
+    if not trainer.backward_profile_refusal:  # autograd's backward transitions are refused, with the reason
+        expected |= {"bw:0", "bw:1", "bw:2"}
+    assert set(trainer.transitions()) == expected
 
 
 def test_finite_difference_gradient_check_of_the_reference():
