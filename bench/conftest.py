@@ -86,7 +86,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         sizes = (settings.full_run_batch_sizes if full_run else settings.step_batch_sizes)[cls.workload]
         for backend in settings.backends_of(cls):
             reason = _backend_skip_reason(cls, backend, settings)
-            label = cls.name if backend == cls.current_backend() else f"{cls.name}[{backend}]"
+            label = cls.name if backend == cls.default_backend() else f"{cls.name}@{backend}"
             for batch_size in sizes:
                 for phase in phases:
                     if phase not in settings.phases or phase not in cls.phases:

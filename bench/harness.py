@@ -65,7 +65,8 @@ def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_p
     benchmark.extra_info.update({
         "impl": cls.name, "workload": cls.workload, "phase": phase, "batch_size": trainer.config.batch_size,
         "lr": trainer.config.learn_rate, "dtype": cls.dtype, "threads": current_blas_threads(),
-        "device": cls.device, "backend": cls.current_backend(), "dataset": bench.data.kind, "quick": bench.settings.quick,
+        "device": cls.device, "backend": cls.current_backend(), "dataset": bench.data.kind,
+        "quick": bench.settings.quick,
         "seed": trainer.config.seed, "samples_per_s": samples_per_round / median if median else None,
         "samples_per_round": samples_per_round, "process": int(os.environ.get("MLPBENCH_PROCESS", "1")),
         "processes": 1, "first_call_s": bench.first_call_s.get((cls.name, trainer.config.batch_size)),

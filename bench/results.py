@@ -106,12 +106,12 @@ def _key(row: Any) -> tuple:
 
 
 def _label(row: Any) -> str:
-    """An implementation's name in tables; ``name[backend]`` when it ran on another backend than this process's
+    """An implementation's name in tables; ``name@backend`` when it ran on another backend than its default
     (Keras measured on several backends in one run), as in the test ids."""
     cls = all_implementations().get(row.impl)
-    if cls is None or not row.backend or row.backend == cls.current_backend():
+    if cls is None or not row.backend or row.backend == cls.default_backend():
         return row.impl
-    return f"{row.impl}[{row.backend}]"
+    return f"{row.impl}@{row.backend}"
 
 
 def _baseline(group: pd.DataFrame) -> tuple[str, pd.Series]:

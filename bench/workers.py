@@ -54,7 +54,7 @@ class Group:
 
     @property
     def label(self) -> str:
-        return f"{self.impl}[{self.backend}] B={self.batch_size}"
+        return f"{self.impl}@{self.backend} B={self.batch_size}"
 
     @property
     def environment(self) -> dict[str, str]:

@@ -130,6 +130,12 @@ class Trainer(ABC):
         return cls.backend
 
     @classmethod
+    def default_backend(cls) -> str:
+        """The backend results are labelled without a suffix (others read ``name@backend``), whatever this
+        process's configuration: ids must be the same in every worker."""
+        return cls.backend
+
+    @classmethod
     def backend_choices(cls) -> tuple[str, ...]:
         """Every backend the implementation can be measured on (one process each); most have one."""
         return (cls.current_backend(),)

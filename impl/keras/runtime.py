@@ -305,6 +305,10 @@ class KerasTrainer(Trainer):
         return configured_backend()
 
     @classmethod
+    def default_backend(cls) -> str:
+        return "tensorflow"  # Keras' own default
+
+    @classmethod
     def backend_choices(cls) -> tuple[str, ...]:
         """Keras' backends whose packages are installed (each is measured in a process of its own)."""
         return tuple(b for b in BACKEND_PACKAGES if any(installed_version(d) for d in BACKEND_PACKAGES[b]))

@@ -53,6 +53,8 @@ class TorchMLP(Trainer):
     """Shared by the PyTorch trainers: availability, the data and parameters on the device, weights in the seed
     layout, evaluation, run facts. This class itself is the eager trainer."""
 
+    in_default_run = False  # a framework peer: named with --impl (the default run must fit 15 min)
+
     backend: ClassVar[str] = "torch"
     dtype: ClassVar[str] = "float32"
     backward_profile_refusal: ClassVar[str | None] = (
