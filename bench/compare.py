@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.results import KEY, case_logs, load_run, render
+from bench.results import KEY, case_logs, label_of, load_run, render
 from bench.runs import DEFAULT_RESULTS_DIR, list_runs, read_run
 from bench.stats import Pool, compare
 from impl.errors import MLPBenchError
@@ -128,7 +128,7 @@ def _verdict_text(verdict: str, needed: Any, note: str) -> str:
 def render_comparison(table: pd.DataFrame, alpha: float, threshold: float) -> str:
     pool: Pool = table.attrs.get("pool")
     shown = pd.DataFrame({
-        "impl": table["impl"], "phase": table["phase"], "B": table["batch_size"],
+        "impl": [label_of(r) for r in table.itertuples()], "phase": table["phase"], "B": table["batch_size"],
         "A s": table["process_median_s_a"].map("{:.4g}".format),
         "B s": table["process_median_s_b"].map("{:.4g}".format),
         "B/A": table["ratio_b_over_a"].map("{:.3f}".format),
@@ -167,7 +167,7 @@ def run_compare(args: argparse.Namespace) -> int:
         slower = table[(table["verdict"] == "slower") & (table["ratio_b_over_a"] > 1 + limit)]
         unresolved = table[table["verdict"] == "cannot resolve"]
         if len(unresolved):
-            names = ", ".join(f"{r.impl}/{r.phase}/B{r.batch_size}" for r in unresolved.itertuples())
+            names = ", ".join(f"{label_of(r)}/{r.phase}/B{r.batch_size}" for r in unresolved.itertuples())
             print(f"unresolved ({len(unresolved)}): {names}")
         failed = len(slower) + (len(unresolved) if args.fail_on_unresolved else 0)
         if failed:

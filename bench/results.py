@@ -105,7 +105,7 @@ def _key(row: Any) -> tuple:
     return row.impl, row.backend, row.workload, row.phase, row.batch_size
 
 
-def _label(row: Any) -> str:
+def label_of(row: Any) -> str:
     """An implementation's name in tables; ``name@backend`` when it ran on another backend than its default
     (Keras measured on several backends in one run), as in the test ids."""
     cls = all_implementations().get(row.impl)
@@ -129,7 +129,7 @@ def _cell(seconds: float, speedup: float, flags: str, unit: str) -> str:
 
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(label=[_label(r) for r in frame.itertuples()])
+    return frame.assign(label=[label_of(r) for r in frame.itertuples()])
 
 
 def step_pivots(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
