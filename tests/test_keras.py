@@ -4,7 +4,9 @@ where Keras or a GPU is missing.
 
 Tests that need Keras skip with the install hint when it is missing, unless MLPBENCH_REQUIRE_KERAS=1 (CI):
 then ``test_keras_is_installed_when_required`` fails. GPU variants skip with the reason where no GPU is.
-TensorFlow starts once for this module (module-scoped trainers); the CLI tests run in subprocesses.
+TensorFlow starts once for this module (module-scoped trainers); the CLI tests run in subprocesses, and so do
+the equivalence tests on the other Keras backends (Keras picks its backend once per process, at import): a
+backend that is not installed is skipped with the reason, unless MLPBENCH_REQUIRE_KERAS_BACKENDS=1 (CI).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -165,6 +168,29 @@ def test_train_on_a_missing_gpu_is_a_one_line_error():
     assert done.returncode != 0 and "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("mlp-bench: error: keras-gpu is not available here:"), lines
+
+
+# ---------------------------------------------------------------- the same mathematics on every backend
+
+OTHER_BACKENDS = [backend for backend in runtime.BACKEND_PACKAGES if backend != runtime.configured_backend()]
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_keras_equivalence_holds_on_the_other_backends(backend, monkeypatch):
+    """tests/test_equivalence.py -k keras in a fresh process with KERAS_BACKEND=backend: the backend-specific
+    step (keras-cpu's glue) must give the reference's loss, gradients and weights on every backend."""
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    reason = runtime.keras_unavailable_reason()  # package metadata only: nothing is imported
+    if reason:
+        if os.environ.get(runtime.REQUIRE_BACKENDS_ENV) == "1":
+            pytest.fail(f"{runtime.REQUIRE_BACKENDS_ENV}=1 but {reason}")
+        pytest.skip(f"KERAS_BACKEND={backend} cannot run here: {reason}")
+    done = run("-m", "pytest", "tests/test_equivalence.py", "-k", "keras", "-q", "-p", "no:cacheprovider",
+               env={"KERAS_BACKEND": backend}, timeout=300)
+    summary = (done.stdout.strip().splitlines() or [""])[-1]
+    assert done.returncode == 0, f"KERAS_BACKEND={backend}:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed and int(passed.group(1)) >= 3, f"KERAS_BACKEND={backend}: too few tests ran: {summary}"
 
 
 # ---------------------------------------------------------------- keras-cpu: the seed's mathematics

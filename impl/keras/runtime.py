@@ -15,6 +15,8 @@ Environment variables:
     MLPBENCH_INTEROP_THREADS  TensorFlow's inter-op pool only (default: as MLPBENCH_THREADS); with 2 cores,
                             1 removes the epochs of model.fit that take twice as long (tf.data competing)
     MLPBENCH_REQUIRE_KERAS  "1": the Keras tests fail instead of skipping when Keras is missing (CI)
+    MLPBENCH_REQUIRE_KERAS_BACKENDS  "1": the per-backend equivalence tests fail instead of skipping when a
+                            backend (or Keras) is missing (CI)
     TF_CPP_MIN_LOG_LEVEL    set to 2 unless already set (TF 2.21 still prints its oneDNN start-up lines)
 """
 
@@ -40,6 +42,7 @@ from impl.errors import ConfigError, UnavailableError
 
 INSTALL_HINT = 'pip install -e ".[keras]"'
 REQUIRE_ENV = "MLPBENCH_REQUIRE_KERAS"
+REQUIRE_BACKENDS_ENV = "MLPBENCH_REQUIRE_KERAS_BACKENDS"
 THREADS_ENV = "MLPBENCH_THREADS"
 INTEROP_ENV = "MLPBENCH_INTEROP_THREADS"
 #: Distributions that provide each Keras backend (any one is enough).
