@@ -4,7 +4,9 @@ where Keras or a GPU is missing.
 
 Tests that need Keras skip with the install hint when it is missing, unless MLPBENCH_REQUIRE_KERAS=1 (CI):
 then ``test_keras_is_installed_when_required`` fails. GPU variants skip with the reason where no GPU is.
-TensorFlow starts once for this module (module-scoped trainers); the CLI tests run in subprocesses.
+TensorFlow starts once for this module (module-scoped trainers); the CLI tests run in subprocesses, and so do
+the equivalence tests on the other Keras backends (Keras picks its backend once per process, at import): a
+backend that is not installed is skipped with the reason, unless MLPBENCH_REQUIRE_KERAS_BACKENDS=1 (CI).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +82,15 @@ def test_missing_backend_is_named(monkeypatch):
     assert runtime.keras_unavailable_reason().short == "needs package: torch"
     monkeypatch.setattr(runtime, "configured_backend", lambda: "numpy")
     assert "cannot train" in runtime.keras_unavailable_reason()
+
+
+@pytest.mark.parametrize("backend", list(runtime.BACKEND_PACKAGES))
+def test_every_keras_variant_accepts_every_backend(monkeypatch, backend):
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    monkeypatch.setattr(runtime, "installed_version", lambda dist: "3.15.0")  # keras and every backend present
+    monkeypatch.setattr(runtime, "_gpu_probe", lambda backend, cuda_visible: None)
+    for name in KERAS_IMPLS:
+        assert all_implementations()[name].unavailable_reason() is None, (name, backend)
 
 
 def test_gpu_probe_answers_cheaply_without_a_gpu(monkeypatch):
@@ -158,6 +170,29 @@ def test_train_on_a_missing_gpu_is_a_one_line_error():
     assert len(lines) == 1 and lines[0].startswith("mlp-bench: error: keras-gpu is not available here:"), lines
 
 
+# ---------------------------------------------------------------- the same mathematics on every backend
+
+OTHER_BACKENDS = [backend for backend in runtime.BACKEND_PACKAGES if backend != runtime.configured_backend()]
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_keras_equivalence_holds_on_the_other_backends(backend, monkeypatch):
+    """tests/test_equivalence.py -k keras in a fresh process with KERAS_BACKEND=backend: the backend-specific
+    step (keras-cpu's glue) must give the reference's loss, gradients and weights on every backend."""
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    reason = runtime.keras_unavailable_reason()  # package metadata only: nothing is imported
+    if reason:
+        if os.environ.get(runtime.REQUIRE_BACKENDS_ENV) == "1":
+            pytest.fail(f"{runtime.REQUIRE_BACKENDS_ENV}=1 but {reason}")
+        pytest.skip(f"KERAS_BACKEND={backend} cannot run here: {reason}")
+    done = run("-m", "pytest", "tests/test_equivalence.py", "-k", "keras", "-q", "-p", "no:cacheprovider",
+               env={"KERAS_BACKEND": backend}, timeout=300)
+    summary = (done.stdout.strip().splitlines() or [""])[-1]
+    assert done.returncode == 0, f"KERAS_BACKEND={backend}:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed and int(passed.group(1)) >= 3, f"KERAS_BACKEND={backend}: too few tests ran: {summary}"
+
+
 # ---------------------------------------------------------------- keras-cpu: the seed's mathematics
 
 class KerasCPUWithXLA(get_implementation("keras-cpu", require_available=False)):  # no name: not registered
@@ -208,7 +243,8 @@ def test_two_epochs_end_at_the_reference_weights_without_retracing(mlp_cls, smal
     trainer = mlp_cls(config, small_data)
     trainer.warm_up()
     traced = trainer.tracing_counts()
-    assert traced["train_step"] == 2  # one per batch shape, all during warm_up
+    if trainer.backend_name != "torch":  # eager PyTorch traces nothing and reports {}
+        assert traced["train_step"] == 2  # one per batch shape, all during warm_up
     assert trainer.get_weights()[0] == pytest.approx(initial_weights(config.layers, config.seed)[0])
     fit = trainer.fit(2)
     assert trainer.tracing_counts() == traced  # the lr decay changed a variable, not the compiled step
@@ -221,7 +257,8 @@ def test_run_facts_record_backend_device_xla_and_threads(one_step_trainer):
     facts = one_step_trainer.run_facts()
     assert facts["backend"] == runtime.configured_backend() and facts["device"] == "cpu"
     assert "CPU" in facts["placement"].upper()
-    assert facts["jit_compile"] is (type(one_step_trainer).jit_compile or facts["backend"] == "jax")
+    cls = type(one_step_trainer)  # XLA on TF as the class says, always jax.jit on JAX, torch.compile opt-in
+    assert facts["jit_compile"] is {"jax": True, "torch": cls.torch_compile}.get(facts["backend"], cls.jit_compile)
     assert facts["threads"] >= 1 and facts["threads_source"] in ("blas", "MLPBENCH_THREADS", "cpu_count")
     if facts["threads_applied"] and facts["backend"] == "tensorflow":
         assert facts["threads"] == runtime.thread_facts()["requested"]

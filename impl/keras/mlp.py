@@ -14,8 +14,10 @@ that are backend-agnostic (layers, ``keras.ops``, a ``keras.losses.Loss``, a ``k
 
 Only the differentiation and compilation glue is backend-specific, and small: on TensorFlow a
 ``tf.GradientTape`` inside ``tf.function(jit_compile=...)``; on JAX ``jax.value_and_grad`` of the model's
-``stateless_call`` inside ``jax.jit`` with the optimizer's ``stateless_apply``. (PyTorch: not written; the
-trainer says so in ``mlp-bench list``.)
+``stateless_call`` inside ``jax.jit`` with the optimizer's ``stateless_apply``; on PyTorch eager autograd
+(``torch.autograd.grad``) on the Keras variables, which are ``torch.nn.Parameter``s, and ``optimizer.apply``
+under ``torch.no_grad()``, as Keras' own torch trainer steps. ``torch.compile`` is off by default (opt in with
+``torch_compile = True`` on a subclass); the run records ``jit_compile`` as in force.
 
 ``keras-fit-cpu`` / ``keras-fit-gpu`` (:class:`KerasFitMLP`): what a typical Keras user runs, and what the
 seed compared against: ``model.fit`` on NumPy arrays with the stock SGD (momentum) and binary cross-entropy.
@@ -108,7 +110,33 @@ def _mlp_layers(keras: Any, layers: tuple[int, ...], last_activation: str | None
 
 # ---------------------------------------------------------------- the seed's mathematics in Keras
 
-class _TensorFlowSteps:
+class _VariableSteps:
+    """What the backends that keep the state in the Keras variables (TensorFlow, PyTorch) share: the values,
+    the weights in and out, the learning rate; the subclass defines the four steps."""
+
+    t: KerasMLP
+
+    def values(self) -> list[Any]:
+        return [v.value for v in self.t.model.trainable_variables]
+
+    def get_values(self) -> list[np.ndarray]:
+        return [self.t.keras.ops.convert_to_numpy(v) for v in self.values()]
+
+    def set_values(self, arrays: list[np.ndarray]) -> None:
+        for v, a in zip(self.t.model.trainable_variables, arrays, strict=True):
+            v.assign(a)
+        for v in self.t.optimizer.previous_steps:
+            v.assign(np.zeros(v.shape, dtype=np.float32))
+        self.t.optimizer.iterations.assign(0)
+
+    def set_learning_rate(self, value: float) -> None:
+        self.t.optimizer.learning_rate.assign(value)
+
+    def sync_model(self) -> None:
+        """The Keras variables hold the state already."""
+
+
+class _TensorFlowSteps(_VariableSteps):
     """The compiled functions on TensorFlow: state lives in the Keras variables."""
 
     def __init__(self, t: KerasMLP) -> None:
@@ -147,27 +175,8 @@ class _TensorFlowSteps:
         self.train = self.functions["train_step"]
         self.apply = self.functions["update"]
 
-    def values(self) -> list[Any]:
-        return [v.value for v in self.t.model.trainable_variables]
-
-    def get_values(self) -> list[np.ndarray]:
-        return [np.asarray(v) for v in self.values()]
-
-    def set_values(self, arrays: list[np.ndarray]) -> None:
-        for v, a in zip(self.t.model.trainable_variables, arrays, strict=True):
-            v.assign(a)
-        for v in self.t.optimizer.previous_steps:
-            v.assign(np.zeros(v.shape, dtype=np.float32))
-        self.t.optimizer.iterations.assign(0)
-
-    def set_learning_rate(self, value: float) -> None:
-        self.t.optimizer.learning_rate.assign(value)
-
     def tracing_counts(self) -> dict[str, int]:
         return {name: fn.experimental_get_tracing_count() for name, fn in self.functions.items()}
-
-    def sync_model(self) -> None:
-        """The Keras variables hold the state already."""
 
 
 class _JaxSteps:
@@ -250,18 +259,67 @@ class _JaxSteps:
             v.assign(a)
 
 
-_STEPS = {"tensorflow": _TensorFlowSteps, "jax": _JaxSteps}
+class _TorchSteps(_VariableSteps):
+    """The steps on PyTorch, eager by default: autograd on the Keras variables (``torch.nn.Parameter``s), then
+    ``optimizer.apply`` under ``torch.no_grad()``, as Keras' torch trainer runs its train step. Gradients come
+    from ``torch.autograd.grad`` rather than ``loss.backward()``: the same numbers, without ``.grad`` buffers
+    to zero between calls. State lives in the Keras variables, as on TensorFlow."""
+
+    def __init__(self, t: KerasMLP) -> None:
+        import torch
+
+        self.t = t
+        model, optimizer = t.model, t.optimizer
+        trainable = model.trainable_variables
+        ops = t.keras.ops
+
+        def forward(x: Any) -> Any:
+            with torch.no_grad():
+                logits = model(x, training=False)
+                return logits, ops.sigmoid(logits)
+
+        def loss_and_grads(x: Any, y: Any) -> tuple[Any, list]:
+            params = [v.value for v in trainable]
+            loss = t.objective(model(x, training=True), y, params[0::2])
+            return loss.detach(), list(torch.autograd.grad(loss, params))
+
+        def train(x: Any, y: Any) -> Any:
+            loss, grads = loss_and_grads(x, y)
+            with torch.no_grad():
+                optimizer.apply(grads, trainable)
+            return loss
+
+        def apply(grads: list) -> None:
+            with torch.no_grad():
+                optimizer.apply(grads, trainable)
+
+        functions = {"forward": forward, "forward_backward": loss_and_grads, "train_step": train, "update": apply}
+        if t.jit_compile:  # torch.compile (TorchDynamo + Inductor): opt-in, see KerasMLP.torch_compile
+            functions = {name: torch.compile(fn) for name, fn in functions.items()}
+        self.forward, self.loss_and_grads = functions["forward"], functions["forward_backward"]
+        self.train, self.apply = functions["train_step"], functions["update"]
+
+    def tracing_counts(self) -> dict[str, int]:
+        """Eager PyTorch traces nothing; torch.compile keeps no per-function count to report."""
+        return {}
+
+
+_STEPS = {"tensorflow": _TensorFlowSteps, "jax": _JaxSteps, "torch": _TorchSteps}
 
 
 _MLP_DESCRIPTION = ("the seed's mathematics in Keras 3 ({device}): Dense 70-30-10 sigmoid, summed log loss, L2 "
                     "on kernels, the seed's momentum rule as a Keras optimizer, shared weights and batches; "
-                    "one compiled step (TF: GradientTape in tf.function, JAX: jax.jit), jit_compile={jit}")
+                    "one step per call (TF: GradientTape in tf.function, JAX: jax.jit, PyTorch: eager autograd, "
+                    "no torch.compile), jit_compile={jit}")
 
 
 class KerasMLP(KerasTrainer):
     """The seed's MLP and training step in Keras, compiled; see the module docstring."""
     description_template = _MLP_DESCRIPTION
-    compiled_as = "Keras (tf.function / jax.jit)"
+    compiled_as = "Keras (tf.function / jax.jit; eager torch autograd)"
+    #: On KERAS_BACKEND=torch: wrap the steps in torch.compile (then recorded as jit_compile=True). Off: the
+    #: eager step is what Keras' torch trainer runs by default, and compiling costs minutes on 2 cores.
+    torch_compile: ClassVar[bool] = False
 
     workload = "mlp"
     phases: ClassVar[tuple[str, ...]] = ("prepare", "forward", "forward_backward", "train_step", "full_run")
@@ -272,14 +330,16 @@ class KerasMLP(KerasTrainer):
         reason = super().unavailable_reason()
         backend = configured_backend()
         if reason is None and backend not in _STEPS:
-            reason = (f"KERAS_BACKEND={backend}: the compiled step of {cls.name} is written for "
-                      f"{' and '.join(_STEPS)} (the keras-fit and keras-cnn variants run on any backend)")
+            reason = (f"KERAS_BACKEND={backend}: the step of {cls.name} is written for {', '.join(_STEPS)} only "
+                      "(the keras-fit and keras-cnn variants run on any backend Keras supports)")
         return reason
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
         self._steps: Any = None
         super().__init__(config, data)
         keras = self._start_runtime()
+        if self.backend_name == "torch":
+            self.jit_compile = self.torch_compile  # the class value is TensorFlow's XLA switch
         self._x = {"train": data.x_train.astype(np.float32), "test": data.x_test.astype(np.float32)}
         self._onehot = data.onehot_train().astype(np.float32)
         self._labels = {"train": data.y_train, "test": data.y_test}
@@ -332,7 +392,7 @@ class KerasMLP(KerasTrainer):
     def batch_loss(self, state: tuple[Any, Any], batch: KerasBatch) -> float:
         """Un-timed helper (the compiled steps compute the loss themselves): the loss from the forward state."""
         with self.scope():
-            return float(self.objective(state[0], batch.y, self._steps.values()[0::2]))
+            return float(self.keras.ops.convert_to_numpy(self.objective(state[0], batch.y, self._steps.values()[0::2])))
 
     def backward(self, state: tuple[Any, Any], batch: KerasBatch) -> list[Any]:
         """Gradients of the batch loss. A compiled function differentiates the whole batch loss, so this
@@ -374,7 +434,7 @@ class KerasMLP(KerasTrainer):
         with self.scope():
             for start in range(0, len(x), _EVAL_CHUNK):
                 logits = self.model(self.keras.ops.convert_to_tensor(x[start:start + _EVAL_CHUNK]))
-                hits += int(np.sum(np.argmax(np.asarray(logits), axis=1)
+                hits += int(np.sum(np.argmax(self.keras.ops.convert_to_numpy(logits), axis=1)
                                    == self._labels[split][start:start + _EVAL_CHUNK]))
         return hits / len(x)
 
@@ -386,7 +446,7 @@ class KerasMLP(KerasTrainer):
         self._steps.set_values(seed_to_keras(weights))
 
     def gradients_as_arrays(self, grads: list[Any]) -> list[np.ndarray]:
-        return keras_to_seed([np.asarray(g) for g in grads])
+        return keras_to_seed([self.keras.ops.convert_to_numpy(g) for g in grads])
 
     def tracing_counts(self) -> dict[str, int]:
         return self._steps.tracing_counts() if self._steps is not None else {}

@@ -7,13 +7,16 @@ Nothing here imports Keras or a backend at module import time: the registry impo
 imported by :func:`keras_runtime`, which the Keras trainers call when they are built.
 
 Environment variables:
-    KERAS_BACKEND           tensorflow (default), jax or torch; read by Keras itself at import (keras-cpu/-gpu:
-                            tensorflow or jax; the stock keras-fit and keras-cnn variants: any of the three)
+    KERAS_BACKEND           tensorflow (default), jax or torch; read by Keras itself at import (every Keras
+                            variant runs on any of the three)
     MLPBENCH_THREADS        thread count for the framework (default: the BLAS thread count NumPy uses now):
-                            TensorFlow's intra-op and inter-op pools (TF's default on an N-core host: N and N)
+                            TensorFlow's intra-op and inter-op pools (TF's default on an N-core host: N and N),
+                            torch.set_num_threads and set_num_interop_threads; on JAX only 1 can be forced
     MLPBENCH_INTEROP_THREADS  TensorFlow's inter-op pool only (default: as MLPBENCH_THREADS); with 2 cores,
                             1 removes the epochs of model.fit that take twice as long (tf.data competing)
     MLPBENCH_REQUIRE_KERAS  "1": the Keras tests fail instead of skipping when Keras is missing (CI)
+    MLPBENCH_REQUIRE_KERAS_BACKENDS  "1": the per-backend equivalence tests fail instead of skipping when a
+                            backend (or Keras) is missing (CI)
     TF_CPP_MIN_LOG_LEVEL    set to 2 unless already set (TF 2.21 still prints its oneDNN start-up lines)
 """
 
@@ -39,6 +42,7 @@ from impl.errors import ConfigError, UnavailableError
 
 INSTALL_HINT = 'pip install -e ".[keras]"'
 REQUIRE_ENV = "MLPBENCH_REQUIRE_KERAS"
+REQUIRE_BACKENDS_ENV = "MLPBENCH_REQUIRE_KERAS_BACKENDS"
 THREADS_ENV = "MLPBENCH_THREADS"
 INTEROP_ENV = "MLPBENCH_INTEROP_THREADS"
 #: Distributions that provide each Keras backend (any one is enough).
@@ -215,9 +219,11 @@ def thread_facts() -> dict[str, Any]:
 
 # ---------------------------------------------------------------- devices
 
-def device_name(device: str) -> str:
-    """Keras' name for the device of a variant: ``cpu:0`` or ``gpu:0``."""
-    return f"{device}:0"
+def device_name(device: str, backend: str = "tensorflow") -> str:
+    """Keras' name for the device of a variant: ``cpu:0`` or ``gpu:0``, but plain ``cpu`` on torch. Keras' torch
+    variables are ``Parameter(...).to(device)``, and ``.to("cpu:0")`` copies a CPU tensor: the variable would
+    hold a non-leaf copy whose ``.grad`` autograd never fills (model.fit: "No gradients provided")."""
+    return "cpu" if backend == "torch" and device == "cpu" else f"{device}:0"
 
 
 def placement_of(x: Any) -> str:
@@ -279,8 +285,9 @@ class KerasTrainer(Trainer):
 
     Subclasses set ``device`` ("cpu"/"gpu") and ``jit_compile`` (always explicit, never "auto": on
     TensorFlow "auto" means XLA on a GPU host and none on a CPU-only host) and build their model inside
-    :meth:`scope`. The class value is for TensorFlow; on JAX the instance's ``jit_compile`` is True (jax.jit).
-    :meth:`run_facts` records the value in force."""
+    :meth:`scope`. The class value is for TensorFlow; on JAX the instance's ``jit_compile`` is True (jax.jit);
+    on torch keras-cpu/-gpu set it to their ``torch_compile`` (eager by default). :meth:`run_facts` records the
+    value in force."""
 
     dtype: ClassVar[str] = "float32"
     backend: ClassVar[str] = "keras"
@@ -347,7 +354,7 @@ class KerasTrainer(Trainer):
 
     def scope(self) -> Any:
         """The device scope every build and every compiled call runs in."""
-        return self.keras.device(device_name(self.device))
+        return self.keras.device(device_name(self.device, self.backend_name))
 
     def _verify(self, *tensors: Any) -> None:
         self.placement = verify_placement(self.name, self.device, *tensors)
@@ -470,7 +477,7 @@ class KerasFitTrainer(KerasTrainer):
         with self.scope():
             loss = self.model.compute_loss(batch[0], self.keras.ops.convert_to_tensor(batch[1]),
                                            self.keras.ops.convert_to_tensor(state), training=False)
-        return self.loss_scale * float(np.asarray(loss))
+        return self.loss_scale * float(self.keras.ops.convert_to_numpy(loss))
 
     def _no_backward(self) -> NotImplementedError:
         return NotImplementedError(f"{self.name} runs Keras' own train step (train_on_batch / fit), which has no "
@@ -546,7 +553,8 @@ class KerasFitTrainer(KerasTrainer):
         with self.scope():
             for start in range(0, len(x), 10_000):
                 out = self.model(self.keras.ops.convert_to_tensor(x[start:start + 10_000]), training=False)
-                hits += int(np.sum(np.argmax(np.asarray(out), axis=1) == self._labels[split][start:start + 10_000]))
+                hits += int(np.sum(np.argmax(self.keras.ops.convert_to_numpy(out), axis=1)
+                                   == self._labels[split][start:start + 10_000]))
         return hits / len(x)
 
     def tracing_counts(self) -> dict[str, int]:
