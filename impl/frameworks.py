@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from impl.contract import no_gpu
 from impl.errors import ConfigError
 
 THREADS_ENV = "MLPBENCH_THREADS"
@@ -64,9 +65,10 @@ def requested_threads() -> tuple[int, str]:
 
 
 def gpu_unavailable_reason(framework: str, probe: str) -> str | None:
-    """None when ``framework`` sees a GPU, else why not. ``probe`` is Python code printing the GPU count as its
-    last line; it runs in a subprocess, never here."""
-    return _gpu_probe(framework, probe, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    """None when ``framework`` sees a GPU, else why not (short form ``no GPU`` in ``mlp-bench list``). ``probe``
+    is Python code printing the GPU count as its last line; it runs in a subprocess, never here."""
+    reason = _gpu_probe(framework, probe, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    return no_gpu(reason) if reason else None
 
 
 @functools.cache
