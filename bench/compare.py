@@ -66,7 +66,9 @@ def resolve_run(name: str, results_dir: Path) -> Path:
 
 
 def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[Path]:
-    """The newest complete benchmark runs; incomplete ones are named on stderr as skipped."""
+    """The newest complete benchmark runs; incomplete ones are named as skipped."""
+    if count == 0:
+        return []
     every = [r for r in list_runs(results_dir, kind="benchmark", include_incomplete=True)
              if r.path.resolve() not in exclude]
     skipped = [r.path.name for r in every if not r.complete]
@@ -113,7 +115,7 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
     merged["verdict"] = [r.verdict for r in results]
     merged["processes_needed"] = [r.processes_needed for r in results]
     merged["note"] = [r.note for r in results]
-    merged["flags"] = [",".join(sorted({f for f in (fa_, fb_) if f})) for fa_, fb_ in
+    merged["flags"] = [",".join(sorted({f for flags in (fa_, fb_) for f in flags.split(",") if f})) for fa_, fb_ in
                        zip(merged["flags_a"].fillna(""), merged["flags_b"].fillna(""), strict=True)]
     merged.attrs["pool"] = pool
     return merged.drop(columns=["flags_a", "flags_b"])
