@@ -53,14 +53,20 @@ class Group:
     keys: tuple[CaseKey, ...]
 
     @property
+    def trainer_class(self) -> type:
+        from impl.registry import get_implementation
+
+        return get_implementation(self.impl, require_available=False)
+
+    @property
     def label(self) -> str:
-        return f"{self.impl}@{self.backend} B={self.batch_size}"
+        """As in the test ids: ``name@backend`` only off the implementation's default backend."""
+        name = self.impl if self.backend == self.trainer_class.default_backend() else f"{self.impl}@{self.backend}"
+        return f"{name} B={self.batch_size}"
 
     @property
     def environment(self) -> dict[str, str]:
-        from impl.registry import get_implementation
-
-        return get_implementation(self.impl, require_available=False).backend_environment(self.backend)
+        return self.trainer_class.backend_environment(self.backend)
 
 
 def case_key(item: pytest.Item) -> CaseKey | None:
