@@ -31,14 +31,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from impl.contract import FitResult, Reason, Trainer, needs_extra, no_gpu
-from impl.errors import ConfigError, UnavailableError
+from impl.errors import UnavailableError
+from impl.frameworks import installed_version, positive_int_env
 
 INSTALL_HINT = 'pip install -e ".[keras]"'
 REQUIRE_ENV = "MLPBENCH_REQUIRE_KERAS"
@@ -71,13 +71,6 @@ def configured_backend() -> str:
     with contextlib.suppress(OSError, ValueError, AttributeError):
         return str(json.loads(config.read_text()).get("backend", "tensorflow")).lower()
     return "tensorflow"
-
-
-def installed_version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def keras_unavailable_reason() -> str | None:
@@ -133,20 +126,10 @@ def _gpu_probe(backend: str, cuda_visible: str | None) -> str | None:
 _RUNTIME: dict[str, Any] = {}
 
 
-def _positive_int(env: str) -> int | None:
-    """The value of an optional thread-count variable; a bad value is a one-line error."""
-    text = os.environ.get(env, "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"{env} must be a positive integer, got {text!r}")
-    return int(text)
-
-
 def requested_threads() -> tuple[int, str]:
     """The thread count the framework should use and where it came from: $MLPBENCH_THREADS, else the BLAS
     thread count in force now (so a run under ``--threads N`` matches the NumPy runs), else the CPU count."""
-    n = _positive_int(THREADS_ENV)
+    n = positive_int_env(THREADS_ENV)
     if n:
         return n, THREADS_ENV
     from threadpoolctl import threadpool_info
@@ -171,7 +154,7 @@ def keras_runtime() -> Any:
     facts: dict[str, Any] = {"requested": n, "source": source}
     if backend == "tensorflow":
         import tensorflow as tf
-        inter = _positive_int(INTEROP_ENV) or n
+        inter = positive_int_env(INTEROP_ENV) or n
         try:
             tf.config.threading.set_intra_op_parallelism_threads(n)
             tf.config.threading.set_inter_op_parallelism_threads(inter)
