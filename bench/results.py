@@ -8,6 +8,7 @@ in one process has no between-process spread and says so.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -348,12 +349,15 @@ def load_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     if info.kind != "benchmark":
         raise MLPBenchError(f"{path}: a {info.kind} run, not a benchmark run")
     file = path / BENCHMARK_FILE
+    if not file.is_file() and (path / f"{BENCHMARK_FILE}.gz").is_file():
+        file = path / f"{BENCHMARK_FILE}.gz"  # a committed run, stored compressed (results/reference)
     try:
-        doc = json.loads(file.read_text())
+        text = gzip.decompress(file.read_bytes()).decode() if file.suffix == ".gz" else file.read_text()
+        doc = json.loads(text)
         frame = tidy_frame(doc)
     except FileNotFoundError:
         raise MLPBenchError(f"{file}: missing") from None
-    except (json.JSONDecodeError, AttributeError, TypeError, KeyError) as err:
+    except (json.JSONDecodeError, AttributeError, TypeError, KeyError, OSError, EOFError, UnicodeDecodeError) as err:
         raise MLPBenchError(f"{file}: corrupt benchmark JSON ({err})") from None
     if frame.empty:
         raise MLPBenchError(f"{file}: holds no benchmark results")

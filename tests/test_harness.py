@@ -122,10 +122,29 @@ def test_compare_fail_above_trips_on_a_slowdown(two_runs, tmp_path):
     assert same.returncode == 0 and "0 slower, 0 faster" in same.stdout
 
 
-def test_a_single_process_run_from_before_still_loads_and_says_so():
-    done = mlp_bench("compare", str(ROOT / "results" / "reference"), str(ROOT / "results" / "reference"))
+def test_the_compressed_reference_run_loads():
+    done = mlp_bench("table", str(ROOT / "results" / "reference"))
     assert done.returncode == 0, done.stderr
-    assert "one run was measured in a single process" in done.stdout or "1+1" not in done.stdout
+    assert "which is fastest" in done.stdout and "numpy-tuned" in done.stdout
+
+
+def test_a_single_process_run_from_before_still_loads_and_says_so(two_runs, tmp_path):
+    """A run as written before worker processes: no process tags, one process's rounds."""
+    old = tmp_path / "old"
+    old.mkdir()
+    a = run_folders(two_runs)[0]
+    record = json.loads((a / "run.json").read_text())
+    for key in ("complete", "schema_version", "processes"):
+        record.pop(key)
+    (old / "run.json").write_text(json.dumps(record))
+    doc = json.loads((a / "benchmark.json").read_text())
+    for bench in doc["benchmarks"]:
+        owners = bench["extra_info"].pop("process_of_round")
+        bench["stats"]["data"] = [x for x, p in zip(bench["stats"]["data"], owners, strict=True) if p == 1]
+    (old / "benchmark.json").write_text(json.dumps(doc))
+    done = mlp_bench("compare", str(old), str(old))
+    assert done.returncode == 0, done.stderr
+    assert "1+1" in done.stdout and "one process" in done.stdout and " slower " not in done.stdout
 
 
 def test_an_interrupted_run_is_marked_incomplete_and_skipped(two_runs, tmp_path):

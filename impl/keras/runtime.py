@@ -38,7 +38,7 @@ import numpy as np
 
 from impl.contract import FitResult, Reason, Trainer, needs_extra, no_gpu
 from impl.errors import UnavailableError
-from impl.frameworks import installed_version, positive_int_env
+from impl.frameworks import installed_version, positive_int_env, requested_threads
 
 INSTALL_HINT = 'pip install -e ".[keras]"'
 REQUIRE_ENV = "MLPBENCH_REQUIRE_KERAS"
@@ -124,19 +124,6 @@ def _gpu_probe(backend: str, cuda_visible: str | None) -> str | None:
 # ---------------------------------------------------------------- the runtime: imported once, threads first
 
 _RUNTIME: dict[str, Any] = {}
-
-
-def requested_threads() -> tuple[int, str]:
-    """The thread count the framework should use and where it came from: $MLPBENCH_THREADS, else the BLAS
-    thread count in force now (so a run under ``--threads N`` matches the NumPy runs), else the CPU count."""
-    n = positive_int_env(THREADS_ENV)
-    if n:
-        return n, THREADS_ENV
-    from threadpoolctl import threadpool_info
-    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-    if pools:
-        return int(pools[0]["num_threads"]), "blas"
-    return os.cpu_count() or 1, "cpu_count"
 
 
 def keras_runtime() -> Any:
