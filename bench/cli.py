@@ -9,11 +9,12 @@ import sys
 from tabulate import tabulate
 
 from bench import compare, profile, train
+from bench.reproduce import command as reproduce
 from impl.errors import MLPBenchError
 from impl.registry import all_implementations
 
 #: Modules with ``add_parser(subparsers)``; each sets ``run`` on its parser. One line per command.
-COMMANDS = [train, compare, profile]
+COMMANDS = [train, compare, profile, reproduce]
 
 
 #: Widest line plain `mlp-bench list` may print: one line per implementation in a terminal.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from impl.data import Dataset, load_dataset
+from impl.data import SPLITS, Dataset, load_dataset
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +16,10 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                        help="never download MNIST (also: MLPBENCH_OFFLINE=1)")
     group.add_argument("--synthetic", action="store_true",
                        help="seeded synthetic MNIST-shaped data: timings only, no meaningful accuracy")
+    group.add_argument("--split", choices=SPLITS, default="standard",
+                       help="standard: MNIST's 60,000/10,000 split, scaler fitted on the training images "
+                            "(default); pooled: the seed articles' protocol, all 70,000 images pooled and "
+                            "standardised together, then a random 60,000/10,000 split drawn from --seed")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -25,4 +29,5 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_data(args: argparse.Namespace) -> Dataset:
-    return load_dataset(args.mnist, offline=args.offline, synthetic=args.synthetic)
+    return load_dataset(args.mnist, offline=args.offline, synthetic=args.synthetic, split=args.split,
+                        split_seed=getattr(args, "seed", 0))

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             "per_epoch_seconds": fit.per_epoch_seconds, "epoch_losses": fit.epoch_losses,
             "train_accuracy": trainer.accuracy("train") if real else None,
             "test_accuracy": trainer.accuracy("test") if real else None,
-            "dataset": data.kind, "data_source": data.source, "data_warnings": list(data.warnings),
+            "dataset": data.kind, "split": args.split, "data_source": data.source, "data_warnings": list(data.warnings),
             "versions": library_versions(),
         }
         if hasattr(trainer, "run_facts"):  # a framework's own facts: verified device, its threads, jit_compile
@@ -77,7 +77,8 @@ def format_report(r: dict[str, Any]) -> str:
     epochs = " ".join(f"{s:.3f}" for s in r["per_epoch_seconds"])
     lines = [
         f"{r['impl']}  workload={r['workload']}  B={r['batch_size']}  epochs={r['epochs']}  lr={r['lr']:.4g}  "
-        f"preset={r['preset']}  seed={r['seed']}  threads={r['threads']}  data={r['dataset']} ({r['data_source']})",
+        f"preset={r['preset']}  seed={r['seed']}  threads={r['threads']}  "
+        f"data={r['dataset']} ({r['data_source']}), {r['split']} split",
         f"training time: {r['seconds']:.3f} s   first epoch: {r['first_epoch_seconds']:.3f} s   "
         f"(epochs only: no data loading, imports or evaluation)",
         f"per-epoch seconds: {epochs}",

@@ -78,6 +78,9 @@ class FitResult:
     per_epoch_seconds: list[float] = field(default_factory=list)
     epoch_losses: list[float] = field(default_factory=list)  # mean batch loss of each epoch
     final_learn_rate: float = float("nan")
+    #: The framework's own training accuracy of each epoch, as its progress bar prints it (Keras ``fit``: the
+    #: running average over the epoch's batches); empty where a trainer does not report one.
+    epoch_accuracies: list[float] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:

@@ -14,10 +14,11 @@ Environment variables:
                            mirror or a test server with a different file be verified too
     KERAS_HOME             where the Keras cache lives (default ~/.keras), as in Keras itself
 
-Preprocessing: the seed code pooled all 70,000 images, fitted the StandardScaler on them and
-re-split randomly. We deliberately keep the standard 60,000/10,000 split and fit the scaler on the
+Preprocessing (`SPLITS`): the seed code pooled all 70,000 images, fitted the StandardScaler on them and
+re-split randomly. By default we keep the standard 60,000/10,000 split and fit the scaler on the
 training images only, so the test set stays unseen (no leakage into the statistics) and accuracies
-are comparable with published MNIST results.
+are comparable with published MNIST results; ``split="pooled"`` (``--split pooled``) is the seed's
+protocol, for reproducing its figures.
 """
 
 from __future__ import annotations
@@ -400,37 +401,66 @@ def find_mnist(path: str | os.PathLike | None = None, *, offline: bool | None = 
                     f"mnist.npz at {cache}, or by going online so it is downloaded from {url}")
 
 
-def preprocess(raw: RawMNIST) -> Dataset:
-    """Standardise with statistics of the training images only (see module docstring for why)."""
-    x_train = raw.train_images.reshape(len(raw.train_images), -1).astype(np.float64)
-    x_test = raw.test_images.reshape(len(raw.test_images), -1).astype(np.float64)
-    scaler = StandardScaler(copy=False).fit(x_train)  # in place: the float copies above are ours
-    arrays = [np.ascontiguousarray(scaler.transform(x_train)), raw.train_labels.astype(np.int64),
-              np.ascontiguousarray(scaler.transform(x_test)), raw.test_labels.astype(np.int64)]
+#: Train/test protocols. ``standard``: MNIST's own 60,000/10,000 split, the scaler fitted on the training
+#: images only (this project's default). ``pooled``: the seed articles' protocol, all 70,000 images pooled,
+#: the scaler fitted on all of them, then a seeded random 60,000/10,000 split (test statistics leak into
+#: the scaler; kept so the articles' accuracies can be reproduced).
+SPLITS = ("standard", "pooled")
+_POOLED_SPLIT_STREAM = 2  # the split's random stream (impl/batching.py uses 0 for weights, 1 for batch order)
+
+
+def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
     for a in arrays:
         a.flags.writeable = False
-    return Dataset(*arrays, source=raw.source, kind=raw.kind, genuine=raw.genuine, warnings=raw.warnings)
+    return list(arrays)
+
+
+def preprocess(raw: RawMNIST, split: str = "standard", split_seed: int = 0) -> Dataset:
+    """Standardise and split as ``split`` says (see :data:`SPLITS`); ``split_seed`` drives the pooled split."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    x_train = raw.train_images.reshape(len(raw.train_images), -1).astype(np.float64)
+    x_test = raw.test_images.reshape(len(raw.test_images), -1).astype(np.float64)
+    y_train, y_test = raw.train_labels.astype(np.int64), raw.test_labels.astype(np.int64)
+    if split == "pooled":
+        x_all, y_all = np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])
+        x_all = StandardScaler(copy=False).fit_transform(x_all)
+        order = np.random.default_rng([split_seed, _POOLED_SPLIT_STREAM]).permutation(len(y_all))
+        train, test = order[:len(y_train)], order[len(y_train):]
+        arrays = _frozen(np.ascontiguousarray(x_all[train]), y_all[train], np.ascontiguousarray(x_all[test]),
+                         y_all[test])
+        source = f"{raw.source} [pooled split, seed {split_seed}]"
+    else:
+        scaler = StandardScaler(copy=False).fit(x_train)  # in place: the float copies above are ours
+        arrays = _frozen(np.ascontiguousarray(scaler.transform(x_train)), y_train,
+                         np.ascontiguousarray(scaler.transform(x_test)), y_test)
+        source = raw.source
+    return Dataset(*arrays, source=source, kind=raw.kind, genuine=raw.genuine, warnings=raw.warnings)
 
 
 @functools.lru_cache(maxsize=2)  # a preprocessed dataset is ~440 MB; two covers real + synthetic
 def _load_dataset_cached(path: str | None, offline: bool | None, url: str | None, synthetic: bool,
                          allow_synthetic_fallback: bool, log: Callable[[str], None],
-                         env: tuple[str | None, ...]) -> Dataset:
+                         env: tuple[str | None, ...], split: str, split_seed: int) -> Dataset:
     return preprocess(find_mnist(path, offline=offline, url=url, synthetic=synthetic,
-                                 allow_synthetic_fallback=allow_synthetic_fallback, log=log))
+                                 allow_synthetic_fallback=allow_synthetic_fallback, log=log), split, split_seed)
 
 
 def load_dataset(path: str | os.PathLike | None = None, *, offline: bool | None = None,
                  url: str | None = None, synthetic: bool = False, allow_synthetic_fallback: bool = False,
-                 log: Callable[[str], None] = print_to_stderr) -> Dataset:
+                 log: Callable[[str], None] = print_to_stderr, split: str = "standard",
+                 split_seed: int = 0) -> Dataset:
     """`find_mnist` + `preprocess`, cached in-process because tests and benchmarks ask for it many times.
 
     The cache key is the arguments (including `log`), the absolute path and the ENV_VARS; the arrays
     are read-only since all callers share them. `load_dataset.cache_clear()` empties the cache.
     """
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     key = None if path is None else str(Path(path).expanduser().absolute())
     env = (*(os.environ.get(k) for k in ENV_VARS), str(Path.home()))
-    return _load_dataset_cached(key, offline, url, synthetic, allow_synthetic_fallback, log, env)
+    seed = split_seed if split == "pooled" else 0  # the standard split has no randomness: one cache entry
+    return _load_dataset_cached(key, offline, url, synthetic, allow_synthetic_fallback, log, env, split, seed)
 
 
 load_dataset.cache_clear = _load_dataset_cached.cache_clear  # type: ignore[attr-defined]

@@ -262,6 +262,26 @@ def test_real_preprocess(real_raw: RawMNIST, real_ds) -> None:
 
 # ---------------------------------------------------------------- preprocess / cache (no real data needed)
 
+def test_pooled_split_is_the_seed_protocol() -> None:
+    """All images pooled and standardised together, then a seeded random split of the same sizes."""
+    a = small_arrays(n_train=200, n_test=100)
+    raw = RawMNIST(a["train-images-idx3-ubyte"], a["train-labels-idx1-ubyte"], a["t10k-images-idx3-ubyte"],
+                   a["t10k-labels-idx1-ubyte"], source="t", kind="real", genuine=None)
+    ds = preprocess(raw, "pooled", split_seed=3)
+    assert (ds.n_train, ds.n_test) == (200, 100)
+    pooled = np.concatenate([ds.x_train, ds.x_test])
+    np.testing.assert_allclose(pooled.mean(0), 0, atol=1e-12)  # the scaler saw every image
+    labels = np.concatenate([raw.train_labels, raw.test_labels]).astype(np.int64)
+    np.testing.assert_array_equal(np.sort(np.concatenate([ds.y_train, ds.y_test])), np.sort(labels))
+    standard = preprocess(raw)
+    assert not np.array_equal(ds.y_test, standard.y_test)  # really re-split
+    np.testing.assert_array_equal(preprocess(raw, "pooled", split_seed=3).y_test, ds.y_test)  # seeded
+    assert not np.array_equal(preprocess(raw, "pooled", split_seed=4).y_test, ds.y_test)
+    assert "pooled split, seed 3" in ds.source
+    with pytest.raises(DataError, match="unknown split 'random'"):
+        preprocess(raw, "random")
+
+
 def test_preprocess_uses_train_statistics_only() -> None:
     a = small_arrays(n_train=200, n_test=100)
     test_images = np.clip(a["t10k-images-idx3-ubyte"].astype(int) // 2 + 100, 0, 255).astype(np.uint8)

@@ -490,6 +490,8 @@ class KerasFitTrainer(KerasTrainer):
                 loss = trainer.loss_scale * float((logs or {}).get("loss", float("nan")))
                 result.per_epoch_seconds.append(seconds)
                 result.epoch_losses.append(loss)
+                if logs and "accuracy" in logs:
+                    result.epoch_accuracies.append(float(logs["accuracy"]))
                 trainer.epoch += 1
                 if on_epoch is not None:
                     on_epoch(trainer.epoch, seconds, loss)

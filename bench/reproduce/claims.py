@@ -1,0 +1,136 @@
+"""The articles' claims (``claims.toml``) and how one measurement is judged against one claim."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from impl.errors import MLPBenchError
+
+CLAIMS_FILE = Path(__file__).with_name("claims.toml")
+CHECKS = ("tolerance_rel", "tolerance_abs", "at_least", "at_most", "range")
+QUALITIES = ("printed", "second-hand")
+UNITS = ("ratio", "accuracy", "epochs", "s")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measured quantity: a value, optionally its 99 % interval, and what it was computed from."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+    note: str = ""
+
+    def text(self, unit: str) -> str:
+        shown = format_value(self.value, unit)
+        if self.low is not None and self.high is not None and math.isfinite(self.low):
+            shown += f" [{format_value(self.low, unit)}, {format_value(self.high, unit)}]"
+        return shown
+
+
+def format_value(value: float, unit: str) -> str:
+    if unit == "accuracy":
+        return f"{value:.4f}"
+    if unit == "epochs":
+        return f"{value:.0f}"
+    if unit == "s":
+        return f"{value:.2f} s"
+    return f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    experiment: str
+    claim: str
+    source: str
+    quality: str
+    figure_text: str
+    figure: float
+    unit: str
+    measure: str
+    check: str
+    bound: Any
+    reason: str | None = None
+
+    def tolerance_text(self) -> str:
+        if self.check == "tolerance_rel":
+            return f"±{self.bound:.0%}"
+        if self.check == "tolerance_abs":
+            return f"±{format_value(self.bound, self.unit)}".replace(" s", " s")
+        if self.check == "at_least":
+            return f">= {format_value(self.bound, self.unit)}"
+        if self.check == "at_most":
+            return f"<= {format_value(self.bound, self.unit)}"
+        low, high = self.bound
+        return f"{format_value(low, self.unit)} to {format_value(high, self.unit)}"
+
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` reproduces the claim under its check."""
+        if self.check == "tolerance_rel":
+            return abs(value / self.figure - 1) <= self.bound
+        if self.check == "tolerance_abs":
+            return abs(value - self.figure) <= self.bound
+        if self.check == "at_least":
+            return value >= self.bound
+        if self.check == "at_most":
+            return value <= self.bound
+        low, high = self.bound
+        return low <= value <= high
+
+
+def _figure(raw: Any, where: str) -> tuple[str, float]:
+    """A number, or "a / b" (a ratio of two printed figures, computed here so no arithmetic is copied)."""
+    if isinstance(raw, int | float):
+        return f"{raw:g}", float(raw)
+    if isinstance(raw, str) and raw.count("/") == 1:
+        a, b = (float(part) for part in raw.split("/"))
+        return f"{raw} = {a / b:.3f}", a / b
+    raise MLPBenchError(f"{where}: figure must be a number or 'a / b', got {raw!r}")
+
+
+def parse_claims(text: str, where: str = "claims") -> list[Claim]:
+    try:
+        entries = tomllib.loads(text).get("claim", [])
+    except tomllib.TOMLDecodeError as err:
+        raise MLPBenchError(f"{where}: not valid TOML ({err})") from None
+    claims, seen = [], set()
+    for n, entry in enumerate(entries, 1):
+        here = f"{where}, claim {entry.get('id', n)}"
+        missing = [k for k in ("id", "experiment", "claim", "source", "quality", "figure", "unit", "measure")
+                   if k not in entry]
+        checks = [k for k in CHECKS if k in entry]
+        if missing or len(checks) != 1:
+            raise MLPBenchError(f"{here}: needs {', '.join(missing) or 'exactly one check of ' + ', '.join(CHECKS)}")
+        if entry["quality"] not in QUALITIES or entry["unit"] not in UNITS:
+            raise MLPBenchError(f"{here}: quality must be one of {QUALITIES} and unit one of {UNITS}")
+        if entry["id"] in seen:
+            raise MLPBenchError(f"{here}: duplicate id")
+        seen.add(entry["id"])
+        figure_text, figure = _figure(entry["figure"], here)
+        claims.append(Claim(entry["id"], entry["experiment"], entry["claim"], entry["source"], entry["quality"],
+                            figure_text, figure, entry["unit"], entry["measure"], checks[0], entry[checks[0]],
+                            entry.get("reason")))
+    return claims
+
+
+def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:
+    return parse_claims(path.read_text(), str(path))
+
+
+def verdict(claim: Claim, measure: Measure | None, missing_reason: str) -> tuple[str, str]:
+    """(ours, verdict) for one claim: ``reproduced``, ``differs`` or ``not run here (why)``."""
+    if measure is None or not math.isfinite(measure.value):
+        return "-", f"not run here ({missing_reason})"
+    ours = measure.text(claim.unit)
+    return ours, "reproduced" if claim.holds(measure.value) else "differs"
+
+
+def articles_times(path: Path = CLAIMS_FILE) -> dict[tuple[str, int], float]:
+    """The articles' 35-epoch seconds by (implementation, batch size), for figures only."""
+    entries = tomllib.loads(path.read_text()).get("articles_time", [])
+    return {(e["impl"], int(e["batch_size"])): float(e["seconds"]) for e in entries}

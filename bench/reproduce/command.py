@@ -1,0 +1,222 @@
+"""`mlp-bench reproduce` (rerun the articles' experiments into one run folder with report.md) and
+`mlp-bench report` (one report from several run folders)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench.environment import gpu_summary, machine_facts
+from bench.reproduce import ladder
+from bench.reproduce.claims import CLAIMS_FILE, load_claims
+from bench.reproduce.common import FULL, QUICK, Context, profile_of, write_csv
+from bench.reproduce.report import EXPERIMENTS, KIND, REPORT_FILE, machine_identity, render
+from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, new_run_dir, read_run, update_run_record
+from impl.data import load_dataset
+from impl.errors import ConfigError, MLPBenchError
+from impl.registry import get_implementation
+
+DEFAULT_IMPL = "numpy-tuned"  # the fastest implementation the equivalence tests cover (results/reference)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    names = ", ".join(EXPERIMENTS)
+    parser = subparsers.add_parser(
+        "reproduce", help="rerun the articles' experiments; report.md sets every claim beside our measurement",
+        description="Run the seed articles' experiments (" + names + ") into a new run folder (kind "
+                    "'reproduction') holding report.md, the raw data per experiment and PNG figures.")
+    parser.add_argument("--only", metavar="NAMES", help=f"comma-separated experiments (default: all): {names}")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny epochs, sweeps and a 20,000-image training subset: the same code paths and "
+                             "report, for CI and a first look; its figures are marked quick")
+    parser.add_argument("--from", dest="from_run", metavar="RUN",
+                        help="take the ladder's times from this saved benchmark run instead of measuring them")
+    parser.add_argument("--impl", help=f"implementation of the long training runs (lambda2; default "
+                                       f"{DEFAULT_IMPL}, the fastest one the equivalence tests cover)")
+    parser.add_argument("--seeds", type=int, help=f"seeds of accuracy-35 (default {FULL.seeds}; --quick "
+                                                  f"{QUICK.seeds})")
+    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR,
+                        help="where the run folder is written (default: results)")
+    parser.add_argument("--resume", metavar="RUN", type=Path,
+                        help="go on with an interrupted reproduction (same code version and machine only)")
+    parser.add_argument("--threads", type=int, metavar="N", help="BLAS threads (default: the library's choice)")
+    parser.add_argument("--mnist", metavar="PATH", help="MNIST directory or mnist.npz (default: $MLPBENCH_MNIST, "
+                                                         "the Keras cache, a verified download)")
+    parser.set_defaults(run=run)
+
+    report = subparsers.add_parser(
+        "report", help="one report (claim table and sections) from reproduction and benchmark run folders",
+        description="Render one report from one or several run folders (reproduction runs, benchmark runs; "
+                    "also from different machines: a machine column, ratios only within one run).")
+    report.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders")
+    report.add_argument("--output", type=Path, metavar="FILE", help="write the report here (default: stdout)")
+    report.set_defaults(run=run_report)
+
+
+# ---------------------------------------------------------------- identity of a run
+
+def code_version() -> str:
+    """The git commit of the checkout, with a hash of uncommitted changes to the code; else the package version."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        diff = subprocess.run(["git", "diff", "HEAD", "--", "bench", "impl"], cwd=PROJECT_ROOT,
+                              capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        from importlib import metadata
+        return f"mlp-bench {metadata.version('mlp-bench')}"
+    return head[:12] + (f"+dirty-{hashlib.sha256(diff).hexdigest()[:8]}" if diff else "")
+
+
+def _machine() -> dict[str, Any]:
+    return {**machine_facts(), "gpus": gpu_summary()}
+
+
+# ---------------------------------------------------------------- options
+
+def _experiments(text: str | None) -> list[str]:
+    if not text:
+        return list(EXPERIMENTS)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ConfigError(f"unknown experiment {', '.join(unknown)}; choose from: {', '.join(EXPERIMENTS)}")
+    return [n for n in EXPERIMENTS if n in names]
+
+
+def _long_run_impl(name: str) -> str:
+    cls = get_implementation(name)  # unknown or unavailable: one-line error
+    if cls.workload != "mlp" or not cls.shared_batch_order:
+        raise ConfigError(f"--impl {name}: the long training runs need an MLP implementation that the equivalence "
+                          "tests cover (the shared weights and batch order), e.g. numpy-tuned or numpy-v3-sliced")
+    return name
+
+
+def _check_mnist(path: str | None) -> None:
+    data = load_dataset(path)  # not found / corrupt: one-line DataError
+    if data.kind != "real":
+        raise MLPBenchError("reproduce needs the real MNIST (accuracies are half the claims)")
+
+
+def _new_record(args: argparse.Namespace) -> dict[str, Any]:
+    experiments = _experiments(args.only)
+    profile = QUICK if args.quick else FULL
+    seeds = profile.seeds if args.seeds is None else args.seeds
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1 (got {seeds})")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1 (got {args.threads})")
+    impl = _long_run_impl(args.impl or DEFAULT_IMPL)
+    ladder_from = None
+    if args.from_run is not None:
+        if ladder.NAME not in experiments:
+            raise ConfigError("--from feeds the ladder, which --only leaves out")
+        ladder.check_source(Path(args.from_run))
+        ladder_from = str(Path(args.from_run).resolve())
+    return {"experiments": experiments, "profile": dataclasses.asdict(profile), "seeds": seeds, "impl": impl,
+            "threads": args.threads, "mnist": args.mnist, "ladder_from": ladder_from,
+            "code_version": code_version(), "machine": _machine(), "status": {}, "skipped": {}}
+
+
+def _resumed(args: argparse.Namespace) -> Path:
+    given = [flag for flag, value in (("--only", args.only), ("--quick", args.quick), ("--from", args.from_run),
+                                      ("--impl", args.impl), ("--seeds", args.seeds)) if value]
+    if given:
+        raise ConfigError(f"--resume goes on with the run's own options; drop {', '.join(given)}")
+    path = args.resume
+    info = read_run(path)
+    if info.kind != KIND:
+        raise MLPBenchError(f"{path}: a {info.kind} run, not a reproduction")
+    if info.complete:
+        raise MLPBenchError(f"{path}: already complete; nothing to resume")
+    version = code_version()
+    if info.record.get("code_version") != version:
+        raise MLPBenchError(f"{path}: made by code version {info.record.get('code_version')}, this is {version}; "
+                            "a resumed run must not mix code versions (start a new one)")
+    here = _machine()
+    if machine_identity(info.record) != machine_identity({"machine": here}):
+        raise MLPBenchError(f"{path}: made on {machine_identity(info.record)[:2]}, this is "
+                            f"{machine_identity({'machine': here})[:2]}; a resumed run must not mix machines")
+    return path
+
+
+# ---------------------------------------------------------------- the run
+
+def run(args: argparse.Namespace) -> int:
+    load_claims()  # a broken claims file is an error before anything runs
+    if args.resume is not None:
+        folder = _resumed(args)
+        record = read_run(folder).record
+    else:
+        record = _new_record(args)
+    _check_mnist(record.get("mnist"))
+    if args.resume is None:
+        folder = new_run_dir(args.results_dir, "reproduce-quick" if args.quick else "reproduce", KIND, record)
+        atomic_write_text(folder / CLAIMS_FILE.name, CLAIMS_FILE.read_text())  # the claims this run was judged by
+    if record.get("threads") is not None:
+        os.environ["MLPBENCH_THREADS"] = str(record["threads"])  # Keras, torch and JAX read it when they start
+    ctx = Context(folder, profile_of(record), record["impl"], record["seeds"], record.get("threads"),
+                  record.get("mnist"), Path(record["ladder_from"]) if record.get("ladder_from") else None)
+    print(f"reproduction: {folder} ({ctx.profile.name} profile: {', '.join(record['experiments'])})",
+          file=sys.stderr)
+    failed = []
+    try:
+        for name in record["experiments"]:
+            if (record["status"].get(name) or {}).get("state") == "complete":
+                continue
+            failed += [name] if not _run_experiment(ctx, folder, record, name) else []
+        update_run_record(folder, complete=not failed)
+    finally:  # interrupted or not: the report says what exists and what is missing
+        report = render([folder], folder)
+        atomic_write_text(folder / REPORT_FILE, report)
+    print(report.split("\n## ", 2)[1].join(["## ", "\n"]) if "\n## " in report else report)
+    print(f"report: {folder / REPORT_FILE}", file=sys.stderr)
+    if failed:
+        print(f"mlp-bench: error: {', '.join(failed)} failed (see above); the run stays incomplete: "
+              f"mlp-bench reproduce --resume {folder}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_experiment(ctx: Context, folder: Path, record: dict[str, Any], name: str) -> bool:
+    module = EXPERIMENTS[name]
+    record["status"][name] = {"state": "running"}
+    update_run_record(folder, status=record["status"])
+    start = time.perf_counter()
+    try:
+        skipped = module.run(ctx) or {}
+        write_csv(folder / name) if (folder / name).is_dir() else None
+        if hasattr(module, "draw"):
+            module.draw(folder, read_run(folder).record)
+    except (MLPBenchError, RuntimeError, ValueError, OSError) as err:
+        traceback.print_exc(file=sys.stderr) if not isinstance(err, MLPBenchError) else None
+        record["status"][name] = {"state": "failed", "error": str(err).splitlines()[0] if str(err) else repr(err)}
+        update_run_record(folder, status=record["status"])
+        print(f"{name}: failed: {record['status'][name]['error']}", file=sys.stderr)
+        return False
+    wall = time.perf_counter() - start
+    record["status"][name] = {"state": "complete", "wall_s": wall}
+    record["skipped"][name] = skipped
+    update_run_record(folder, status=record["status"], skipped=record["skipped"])
+    print(f"{name}: done in {wall / 60:.1f} min", file=sys.stderr)
+    return True
+
+
+def run_report(args: argparse.Namespace) -> int:
+    out_dir = (args.output.parent if args.output else Path.cwd()).resolve()
+    text = render([Path(p) for p in args.runs], out_dir)
+    if args.output:
+        atomic_write_text(args.output, text)
+        print(f"report: {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0

@@ -1,0 +1,215 @@
+"""What every experiment shares: the run's context, finished parts stored as they come, one training run with
+its accuracies, and the summary an experiment hands to the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from bench.environment import blas_threads
+from bench.reproduce.claims import Measure
+from bench.runs import atomic_write_text
+from impl.config import TrainConfig
+from impl.contract import Trainer
+from impl.data import Dataset, load_dataset
+from impl.numpy_mlp.reference import forward
+from impl.registry import get_implementation
+
+PARTS = "parts"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of one reproduction: ``full`` (the articles' settings) or ``quick`` (CI: same code paths and report,
+    tiny epochs and sweeps, a training subset)."""
+
+    name: str
+    epochs: int  # ladder / batch-size / accuracy-35 training runs (the articles: 35)
+    batch_sizes: tuple[int, ...]
+    seeds: int  # default of --seeds (accuracy-35)
+    lambda2_epochs: int
+    lambda2_every: int  # epochs between accuracy evaluations
+    lambda2_window: int  # epochs of the moving average that defines convergence
+    cnn_epochs: int
+    n_train: int | None  # None: the whole training set
+
+
+FULL = Profile("full", epochs=35, batch_sizes=(100, 500, 1000, 5000, 10000, 20000), seeds=3, lambda2_epochs=800,
+               lambda2_every=10, lambda2_window=50, cnn_epochs=5, n_train=None)
+QUICK = Profile("quick", epochs=1, batch_sizes=(100, 500, 1000, 5000, 10000, 20000), seeds=1, lambda2_epochs=6,
+                lambda2_every=1, lambda2_window=3, cnn_epochs=1, n_train=20_000)
+PROFILES = {p.name: p for p in (FULL, QUICK)}
+
+
+@dataclass
+class Context:
+    """One reproduction run: its folder and options, the data, progress output."""
+
+    folder: Path
+    profile: Profile
+    impl: str  # the fast implementation for long training runs (lambda2)
+    seeds: int
+    threads: int | None
+    mnist: str | None
+    ladder_from: Path | None = None
+    log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def experiment_dir(self, name: str) -> Path:
+        path = self.folder / name
+        (path / PARTS).mkdir(parents=True, exist_ok=True)
+        return path
+
+    def data(self, split: str = "standard", seed: int = 0) -> Dataset:
+        """Real MNIST (never synthetic: accuracies are the point), cut to the profile's training subset."""
+        data = load_dataset(self.mnist, split=split, split_seed=seed)
+        if data.kind != "real":
+            raise RuntimeError("reproduce needs the real MNIST")
+        n = self.profile.n_train
+        if n is not None and n < data.n_train:
+            data = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+        return data
+
+    def progress(self, total: int, desc: str) -> tqdm:
+        return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, leave=True, dynamic_ncols=True)
+
+
+# ---------------------------------------------------------------- finished parts
+
+def part_path(experiment_dir: Path, key: str) -> Path:
+    return experiment_dir / PARTS / f"{key}.json"
+
+
+def read_parts(experiment_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every finished part of an experiment, by key (a part is written atomically, so it is whole or absent)."""
+    parts = {}
+    folder = experiment_dir / PARTS
+    if folder.is_dir():
+        for file in sorted(folder.glob("*.json")):
+            parts[file.stem] = json.loads(file.read_text())
+    return parts
+
+
+def run_parts(ctx: Context, experiment_dir: Path, units: list[tuple[str, Callable[[], dict[str, Any]]]],
+              desc: str) -> None:
+    """Run the units whose part is not written yet (a resumed run skips the finished ones), each written as
+    soon as it ends, with one progress bar."""
+    with ctx.progress(len(units), desc) as bar:
+        for key, work in units:
+            path = part_path(experiment_dir, key)
+            if not path.exists():
+                bar.set_postfix_str(key)
+                result = work()
+                atomic_write_text(path, json.dumps({"key": key, **result}, indent=1, default=float))
+            bar.update()
+
+
+# ---------------------------------------------------------------- one training run
+
+def last_batch_accuracy(trainer: Trainer, data: Dataset) -> float | None:
+    """Accuracy on the last mini-batch of the last epoch, the articles' printed figure: the batch's share of
+    the training set, predicted with the final weights (the articles used the forward pass just before the
+    last update, one update of thousands earlier). None where Keras shuffles its own batches."""
+    if not trainer.shared_batch_order or trainer.workload != "mlp":
+        return None
+    idx = trainer.batches(trainer.epoch - 1)[-1]
+    outputs = forward(trainer.get_weights(), data.x_train[idx])[-1]
+    return float(np.mean(outputs.argmax(axis=1) == data.y_train[idx]))
+
+
+def build_trainer(impl: str, config: TrainConfig, data: Dataset) -> Trainer:
+    return get_implementation(impl)(config, data)
+
+
+def train_run(impl: str, config: TrainConfig, data: Dataset, threads: int | None,
+              every: int | None = None, on_eval: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Train from scratch; times, final whole-set and last-batch accuracies. With ``every``, the whole-set
+    accuracies are also taken every ``every`` epochs (outside the timed epochs) as a curve."""
+    with blas_threads(threads):
+        trainer = build_trainer(impl, config, data)
+        trainer.warm_up()
+        seconds: list[float] = []
+        epoch_accuracies: list[float] = []
+        curve: list[dict[str, float]] = []
+        for chunk in _chunks(config.epochs, every or config.epochs):
+            fit = trainer.fit(epochs=chunk)
+            seconds += fit.per_epoch_seconds
+            epoch_accuracies += fit.epoch_accuracies
+            if every:
+                curve.append({"epoch": trainer.epoch, "train": trainer.accuracy("train"),
+                              "test": trainer.accuracy("test")})
+                if on_eval:
+                    on_eval(trainer.epoch)
+        result = {
+            "impl": impl, "batch_size": config.batch_size, "epochs": config.epochs, "lr": config.learn_rate,
+            "decrease_rate": config.decrease_rate, "lambda2": config.lambda2, "seed": config.seed,
+            "seconds": float(sum(seconds)), "per_epoch_seconds": seconds,
+            "median_epoch_s": float(np.median(seconds)), "n_train": data.n_train,
+            "updates": config.epochs * -(-data.n_train // config.batch_size),
+            "train": curve[-1]["train"] if curve else trainer.accuracy("train"),
+            "test": curve[-1]["test"] if curve else trainer.accuracy("test"),
+            "last_batch_train": last_batch_accuracy(trainer, data),
+            "epoch_accuracies": epoch_accuracies, "curve": curve, "data_source": data.source,
+        }
+    return result
+
+
+def _chunks(total: int, size: int) -> Iterator[int]:
+    while total > 0:
+        yield min(size, total)
+        total -= size
+
+
+# ---------------------------------------------------------------- what an experiment reports
+
+@dataclass
+class Summary:
+    """An experiment's contribution to the report: measures (keys of claims.toml), findings (sentences a claim
+    may cite as its reason), the Markdown section and what is missing."""
+
+    name: str
+    measures: dict[str, Measure] = field(default_factory=dict)
+    findings: dict[str, str] = field(default_factory=dict)
+    section: str = ""
+    missing: list[str] = field(default_factory=list)
+    not_run_reason: str = ""  # why claims without a measure are not run here (else: "not measured")
+    measure_reasons: dict[str, str] = field(default_factory=dict)  # the same, for single measures
+
+
+def write_csv(experiment_dir: Path) -> Path | None:
+    """The finished parts as one flat table (lists such as per-epoch seconds and curves stay in the JSON)."""
+    import pandas as pd
+
+    parts = read_parts(experiment_dir)
+    if not parts:
+        return None
+    frame = pd.DataFrame([{k: v for k, v in p.items() if not isinstance(v, list | dict)} for p in parts.values()])
+    path = experiment_dir / f"{experiment_dir.name}.csv"
+    atomic_write_text(path, frame.to_csv(index=False))
+    return path
+
+
+def markdown_table(head: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def elapsed(start: float) -> str:
+    seconds = time.perf_counter() - start
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def profile_of(record: dict[str, Any]) -> Profile:
+    """The profile a reproduction ran with, as stored in its run.json."""
+    values = dict(record.get("profile") or dataclasses.asdict(FULL))
+    values["batch_sizes"] = tuple(values["batch_sizes"])
+    return Profile(**values)

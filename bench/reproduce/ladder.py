@@ -1,0 +1,174 @@
+"""ladder (Steps I-III): the 35-epoch times of the optimisation ladder at B=500 and B=20000, from one benchmark
+run with worker processes (so every ratio has its interval), beside the articles' figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from itertools import permutations
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.reproduce.claims import Measure, articles_times
+from bench.reproduce.common import Context, Summary, markdown_table
+from bench.results import _save, case_logs, label_of, load_run, run_pool
+from bench.runs import list_runs, read_run
+from bench.stats import compare
+from impl.errors import MLPBenchError
+
+NAME = "ladder"
+TITLE = "The optimisation ladder (Steps I-III): 35-epoch times"
+IMPLS = ("numpy-v0-naive", "numpy-v1-float32", "numpy-v2-c", "numpy-v2-f", "numpy-v3-sliced", "numpy-tuned",
+         "keras-cpu", "keras-fit-cpu")
+SIZES = (500, 20000)
+BENCHMARK_DIR = "benchmark"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def full_runs(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The MLP full runs of a saved benchmark run, labelled as in its tables (default backends only)."""
+    doc, frame = load_run(path)
+    frame = frame[(frame["workload"] == "mlp") & (frame["phase"] == "full_run")]
+    frame = frame.assign(label=[label_of(r) for r in frame.itertuples()])
+    return doc, frame[frame["label"] == frame["impl"]]
+
+
+def check_source(path: Path) -> None:
+    """``--from RUN`` must be a benchmark run holding the ladder's full runs at both batch sizes."""
+    _, frame = full_runs(path)
+    have = {(r.impl, int(r.batch_size)) for r in frame.itertuples()}
+    missing = [f"{impl}@{size}" for impl in IMPLS for size in SIZES if (impl, size) not in have]
+    if len(missing) == len(IMPLS) * len(SIZES):
+        raise MLPBenchError(f"{path}: holds no MLP full runs at B={SIZES}; the ladder needs a benchmark run "
+                            "with --phases full_run (or the default run)")
+    if missing:
+        raise MLPBenchError(f"{path}: lacks the ladder's full runs {', '.join(missing)}; rerun with --impl "
+                            f"{','.join(IMPLS)} --full-run-batch-sizes {','.join(map(str, SIZES))}")
+
+
+def source_run(folder: Path, record: dict[str, Any]) -> Path | None:
+    """The benchmark run the ladder reads: ``--from RUN``, else the latest complete one it measured itself."""
+    if record.get("ladder_from"):
+        return Path(record["ladder_from"])
+    runs = list_runs(folder / NAME / BENCHMARK_DIR, kind="benchmark")
+    return runs[-1].path if runs else None
+
+
+def benchmark_command(ctx: Context) -> list[str]:
+    command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "bench"), "--benchmark-only", "-q",
+               "-p", "no:cacheprovider", "--impl", ",".join(IMPLS), "--phases", "full_run",
+               "--full-run-batch-sizes", ",".join(map(str, SIZES)), "--results-dir",
+               str(ctx.folder / NAME / BENCHMARK_DIR), "--tag", "ladder"]
+    if ctx.profile.name == "quick":
+        command.append("--quick")
+    if ctx.threads is not None:
+        command += ["--threads", str(ctx.threads)]
+    if ctx.mnist:
+        command += ["--mnist", ctx.mnist]
+    return command
+
+
+def run(ctx: Context) -> None:
+    ctx.experiment_dir(NAME)
+    if ctx.ladder_from is not None:
+        ctx.log(f"ladder: times from {ctx.ladder_from}")
+        return
+    if source_run(ctx.folder, {}) is not None:
+        ctx.log("ladder: its benchmark run is complete (resumed)")
+        return
+    command = benchmark_command(ctx)
+    ctx.log("ladder: one benchmark run, every case in its own worker processes: " + " ".join(command[3:]))
+    done = subprocess.run(command, cwd=PROJECT_ROOT, stdout=sys.stderr, stderr=sys.stderr)
+    if done.returncode != 0 or source_run(ctx.folder, {}) is None:
+        raise MLPBenchError(f"ladder: the benchmark run failed (exit {done.returncode}); its output is above")
+
+
+def _ratio(logs: dict, pool: Any, a: tuple, b: tuple) -> Measure:
+    result = compare(logs[b], logs[a], pool)  # B over A: here a's time over b's
+    return Measure(result.ratio, result.low, result.high, f"{result.verdict}, {result.n_a}+{result.n_b} processes")
+
+
+def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str]) -> Summary:
+    summary = Summary(NAME)
+    source = source_run(folder, record) if record.get("kind") == "reproduction" else folder
+    if source is None:
+        summary.missing.append("the ladder's benchmark run")
+        summary.not_run_reason = "ladder not measured"
+        return summary
+    doc, frame = full_runs(source)
+    logs, pool = case_logs(doc), run_pool(doc)
+    keys = {(r.impl, int(r.batch_size)): (r.impl, r.backend, r.workload, r.phase, r.batch_size)
+            for r in frame.itertuples()}
+    for size in SIZES:
+        for a, b in permutations([impl for impl, s in keys if s == size], 2):
+            summary.measures[f"ladder.ratio.{a}/{b}@{size}"] = _ratio(logs, pool, keys[(a, size)], keys[(b, size)])
+    for impl in {impl for impl, _ in keys}:
+        if (impl, 500) in keys and (impl, 20000) in keys:
+            summary.measures[f"ladder.size_ratio.{impl}@500/20000"] = _ratio(logs, pool, keys[(impl, 500)],
+                                                                             keys[(impl, 20000)])
+    figure = folder / NAME / "ladder.png"
+    summary.section = _section(source, frame, link, bool(frame["quick"].fillna(False).any()),
+                               figure if figure.is_file() else None)
+    return summary
+
+
+def _section(source: Path, frame: pd.DataFrame, link: Callable[[Path], str], quick: bool,
+             figure: Path | None) -> str:
+    articles = articles_times()
+    table = frame.pivot_table(index="impl", columns="batch_size", values="process_median_s")
+    v3 = table.loc["numpy-v3-sliced"] if "numpy-v3-sliced" in table.index else None
+    rows = []
+    for impl in [i for i in IMPLS if i in table.index] + [i for i in table.index if i not in IMPLS]:
+        row = [impl]
+        for size in table.columns:
+            ours = table.loc[impl, size]
+            theirs = articles.get((impl, int(size)))
+            rel = f" ({ours / v3[size]:.2f}x V3)" if v3 is not None else ""
+            row += [f"{ours:.2f} s{rel}", f"{theirs:g} s" if theirs else ""]
+        rows.append(row)
+    head = ["implementation"] + [h for size in table.columns for h in (f"ours B={size}", f"articles B={size}")]
+    record = read_run(source).record
+    text = [f"Source: benchmark run `{source.name}` ({record.get('machine', {}).get('cpu_model', '?')}), "
+            f"geometric mean of per-process medians, {int(frame['processes'].max())} process(es) per case"
+            + (", QUICK profile (1 epoch)" if quick else "") + ". The articles' seconds come from a 2020 "
+            "i7-6700K: compare the ratios, not the seconds.", "", markdown_table(head, rows)]
+    if figure is not None:
+        text += ["", f"![ladder]({link(figure)})"]
+    return "\n".join(text)
+
+
+def draw(folder: Path, record: dict[str, Any]) -> Path | None:
+    """Our times per implementation and batch size, the articles' as markers."""
+    source = source_run(folder, record)
+    if source is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, frame = full_runs(source)
+    table = frame.pivot_table(index="impl", columns="batch_size", values="process_median_s")
+    order = [i for i in IMPLS if i in table.index]
+    fig, axes = plt.subplots(1, len(table.columns), figsize=(5 * len(table.columns), 0.45 * len(order) + 1.8),
+                             squeeze=False, sharey=True)
+    articles = articles_times()
+    for ax, size in zip(axes[0], table.columns, strict=True):
+        y = range(len(order))
+        ax.barh(list(y), [table.loc[i, size] for i in order], color="tab:blue", label="ours")
+        marks = [(n, articles[(i, int(size))]) for n, i in enumerate(order) if (i, int(size)) in articles]
+        if marks:
+            ax.scatter([s for _, s in marks], [n for n, _ in marks], color="tab:red", marker="D", zorder=3,
+                       label="articles (i7-6700K, 2020)")
+        ax.set(title=f"B={size}", xlabel="seconds for the run")
+        ax.set_yticks(list(y), order)
+        ax.invert_yaxis()
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0][0].legend(fontsize="small")
+    fig.tight_layout()
+    path = _save(fig, folder / NAME / "ladder.png")
+    plt.close(fig)
+    return path

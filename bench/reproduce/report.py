@@ -1,0 +1,146 @@
+"""report.md: the claim table (claim | source | articles' figure | ours | tolerance | verdict) and one section per
+experiment, from one or several run folders (reproduction or benchmark runs, also from different machines).
+
+Every measure is computed inside one run folder, so a ratio never mixes machines; with several folders the
+table gains a machine column and one row per claim and folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2
+from bench.reproduce.claims import Claim, load_claims, verdict
+from bench.reproduce.common import Summary, markdown_table
+from bench.runs import read_run
+from impl.errors import MLPBenchError
+
+KIND = "reproduction"
+REPORT_FILE = "report.md"
+#: The experiments in the order they run and are reported.
+EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (ladder, batch_size, accuracy, lambda2, cnn)}
+
+
+@dataclass
+class FolderSummary:
+    path: Path
+    record: dict[str, Any]
+    summaries: dict[str, Summary] = field(default_factory=dict)
+
+    @property
+    def machine(self) -> str:
+        machine = self.record.get("machine") or {}
+        gpus = machine.get("gpus") or []
+        label = f"{machine.get('cpu_model', 'unknown CPU')} ({machine.get('cpu_count', '?')} cores)"
+        return label + (f", {gpus[0].split(',')[0]}" if gpus else "")
+
+    @property
+    def quick(self) -> bool:
+        return (self.record.get("profile") or {}).get("name") == "quick"
+
+    @property
+    def missing(self) -> list[str]:
+        return [f"{name}: {part}" for name, s in self.summaries.items() for part in s.missing]
+
+
+def machine_identity(record: dict[str, Any]) -> tuple:
+    """What makes two runs comparable as one machine: the CPU model, its core count and the GPUs."""
+    machine = record.get("machine") or {}
+    return machine.get("cpu_model"), machine.get("cpu_count"), tuple(machine.get("gpus") or ())
+
+
+def summarise_folder(path: Path, out_dir: Path) -> FolderSummary:
+    """The summaries a run folder can give: every selected experiment of a reproduction, the ladder of a
+    benchmark run. A folder of any other kind is a one-line error."""
+    info = read_run(path)
+    folder = FolderSummary(path, info.record)
+
+    def link(figure: Path) -> str:
+        return os.path.relpath(figure, out_dir)
+
+    if info.kind == "benchmark":
+        ladder.check_source(path)  # one clear error when it holds no MLP full runs
+        folder.summaries[ladder.NAME] = ladder.summarise(path, info.record, link)
+    elif info.kind == KIND:
+        for name in info.record.get("experiments", EXPERIMENTS):
+            folder.summaries[name] = EXPERIMENTS[name].summarise(path, info.record, link)
+    else:
+        raise MLPBenchError(f"{path}: a {info.kind} run; reports are made from reproduction or benchmark runs")
+    return folder
+
+
+def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[list[str]], dict[str, str], dict]:
+    """One row per claim and folder that covers the claim's experiment; the reasons cited; verdict counts."""
+    several = len(folders) > 1
+    rows, reasons, counts = [], {}, {"reproduced": 0, "differs": 0, "not run here": 0}
+    for claim in claims:
+        covering = [f for f in folders if claim.experiment in f.summaries] or [None]
+        for folder in covering:
+            if folder is None:
+                ours, result = "-", "not run here (experiment not selected)"
+            else:
+                summary = folder.summaries[claim.experiment]
+                why = summary.measure_reasons.get(claim.measure) or summary.not_run_reason or "not measured"
+                ours, result = verdict(claim, summary.measures.get(claim.measure), why)
+                if result == "differs" and claim.reason:
+                    experiment, finding = claim.reason.split(":", 1)
+                    text = folder.summaries.get(experiment, Summary(experiment)).findings.get(finding)
+                    if text:
+                        label = reasons.setdefault(text, f"R{len(reasons) + 1}")
+                        result = f"differs (reason {label})"
+                if folder.quick:
+                    result += ", quick"
+            counts[result.split(" (")[0].split(",")[0]] += 1
+            quality = "" if claim.quality == "printed" else " (second-hand)"
+            row = [claim.claim, claim.source + quality, claim.figure_text, ours, claim.tolerance_text(), result]
+            if several:
+                row.insert(3, folder.machine + f" `{folder.path.name}`" if folder else "-")
+            rows.append(row)
+    return rows, {label: text for text, label in reasons.items()}, counts
+
+
+def render(paths: list[Path], out_dir: Path) -> str:
+    """The whole report for ``paths`` (run folders); figures are linked relative to ``out_dir``."""
+    folders = [summarise_folder(p, out_dir) for p in paths]
+    claims = load_claims()
+    rows, reasons, counts = claim_rows(claims, folders)
+    head = ["claim", "source", "articles' figure", "ours", "tolerance", "verdict"]
+    if len(folders) > 1:
+        head.insert(3, "machine (run)")
+    lines = ["# Reproduction report: the articles' claims beside our measurements", "",
+             markdown_table(["run", "kind", "machine", "profile", "complete", "code", "created"],
+                            [[f"`{f.path.name}`", f.record.get("kind"), f.machine,
+                              (f.record.get("profile") or {}).get("name", "-"),
+                              "yes" if f.record.get("complete", True) else "NO", f.record.get("code_version", "-"),
+                              f.record.get("created", "-")[:19]] for f in folders]), ""]
+    if any(f.quick for f in folders):
+        lines += ["**QUICK profile**: tiny epochs, sweeps and a training subset, to test the code paths; its "
+                  "figures are not comparable with the articles' and its verdicts mean nothing.", ""]
+    for f in folders:
+        if f.missing or not f.record.get("complete", True):
+            lines += [f"**Incomplete run `{f.path.name}`**: missing "
+                      + (", ".join(f.missing) or "experiments that did not start") + ". "
+                      f"`mlp-bench reproduce --resume {f.path}` goes on where it stopped.", ""]
+    lines += ["## Claims", "",
+              f"{counts['reproduced']} reproduced, {counts['differs']} differ, {counts['not run here']} not run here. "
+              "Verdicts follow the checks in `bench/reproduce/claims.toml`, written before the runs; time claims are "
+              "ratios measured in one run (99 % interval in brackets), never seconds across machines.", "",
+              markdown_table(head, rows), ""]
+    if reasons:
+        lines += ["Measured reasons:", ""] + [f"- **{label}**: {text}" for label, text in reasons.items()] + [""]
+    for name, module in EXPERIMENTS.items():
+        sections = [(f, f.summaries[name]) for f in folders if name in f.summaries and f.summaries[name].section]
+        if not sections:
+            continue
+        lines += [f"## {name}: {module.TITLE}", ""]
+        for folder, summary in sections:
+            if len(folders) > 1:
+                lines += [f"### {folder.machine}, `{folder.path.name}`", ""]
+            wall = ((folder.record.get("status") or {}).get(name) or {}).get("wall_s")
+            lines += [summary.section, ""]
+            if wall is not None:
+                lines += [f"Wall time of this experiment: {wall / 60:.1f} min.", ""]
+    return "\n".join(lines).rstrip() + "\n"

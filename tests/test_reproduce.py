@@ -1,0 +1,205 @@
+"""`mlp-bench reproduce` and `mlp-bench report`: the claims file, the verdict rule, the convergence rule, and one
+real quick reproduction (structure only, never values), resumed and combined as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_cli import assert_one_line_error
+
+from bench.reproduce.claims import Measure, load_claims, parse_claims, verdict
+from bench.reproduce.lambda2 import converged_epoch
+from bench.reproduce.report import EXPERIMENTS
+from bench.runs import list_runs
+
+
+def mlp_bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=900)
+
+
+# ---------------------------------------------------------------- claims and rules (no data needed)
+
+def test_claims_file_is_valid_and_names_known_experiments() -> None:
+    claims = load_claims()
+    assert len({c.id for c in claims}) == len(claims) >= 40
+    for claim in claims:
+        assert claim.experiment in EXPERIMENTS, claim.id
+        assert claim.measure.startswith(claim.experiment + "."), claim.id
+    # the two values the articles give for V3 are both rows
+    figures = {c.id: c.figure for c in claims}
+    assert figures["v2-over-v3-500-printed"] == pytest.approx(9.6 / 7.52)
+    assert figures["v2-over-v3-500-standard"] == pytest.approx(9.6 / 7.3)
+
+
+CLAIMS = """
+[[claim]]
+id = "rel"
+experiment = "ladder"
+claim = "c"
+source = "s"
+quality = "printed"
+figure = "10 / 5"
+unit = "ratio"
+measure = "ladder.x"
+tolerance_rel = 0.1
+
+[[claim]]
+id = "least"
+experiment = "accuracy-35"
+claim = "c"
+source = "s"
+quality = "second-hand"
+figure = 0.977
+unit = "accuracy"
+measure = "accuracy-35.x"
+at_least = 0.977
+
+[[claim]]
+id = "range"
+experiment = "ladder"
+claim = "c"
+source = "s"
+quality = "printed"
+figure = 1
+unit = "ratio"
+measure = "ladder.y"
+range = [0.9, 1.1]
+"""
+
+
+def test_verdicts_follow_each_check() -> None:
+    rel, least, window = parse_claims(CLAIMS)
+    assert rel.figure == 2.0
+    assert verdict(rel, Measure(2.19), "x")[1] == "reproduced"
+    assert verdict(rel, Measure(2.21), "x")[1] == "differs"
+    assert verdict(least, Measure(0.977), "x")[1] == "reproduced"
+    assert verdict(least, Measure(0.9769), "x")[1] == "differs"
+    assert verdict(window, Measure(1.11), "x")[1] == "differs"
+    assert verdict(window, Measure(0.95, 0.8, 1.2), "x") == ("0.950 [0.800, 1.200]", "reproduced")
+    assert verdict(window, None, "no GPU") == ("-", "not run here (no GPU)")
+
+
+@pytest.mark.parametrize("broken, words", [
+    (CLAIMS.replace("tolerance_rel = 0.1", ""), "exactly one check"),
+    (CLAIMS.replace('quality = "second-hand"', 'quality = "rumour"'), "quality"),
+    (CLAIMS.replace('"range"', '"rel"', 1), "duplicate"),
+    (CLAIMS.replace('"10 / 5"', '"ten"'), "figure"),
+])
+def test_a_broken_claims_file_is_a_one_line_error(broken: str, words: str) -> None:
+    from impl.errors import MLPBenchError
+    with pytest.raises(MLPBenchError, match=words):
+        parse_claims(broken)
+
+
+def test_convergence_is_where_the_moving_average_settles() -> None:
+    curve = [{"epoch": 10 * (i + 1), "test": t} for i, t in
+             enumerate([0.90, 0.93, 0.95, 0.96, 0.965, 0.966, 0.967, 0.966, 0.967, 0.967])]
+    # window 2: averages from epoch 20 on; 0.9625 at epoch 50 is outside 0.002 of the last (0.967), 0.9655 at
+    # epoch 60 and every later one inside
+    assert converged_epoch(curve, 2) == 60
+    assert converged_epoch(curve, 2, within=0.001) == 70
+    assert converged_epoch(curve[:1], 2) != converged_epoch(curve[:1], 2)  # NaN: shorter than the window
+
+
+# ---------------------------------------------------------------- one real quick reproduction
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not os.environ.get("MLPBENCH_MNIST"):
+        if os.environ.get("MLPBENCH_REQUIRE_DATA") == "1":
+            pytest.fail("MLPBENCH_REQUIRE_DATA=1 but MLPBENCH_MNIST is not set")
+        pytest.skip("real MNIST not configured (MLPBENCH_MNIST)")
+    results = tmp_path_factory.mktemp("reproduce")
+    done = mlp_bench("reproduce", "--quick", "--threads", "1", "--results-dir", str(results))
+    assert done.returncode == 0, done.stderr[-3000:]
+    (folder,) = [p for p in results.iterdir() if p.is_dir()]
+    return folder
+
+
+def test_quick_reproduction_writes_the_whole_report(quick_run: Path) -> None:
+    record = json.loads((quick_run / "run.json").read_text())
+    assert (record["kind"], record["complete"], record["profile"]["name"]) == ("reproduction", True, "quick")
+    assert all(record["status"][name]["state"] == "complete" for name in EXPERIMENTS)
+    assert (quick_run / "claims.toml").read_text() == (Path("bench/reproduce/claims.toml")).read_text()
+    report = (quick_run / "report.md").read_text()
+    assert "QUICK profile" in report
+    table = report.split("## Claims", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| claim")]
+    assert len(rows) == len(load_claims())  # every claim, one row each (one run)
+    assert all(row.rstrip(" |").split("|")[-1].strip().split(" (")[0].split(",")[0]
+               in ("reproduced", "differs", "not run here") for row in rows)
+    for name in EXPERIMENTS:
+        assert f"## {name}:" in report
+    for figure in ("ladder/ladder.png", "batch-size/batch-size.png", "lambda2/lambda2.png"):
+        assert (quick_run / figure).stat().st_size > 1000 and f"]({figure})" in report
+    for name in ("batch-size", "accuracy-35", "lambda2", "cnn"):
+        assert (quick_run / name / f"{name}.csv").is_file() and list((quick_run / name / "parts").glob("*.json"))
+    assert list_runs(quick_run.parent, kind="benchmark") == []  # compare and table never pick it
+
+
+def test_resume_reruns_only_what_is_missing(quick_run: Path, tmp_path: Path) -> None:
+    folder = tmp_path / quick_run.name
+    shutil.copytree(quick_run, folder)
+    record = json.loads((folder / "run.json").read_text())
+    record["complete"] = False
+    record["status"]["lambda2"] = {"state": "running"}
+    (folder / "run.json").write_text(json.dumps(record))
+    (folder / "lambda2" / "parts" / "lambda2-0.8.json").unlink()
+    kept = folder / "lambda2" / "parts" / "lambda2-0.01.json"
+    before = kept.stat().st_mtime_ns
+    interrupted = (folder / "report.md").read_text()
+    done = mlp_bench("reproduce", "--resume", str(folder))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (folder / "lambda2" / "parts" / "lambda2-0.8.json").is_file()
+    assert kept.stat().st_mtime_ns == before  # finished parts are never redone
+    assert json.loads((folder / "run.json").read_text())["complete"] is True
+    assert "Incomplete run" not in (folder / "report.md").read_text() and interrupted
+    again = mlp_bench("reproduce", "--resume", str(folder))
+    assert_one_line_error(again, "already complete")
+
+
+def test_resume_refuses_another_code_version(quick_run: Path, tmp_path: Path) -> None:
+    folder = tmp_path / quick_run.name
+    shutil.copytree(quick_run, folder)
+    record = json.loads((folder / "run.json").read_text())
+    record.update(complete=False, code_version="0123456789ab")
+    (folder / "run.json").write_text(json.dumps(record))
+    assert_one_line_error(mlp_bench("reproduce", "--resume", str(folder)), "code version 0123456789ab")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--only", "ladder,nope"], "unknown experiment nope"),
+    (["--seeds", "0"], "--seeds must be at least 1"),
+    (["--impl", "keras-fit-cpu"], "equivalence"),
+    (["--impl", "numpy-v9"], "unknown implementation"),
+    (["--only", "lambda2", "--from", "."], "leaves out"),
+    (["--resume", ".", "--quick"], "drop --quick"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(args: list[str], words: str, tmp_path: Path) -> None:
+    assert_one_line_error(mlp_bench("reproduce", "--results-dir", str(tmp_path / "r"), *args), words)
+    assert not (tmp_path / "r").exists()
+
+
+def test_from_needs_a_benchmark_run_with_the_ladder(quick_run: Path, tmp_path: Path) -> None:
+    result = mlp_bench("reproduce", "--from", str(quick_run), "--results-dir", str(tmp_path / "r"))
+    assert_one_line_error(result, "not a benchmark run")
+    assert not (tmp_path / "r").exists()
+
+
+def test_report_combines_runs_with_a_machine_column(quick_run: Path, tmp_path: Path) -> None:
+    (benchmark,) = list_runs(quick_run / "ladder" / "benchmark", kind="benchmark")
+    out = tmp_path / "combined.md"
+    done = mlp_bench("report", str(quick_run), str(benchmark.path), "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "| machine (run) |" in text
+    ladder_claims = [c for c in load_claims() if c.experiment == "ladder"]
+    assert text.count(f"`{benchmark.path.name}`") >= len(ladder_claims)  # its ladder rows, labelled
+    assert_one_line_error(mlp_bench("report", str(tmp_path)), "run.json missing")
