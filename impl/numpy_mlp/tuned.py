@@ -152,6 +152,27 @@ def _chunks(rows: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, rows)) for s in range(0, rows, size)]
 
 
+def _forward_rows(A_prev: np.ndarray, W_T: np.ndarray, b: np.ndarray, Z: np.ndarray, A: np.ndarray,
+                  output: bool) -> None:
+    """Z = A_prev W^T + b, then A = 0.5 + 0.5 tanh(Z / 2), for one block of rows. Hidden layers keep
+    tanh(Z / 2) in Z; the output layer keeps Z_E there (for the loss) and its tanh goes into A directly."""
+    np.dot(A_prev, W_T, out=Z)
+    np.add(Z, b, out=Z)
+    t = A if output else Z
+    np.multiply(Z, _HALF, out=t)
+    np.tanh(t, out=t)
+    np.multiply(t, _HALF, out=A)
+    np.add(A, _HALF, out=A)
+
+
+def _delta_rows(delta_next: np.ndarray, W: np.ndarray, delta: np.ndarray, A: np.ndarray, t: np.ndarray) -> None:
+    """delta = (delta_next W) * A * (1 - A) for one block of rows, in place; ``t``: scratch of delta's shape."""
+    np.dot(delta_next, W, out=delta)
+    np.subtract(_ONE, A, out=t)
+    np.multiply(t, A, out=t)
+    np.multiply(delta, t, out=delta)
+
+
 class NumpyTuned(Trainer):
     name = "numpy-tuned"
     description = ("tuned NumPy: samples-major float32, clip-mode gather into reused buffers, W and b apart in "
@@ -183,6 +204,7 @@ class NumpyTuned(Trainer):
         self._n_params = self._n_weights + sum(n_out for _, n_out in pairs)
         self._params = np.zeros(self._n_params, self._dt)
         self._w, self._b = self._views(self._params)
+        self._w_T = tuple(W.T for W in self._w)  # views: the forward products' right operands
         self._mom = np.zeros(self._n_params, self._dt)
         self._spare = np.zeros(self._n_params, self._dt)
         self._reg_tmp = np.empty(self._n_weights, self._dt)
@@ -190,6 +212,8 @@ class NumpyTuned(Trainer):
         self._batch_pool = BufferPool(self._new_batch_buffers)
         self._state_pool = BufferPool(self._new_state_buffers)
         self._grad_pool = BufferPool(self._new_grad_buffers)
+        self._step_sets: dict[int, tuple[TunedBatch, TunedState]] = {}  # train_step's own buffers, by rows
+        self._step_grads: TunedGrads | None = None
         self.set_weights(self.initial_weights)
 
     def _widths(self) -> tuple[int, ...]:
@@ -253,13 +277,13 @@ class NumpyTuned(Trainer):
     # -- phases -------------------------------------------------------------------------------------------
     def prepare_batch(self, idx: np.ndarray) -> TunedBatch:
         x, y = self._batch_pool.get(len(idx))
-        return self._gather(idx, x, y)
+        self._gather(idx, x, y)
+        return TunedBatch(x, y)
 
-    def _gather(self, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -> TunedBatch:
+    def _gather(self, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         """The shuffled rows ``idx`` of the inputs and one-hot targets into the buffers ``x`` and ``y``."""
         np.take(self._x["train"], idx, axis=0, out=x, mode="clip")  # clip: no hidden temporary (see above)
         np.take(self._onehot, idx, axis=0, out=y, mode="clip")
-        return TunedBatch(x, y)
 
     def forward(self, batch: TunedBatch) -> TunedState:
         st = self._state(batch.x, self._state_pool.get(batch.rows))
@@ -270,18 +294,14 @@ class NumpyTuned(Trainer):
     def _fw_prop_Nm1_to_N(self, N: int, st: TunedState) -> None:
         """Forward transition from layer N-1 into layer N, chunk by chunk: Z = A_{N-1} W^T + b, then
         A = 0.5 + 0.5 tanh(Z / 2) in place while the chunk is in cache."""
-        W_T, b = self._w[N - 1].T, self._b[N - 1]
+        W_T, b = self._w_T[N - 1], self._b[N - 1]
         A_prev, Z, A = st.a[N - 1], st.z[N], st.a[N]
         output = N == self._n_w
+        if st.rows <= self.chunk_rows:
+            _forward_rows(A_prev, W_T, b, Z, A, output)
+            return
         for s, e in _chunks(st.rows, self.chunk_rows):
-            z, a = Z[s:e], A[s:e]
-            np.dot(A_prev[s:e], W_T, out=z)
-            np.add(z, b, out=z)
-            t = a if output else z  # keep Z_E for the loss: its tanh goes into A directly
-            np.multiply(z, _HALF, out=t)
-            np.tanh(t, out=t)
-            np.multiply(t, _HALF, out=a)
-            np.add(a, _HALF, out=a)
+            _forward_rows(A_prev[s:e], W_T, b, Z[s:e], A[s:e], output)
 
     def batch_loss(self, state: TunedState, batch: TunedBatch) -> float:
         """Log loss summed over the batch plus L2/L1 without the bias weights."""
@@ -345,12 +365,11 @@ class NumpyTuned(Trainer):
         W = self._w[N]
         delta, A, tmp = st.delta[N], st.a[N], st.tmp
         width = delta.shape[1]
-        for s, e in _chunks(st.rows, self.chunk_rows):
-            d, a, t = delta[s:e], A[s:e], tmp[:(e - s) * width].reshape(e - s, width)  # contiguous scratch
-            np.dot(delta_next[s:e], W, out=d)
-            np.subtract(_ONE, a, out=t)
-            np.multiply(t, a, out=t)
-            np.multiply(d, t, out=d)
+        if st.rows <= self.chunk_rows:
+            _delta_rows(delta_next, W, delta, A, tmp[:st.rows * width].reshape(st.rows, width))
+            return
+        for s, e in _chunks(st.rows, self.chunk_rows):  # contiguous scratch for each chunk
+            _delta_rows(delta_next[s:e], W, delta[s:e], A[s:e], tmp[:(e - s) * width].reshape(e - s, width))
 
     def train_step(self, idx: np.ndarray) -> float:
         """One mini-batch: gather, forward, loss, backward, update; returns the batch loss.
@@ -363,29 +382,53 @@ class NumpyTuned(Trainer):
         plain phases, in another order: the batch's inputs come from memory once instead of three times
         (gather, forward product, gradient product). The per-phase benchmarks time the plain phases."""
         rows = len(idx)
+        grads = self._step_grads or self._take_step_grads()
         if rows <= self.chunk_rows:
-            return super().train_step(idx)
-        size = -(-rows // -(-rows // self.chunk_rows))  # equal chunks
-        x_buf, y_buf = self._batch_pool.get(size)
-        arrays = self._state_pool.get(size)
-        grads = self._grads(self._grad_pool.get(None))
-        loss = 0.0
-        for s in range(0, rows, size):
-            part = idx[s:s + size]
-            batch = self._gather(part, x_buf[:len(part)], y_buf[:len(part)])
-            state = self._state(batch.x, arrays)
+            batch, state = self._step_sets.get(rows) or self._take_step_set(rows)
+            self._gather(idx, batch.x, batch.y)
             for N in range(1, self._n_w + 1):
                 self._fw_prop_Nm1_to_N(N, state)
-            loss += self._log_loss(state, batch)
-            if s == 0:
-                self._back_propagate(state, batch, grads)
-            else:
-                self._back_propagate(state, batch, self._partial)
-                np.add(grads.flat, self._partial.flat, out=grads.flat)
+            loss = self._log_loss(state, batch)
+            self._back_propagate(state, batch, grads)
+        else:
+            size = -(-rows // -(-rows // self.chunk_rows))  # equal chunks (the last one may be smaller)
+            full_batch, full_state = self._step_sets.get(size) or self._take_step_set(size)
+            loss = 0.0
+            for s in range(0, rows, size):
+                part = idx[s:s + size]
+                batch, state = (full_batch, full_state) if len(part) == size else self._part_of(full_state, len(part))
+                self._gather(part, batch.x, batch.y)
+                for N in range(1, self._n_w + 1):
+                    self._fw_prop_Nm1_to_N(N, state)
+                loss += self._log_loss(state, batch)
+                if s == 0:
+                    self._back_propagate(state, batch, grads)
+                else:
+                    self._back_propagate(state, batch, self._partial)
+                    np.add(grads.flat, self._partial.flat, out=grads.flat)
         self._add_regulariser(grads)
         loss += self._regulariser()
         self.update(grads)
         return loss
+
+    def _take_step_set(self, rows: int) -> tuple[TunedBatch, TunedState]:
+        """train_step's own batch and state buffers for ``rows`` rows: taken from the pools once and kept, so
+        the pools count them as in use (a phase call never gets them) and a step builds no views or objects."""
+        x, y = self._batch_pool.get(rows)
+        self._step_sets[rows] = (TunedBatch(x, y), self._state(x, self._state_pool.get(rows)))
+        return self._step_sets[rows]
+
+    def _take_step_grads(self) -> TunedGrads:
+        """train_step's own gradient buffers, taken from the gradient pool once and kept."""
+        self._step_grads = self._grads(self._grad_pool.get(None))
+        return self._step_grads
+
+    def _part_of(self, state: TunedState, rows: int) -> tuple[TunedBatch, TunedState]:
+        """The first ``rows`` rows of a kept step set (a fused step's smaller last chunk)."""
+        batch = self._step_sets[state.rows][0]
+        arrays = [a for N in range(1, self._n_w + 1) for a in (state.z[N], state.a[N], state.delta[N])]
+        arrays += [state.tmp, state.loss_t, state.loss_u, state.ones]
+        return TunedBatch(batch.x[:rows], batch.y[:rows]), self._state(batch.x[:rows], arrays)
 
     def update(self, grads: TunedGrads) -> None:
         """The seed's rule on the flat vectors: dW = lr * grad; P -= dW + mom_rate * dW_previous; the momentum
