@@ -1,55 +1,84 @@
 """numpy-tuned: the seed's mathematics with what plain NumPy offers to make one train step cheap.
 
 Every choice below was measured on the 2-core benchmark machine (OpenBLAS 0.3.31, AVX-512, one BLAS
-thread unless said otherwise). At these skinny shapes the matrix products are the floor (see
-bench/roofline.py); everything else is kept to a few cheap passes.
+thread unless said otherwise), and re-measured where marked on the 2-vCPU AMD EPYC VM (Zen 5, 1 MB L2 per
+core; its environment sets OPENBLAS_CORETYPE=Haswell, so OpenBLAS runs its AVX2 kernels there). At these
+skinny shapes the matrix products are the floor (see bench/roofline.py); everything else is kept to a few
+cheap passes.
 
 * Layout: samples-major (rows = samples), float32, every array C-contiguous. The training set is stored once
   as (n, 784); a mini-batch is one row gather ``np.take(X, idx, axis=0, out=buf, mode="clip")`` into a
   preallocated buffer. ``mode="clip"`` matters: with the default ``mode="raise"`` NumPy gathers into a hidden
   temporary and copies that into ``out`` (2-3x slower here); the shuffled indices are always in range, so
-  clipping never changes a value.
+  clipping never changes a value. The one-hot targets are rows of ``eye(10)`` picked by label
+  (``np.take(eye, labels[idx])``) instead of rows of a (n, 10) one-hot matrix: on the EPYC VM that 2.4 MB
+  matrix does not stay in cache between steps, and its 500 random rows took ~10 us per step in the training
+  loop (2 us in isolation); the label lookup takes ~8 us, and the one-hot matrix is gone.
 * Weights and biases kept apart, all in one flat float32 parameter vector ``[W_0 | W_1 | W_2 | b_0 | b_1 |
   b_2]`` (W_N and b_N are views into it). Products write into preallocated buffers
   (``np.dot(A, W.T, out=Z)``), the bias is one broadcast add, the bias gradient one matrix-vector product
   with a vector of ones (``np.dot(ones, delta, out=g_b)``). No bias row or column is ever inserted or sliced
   away: every elementwise pass runs on contiguous memory, and the first product has K = 784, not the seed's
-  785 (an odd K costs OpenBLAS ~10% here). The flat layout makes the regulariser and the momentum update a
-  handful of ufunc calls over the whole vector; ``get_weights``/``set_weights`` and ``gradients_as_arrays``
-  convert to and from the seed's layout (bias in column 0) exactly.
+  785 (an odd K costs OpenBLAS ~10% here, ~3% on the EPYC VM). The flat layout makes the regulariser and the
+  momentum update a handful of ufunc calls over the whole vector; ``get_weights``/``set_weights`` and
+  ``gradients_as_arrays`` convert to and from the seed's layout (bias in column 0) exactly.
 * Hidden layers stored 72 and 32 units wide (``pad_to``): the sgemm products with a 72-wide first layer run
-  ~10% faster than with 70 (0.85 instead of 0.93 ms for forward + gradient product at B=500). The extra
-  units are dead and stay exactly zero (``_widths`` says why), so the mathematics is the 784-70-30-10 net's.
+  ~10% faster than with 70 (0.85 instead of 0.93 ms for forward + gradient product at B=500); on the EPYC
+  VM ~6% (0.93 instead of 0.99 ms; widths 76, 80 and 96 are slower than 72, and 32 beats 30 for the second
+  layer there too). The extra units are dead and stay exactly zero (``_widths`` says why), so the
+  mathematics is the 784-70-30-10 net's.
 * Sigmoid as ``0.5 + 0.5 * tanh(z / 2)`` in place: NumPy's float32 ``tanh`` is SIMD-vectorised, scipy's
-  ``expit`` is a scalar loop (4-5x slower here). Same function; the float32 rounding differs by at most one
+  ``expit`` is a scalar loop (4-5x slower here; on the EPYC VM 90 us instead of 6 us for tanh on 500 x 72,
+  and ``np.exp`` alone takes 12 us). Same function; the float32 rounding differs by at most one
   unit in the last place of 1. A saturated output is exactly 0 or 1, never a subnormal. (Subnormals do not
   occur in this training anyway: |Z| stays below 50 through 35 epochs, expit turns subnormal only below -87.)
 * sigma' from the stored outputs, ``A * (1 - A)``, in place (the idiom of scikit-learn's
   ``neural_network/_base.py``); the output delta is ``A_E - y`` (the seed's unused recomputation of
   sigma'(Z_E) is not repeated).
-* The batch loss is computed every step, stably from Z_E, with SIMD ufuncs only:
-  ``sum(max(z, 0)) + sum(log(1 + exp(-|z|))) - <Z_E, y>`` (``np.logaddexp`` and ``np.log1p`` are scalar loops,
-  ~20x and ~5x slower; ``log(1 + t)`` for ``t = exp(-|z|)`` in (0, 1] has an absolute error below 6e-8 per
-  element) plus ``lambda2/2 * <W, W>`` as one BLAS dot product over all weights (biases excluded).
+* The batch loss is computed every step, stably, with SIMD ufuncs only: ``sum(max(z, 0) - log(max(a,
+  1 - a))) - <Z_E, y>`` with z = Z_E and a = A_E = sigma(z), since ``max(a, 1 - a) = sigma(|z|)`` and
+  ``-log(sigma(|z|)) = log(1 + exp(-|z|))`` (``1 - a`` is exact for a >= 1/2, so the absolute error per
+  element stays below ~1.2e-7, like ``log(1 + exp(-|z|))`` computed directly; a saturated output gives
+  exactly 0). Reusing A_E takes 5 passes and one sum instead of the 6 passes and two sums of the direct
+  form (11 -> 8.5 us per step on the EPYC VM; ``np.logaddexp`` and ``np.log1p`` are scalar loops, ~20x and
+  ~5x slower). Plus ``lambda2/2 * <W, W>`` as one BLAS dot product over all weights (biases excluded).
 * Scalars are float32 (``np.float32``): a Python float next to a non-contiguous operand sends NumPy 2 down
   a buffered casting path that is ~20x slower at B=500 here.
 * Momentum update on the flat vectors with two buffers that swap roles: ``dW = lr * grad`` goes into the
   spare buffer, ``M <- mom * M + dW; P -= M``, then the spare becomes the momentum (four calls, no copies).
+  Until the update, the spare buffer is the regulariser's scratch (``lambda2 * W``): no extra 230 kB array.
 * Batches above ``chunk_rows`` rows: the train step runs chunk-fused (see :meth:`NumpyTuned.train_step`):
   each chunk is gathered into a cache-sized buffer and goes through forward, loss and backward while it is
   in cache; the gradient products are summed over the chunks. At B=20000 this saves ~10 ms of a ~65 ms
   step (the 63 MB batch is no longer written out and read back twice). The phase methods (``forward``,
-  ``backward``) work on the whole batch, row-chunked inside each layer for the same reason.
+  ``backward``) work on the whole batch, row-chunked inside each layer for the same reason. ``chunk_rows``
+  is 1024 for the EPYC VM's 1 MB L2 (2048 was chosen on the 2 MB-L2 machine): full epochs at B=20000 run
+  4-5% faster than with 2048 (768 to 1280 all alike, 3072 3% slower), B=2000 is unchanged, and B=500 stays
+  unchunked (two fused chunks of 250 rows are 3.5% slower there).
 
 Buffer reuse is safe for any call pattern: batches, forward states and gradients come from pools that hand a
 buffer set out again only when nothing outside the pool refers to any of its arrays (checked by reference
 count), so the harness can keep 8 prepared batches and interleave forward/backward calls, while a plain
-training loop reuses one set of buffers throughout.
+training loop reuses one set of buffers throughout. ``train_step`` takes its sets from the pools once per
+row count and keeps them, with the batch, state and gradient objects built over them: a step does no
+reference-count check and builds no views or objects (together with the one-chunk transitions, which skip
+the chunk loop, ~1% of a step at B=500 on the EPYC VM).
 
 BLAS threads are whatever the caller set (the harness's ``--threads``, threadpoolctl, OPENBLAS_NUM_THREADS);
 the elementwise work is single-threaded NumPy. numba and numexpr were tried for the elementwise parts: without
 SVML/VML (not available here) their exp/tanh are scalar, 3-16x slower than NumPy's for the sigmoid, and the
 passes numba does win (sigma', update) are worth ~2% of a step, not a separate implementation.
+
+Tried on the EPYC VM and left out: the training set copied to 64-byte-aligned rows (the gather alone 5%
+faster, nothing measurable in a step); the weights stored transposed (same product times); a bias add over a
+row-tiled bias (~2.5 us per step); scipy's BLAS ``saxpy`` to fuse ``g += lambda2 * W`` and the momentum sum
+(~3 us per pass saved, but a second OpenBLAS with its own threads, and FMA rounding). At B=500 what is left
+above the products + gather floor is the elementwise work of a step's ~50 NumPy calls (sigmoids, sigma',
+loss, regulariser, update: ~100 us of ~1.3 ms) and the products and gather running slower in the loop than
+alone (each ~2-4%, cache). With the environment's
+OPENBLAS_CORETYPE=SkylakeX instead of Haswell, OpenBLAS's AVX-512 kernels run the first layer's forward and
+gradient products ~1.7x faster on this VM (0.54 instead of 0.93 ms at B=500): a setting of the machine, not
+of this implementation, and it moves the floor with it.
 """
 
 from __future__ import annotations
