@@ -213,7 +213,8 @@ class NumpyTuned(Trainer):
     #: each product stay in cache. 1024 on the AMD EPYC VM (1 MB L2 per core); see the module docstring.
     chunk_rows: ClassVar[int] = 1024
     #: Hidden layers are stored this many units wide at least (70 -> 72, 30 -> 32): OpenBLAS's sgemm is ~10%
-    #: faster at B=500 with the 72-wide first layer than with 70. The extra units are dead (see ``_widths``).
+    #: faster at B=500 with the 72-wide first layer than with 70 (~6% on the AMD EPYC VM). The extra units are
+    #: dead (see ``_widths``).
     pad_to: ClassVar[int] = 8
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
