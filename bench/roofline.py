@@ -29,7 +29,7 @@ Two limits (:func:`measure_machine`):
   shuffled batch gather alone (``np.take(..., mode="clip")`` of the inputs and one-hot targets
   into reused buffers). The floor of the unavoidable work is products + gather, done either one after the
   other for the whole batch, or chunk-fused for batches above ``FUSE_ROWS`` rows (each chunk of at most
-  2048 rows gathered into a cache-sized buffer and its products run at once, as numpy-tuned's train step
+  1024 rows gathered into a cache-sized buffer and its products run at once, as numpy-tuned's train step
   does), whichever is faster: at B=20000 the fused order saves the write and re-read of the 63 MB batch.
 
 :func:`roofline_table` turns full-run results into achieved GFLOP/s, percent of the sgemm-peak bound and the
@@ -55,7 +55,7 @@ from impl.config import N_TRAIN
 LAYERS: tuple[int, ...] = (784, 70, 30, 10)
 EPOCHS = 35
 SQUARE_N = 2048
-FUSE_ROWS = 2048  # chunk of the fused floor (numpy-tuned's chunk_rows)
+FUSE_ROWS = 1024  # chunk of the fused floor (numpy-tuned's chunk_rows)
 _F32 = np.float32
 
 

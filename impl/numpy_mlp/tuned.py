@@ -1,55 +1,84 @@
 """numpy-tuned: the seed's mathematics with what plain NumPy offers to make one train step cheap.
 
 Every choice below was measured on the 2-core benchmark machine (OpenBLAS 0.3.31, AVX-512, one BLAS
-thread unless said otherwise). At these skinny shapes the matrix products are the floor (see
-bench/roofline.py); everything else is kept to a few cheap passes.
+thread unless said otherwise), and re-measured where marked on the 2-vCPU AMD EPYC VM (Zen 5, 1 MB L2 per
+core; its environment sets OPENBLAS_CORETYPE=Haswell, so OpenBLAS runs its AVX2 kernels there). At these
+skinny shapes the matrix products are the floor (see bench/roofline.py); everything else is kept to a few
+cheap passes.
 
 * Layout: samples-major (rows = samples), float32, every array C-contiguous. The training set is stored once
   as (n, 784); a mini-batch is one row gather ``np.take(X, idx, axis=0, out=buf, mode="clip")`` into a
   preallocated buffer. ``mode="clip"`` matters: with the default ``mode="raise"`` NumPy gathers into a hidden
   temporary and copies that into ``out`` (2-3x slower here); the shuffled indices are always in range, so
-  clipping never changes a value.
+  clipping never changes a value. The one-hot targets are rows of ``eye(10)`` picked by label
+  (``np.take(eye, labels[idx])``) instead of rows of a (n, 10) one-hot matrix: on the EPYC VM that 2.4 MB
+  matrix does not stay in cache between steps, and its 500 random rows took ~10 us per step in the training
+  loop (2 us in isolation); the label lookup takes ~8 us, and the one-hot matrix is gone.
 * Weights and biases kept apart, all in one flat float32 parameter vector ``[W_0 | W_1 | W_2 | b_0 | b_1 |
   b_2]`` (W_N and b_N are views into it). Products write into preallocated buffers
   (``np.dot(A, W.T, out=Z)``), the bias is one broadcast add, the bias gradient one matrix-vector product
   with a vector of ones (``np.dot(ones, delta, out=g_b)``). No bias row or column is ever inserted or sliced
   away: every elementwise pass runs on contiguous memory, and the first product has K = 784, not the seed's
-  785 (an odd K costs OpenBLAS ~10% here). The flat layout makes the regulariser and the momentum update a
-  handful of ufunc calls over the whole vector; ``get_weights``/``set_weights`` and ``gradients_as_arrays``
-  convert to and from the seed's layout (bias in column 0) exactly.
+  785 (an odd K costs OpenBLAS ~10% here, ~3% on the EPYC VM). The flat layout makes the regulariser and the
+  momentum update a handful of ufunc calls over the whole vector; ``get_weights``/``set_weights`` and
+  ``gradients_as_arrays`` convert to and from the seed's layout (bias in column 0) exactly.
 * Hidden layers stored 72 and 32 units wide (``pad_to``): the sgemm products with a 72-wide first layer run
-  ~10% faster than with 70 (0.85 instead of 0.93 ms for forward + gradient product at B=500). The extra
-  units are dead and stay exactly zero (``_widths`` says why), so the mathematics is the 784-70-30-10 net's.
+  ~10% faster than with 70 (0.85 instead of 0.93 ms for forward + gradient product at B=500); on the EPYC
+  VM ~6% (0.93 instead of 0.99 ms; widths 76, 80 and 96 are slower than 72, and 32 beats 30 for the second
+  layer there too). The extra units are dead and stay exactly zero (``_widths`` says why), so the
+  mathematics is the 784-70-30-10 net's.
 * Sigmoid as ``0.5 + 0.5 * tanh(z / 2)`` in place: NumPy's float32 ``tanh`` is SIMD-vectorised, scipy's
-  ``expit`` is a scalar loop (4-5x slower here). Same function; the float32 rounding differs by at most one
+  ``expit`` is a scalar loop (4-5x slower here; on the EPYC VM 90 us instead of 6 us for tanh on 500 x 72,
+  and ``np.exp`` alone takes 12 us). Same function; the float32 rounding differs by at most one
   unit in the last place of 1. A saturated output is exactly 0 or 1, never a subnormal. (Subnormals do not
   occur in this training anyway: |Z| stays below 50 through 35 epochs, expit turns subnormal only below -87.)
 * sigma' from the stored outputs, ``A * (1 - A)``, in place (the idiom of scikit-learn's
   ``neural_network/_base.py``); the output delta is ``A_E - y`` (the seed's unused recomputation of
   sigma'(Z_E) is not repeated).
-* The batch loss is computed every step, stably from Z_E, with SIMD ufuncs only:
-  ``sum(max(z, 0)) + sum(log(1 + exp(-|z|))) - <Z_E, y>`` (``np.logaddexp`` and ``np.log1p`` are scalar loops,
-  ~20x and ~5x slower; ``log(1 + t)`` for ``t = exp(-|z|)`` in (0, 1] has an absolute error below 6e-8 per
-  element) plus ``lambda2/2 * <W, W>`` as one BLAS dot product over all weights (biases excluded).
+* The batch loss is computed every step, stably, with SIMD ufuncs only: ``sum(max(z, 0) - log(max(a,
+  1 - a))) - <Z_E, y>`` with z = Z_E and a = A_E = sigma(z), since ``max(a, 1 - a) = sigma(|z|)`` and
+  ``-log(sigma(|z|)) = log(1 + exp(-|z|))`` (``1 - a`` is exact for a >= 1/2, so the absolute error per
+  element stays below ~1.2e-7, like ``log(1 + exp(-|z|))`` computed directly; a saturated output gives
+  exactly 0). Reusing A_E takes 5 passes and one sum instead of the 6 passes and two sums of the direct
+  form (11 -> 8.5 us per step on the EPYC VM; ``np.logaddexp`` and ``np.log1p`` are scalar loops, ~20x and
+  ~5x slower). Plus ``lambda2/2 * <W, W>`` as one BLAS dot product over all weights (biases excluded).
 * Scalars are float32 (``np.float32``): a Python float next to a non-contiguous operand sends NumPy 2 down
   a buffered casting path that is ~20x slower at B=500 here.
 * Momentum update on the flat vectors with two buffers that swap roles: ``dW = lr * grad`` goes into the
   spare buffer, ``M <- mom * M + dW; P -= M``, then the spare becomes the momentum (four calls, no copies).
+  Until the update, the spare buffer is the regulariser's scratch (``lambda2 * W``): no extra 230 kB array.
 * Batches above ``chunk_rows`` rows: the train step runs chunk-fused (see :meth:`NumpyTuned.train_step`):
   each chunk is gathered into a cache-sized buffer and goes through forward, loss and backward while it is
   in cache; the gradient products are summed over the chunks. At B=20000 this saves ~10 ms of a ~65 ms
   step (the 63 MB batch is no longer written out and read back twice). The phase methods (``forward``,
-  ``backward``) work on the whole batch, row-chunked inside each layer for the same reason.
+  ``backward``) work on the whole batch, row-chunked inside each layer for the same reason. ``chunk_rows``
+  is 1024 for the EPYC VM's 1 MB L2 (2048 was chosen on the 2 MB-L2 machine): full epochs at B=20000 run
+  4-5% faster than with 2048 (768 to 1280 all alike, 3072 3% slower), B=2000 is unchanged, and B=500 stays
+  unchunked (two fused chunks of 250 rows are 3.5% slower there).
 
 Buffer reuse is safe for any call pattern: batches, forward states and gradients come from pools that hand a
 buffer set out again only when nothing outside the pool refers to any of its arrays (checked by reference
 count), so the harness can keep 8 prepared batches and interleave forward/backward calls, while a plain
-training loop reuses one set of buffers throughout.
+training loop reuses one set of buffers throughout. ``train_step`` takes its sets from the pools once per
+row count and keeps them, with the batch, state and gradient objects built over them: a step does no
+reference-count check and builds no views or objects (together with the one-chunk transitions, which skip
+the chunk loop, ~1% of a step at B=500 on the EPYC VM).
 
 BLAS threads are whatever the caller set (the harness's ``--threads``, threadpoolctl, OPENBLAS_NUM_THREADS);
 the elementwise work is single-threaded NumPy. numba and numexpr were tried for the elementwise parts: without
 SVML/VML (not available here) their exp/tanh are scalar, 3-16x slower than NumPy's for the sigmoid, and the
 passes numba does win (sigma', update) are worth ~2% of a step, not a separate implementation.
+
+Tried on the EPYC VM and left out: the training set copied to 64-byte-aligned rows (the gather alone 5%
+faster, nothing measurable in a step); the weights stored transposed (same product times); a bias add over a
+row-tiled bias (~2.5 us per step); scipy's BLAS ``saxpy`` to fuse ``g += lambda2 * W`` and the momentum sum
+(~3 us per pass saved, but a second OpenBLAS with its own threads, and FMA rounding). At B=500 what is left
+above the products + gather floor is the elementwise work of a step's ~50 NumPy calls (sigmoids, sigma',
+loss, regulariser, update: ~100 us of ~1.3 ms) and the products and gather running slower in the loop than
+alone (each ~2-4%, cache). With the environment's
+OPENBLAS_CORETYPE=SkylakeX instead of Haswell, OpenBLAS's AVX-512 kernels run the first layer's forward and
+gradient products ~1.7x faster on this VM (0.54 instead of 0.93 ms at B=500): a setting of the machine, not
+of this implementation, and it moves the floor with it.
 """
 
 from __future__ import annotations
@@ -152,6 +181,27 @@ def _chunks(rows: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, rows)) for s in range(0, rows, size)]
 
 
+def _forward_rows(A_prev: np.ndarray, W_T: np.ndarray, b: np.ndarray, Z: np.ndarray, A: np.ndarray,
+                  output: bool) -> None:
+    """Z = A_prev W^T + b, then A = 0.5 + 0.5 tanh(Z / 2), for one block of rows. Hidden layers keep
+    tanh(Z / 2) in Z; the output layer keeps Z_E there (for the loss) and its tanh goes into A directly."""
+    np.dot(A_prev, W_T, out=Z)
+    np.add(Z, b, out=Z)
+    t = A if output else Z
+    np.multiply(Z, _HALF, out=t)
+    np.tanh(t, out=t)
+    np.multiply(t, _HALF, out=A)
+    np.add(A, _HALF, out=A)
+
+
+def _delta_rows(delta_next: np.ndarray, W: np.ndarray, delta: np.ndarray, A: np.ndarray, t: np.ndarray) -> None:
+    """delta = (delta_next W) * A * (1 - A) for one block of rows, in place; ``t``: scratch of delta's shape."""
+    np.dot(delta_next, W, out=delta)
+    np.subtract(_ONE, A, out=t)
+    np.multiply(t, A, out=t)
+    np.multiply(delta, t, out=delta)
+
+
 class NumpyTuned(Trainer):
     name = "numpy-tuned"
     description = ("tuned NumPy: samples-major float32, clip-mode gather into reused buffers, W and b apart in "
@@ -159,10 +209,12 @@ class NumpyTuned(Trainer):
                    "in-place sigma' and momentum, SIMD-only stable loss, chunk-fused steps for large batches")
     dtype = "float32"
     backend = "numpy"
-    #: Rows per chunk inside a layer: the elementwise passes after each product stay in cache (2 MB L2 here).
-    chunk_rows: ClassVar[int] = 2048
+    #: Rows per chunk inside a layer and per fused chunk of a large train step: the elementwise passes after
+    #: each product stay in cache. 1024 on the AMD EPYC VM (1 MB L2 per core); see the module docstring.
+    chunk_rows: ClassVar[int] = 1024
     #: Hidden layers are stored this many units wide at least (70 -> 72, 30 -> 32): OpenBLAS's sgemm is ~10%
-    #: faster at B=500 with the 72-wide first layer than with 70. The extra units are dead (see ``_widths``).
+    #: faster at B=500 with the 72-wide first layer than with 70 (~6% on the AMD EPYC VM). The extra units are
+    #: dead (see ``_widths``).
     pad_to: ClassVar[int] = 8
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
@@ -174,7 +226,8 @@ class NumpyTuned(Trainer):
         self._n_w = len(self._layers) - 1
         self._x = {"train": np.ascontiguousarray(data.x_train, dtype=self._dt),
                    "test": np.ascontiguousarray(data.x_test, dtype=self._dt)}
-        self._onehot = np.eye(self._layers[-1], dtype=self._dt)[data.y_train]
+        self._eye = np.eye(self._layers[-1], dtype=self._dt)  # one-hot rows, picked by label
+        self._y_train = np.ascontiguousarray(data.y_train, dtype=np.intp)
         self._labels = {"train": data.y_train, "test": data.y_test}
         self._width = self._widths()
         pairs = list(zip(self._width[:-1], self._width[1:], strict=True))
@@ -183,13 +236,15 @@ class NumpyTuned(Trainer):
         self._n_params = self._n_weights + sum(n_out for _, n_out in pairs)
         self._params = np.zeros(self._n_params, self._dt)
         self._w, self._b = self._views(self._params)
+        self._w_T = tuple(W.T for W in self._w)  # views: the forward products' right operands
         self._mom = np.zeros(self._n_params, self._dt)
         self._spare = np.zeros(self._n_params, self._dt)
-        self._reg_tmp = np.empty(self._n_weights, self._dt)
         self._partial = self._grads(self._new_grad_buffers(None))  # a chunk's gradients (fused train step)
         self._batch_pool = BufferPool(self._new_batch_buffers)
         self._state_pool = BufferPool(self._new_state_buffers)
         self._grad_pool = BufferPool(self._new_grad_buffers)
+        self._step_sets: dict[int, tuple[TunedBatch, TunedState]] = {}  # train_step's own buffers, by rows
+        self._step_grads: TunedGrads | None = None
         self.set_weights(self.initial_weights)
 
     def _widths(self) -> tuple[int, ...]:
@@ -253,13 +308,13 @@ class NumpyTuned(Trainer):
     # -- phases -------------------------------------------------------------------------------------------
     def prepare_batch(self, idx: np.ndarray) -> TunedBatch:
         x, y = self._batch_pool.get(len(idx))
-        return self._gather(idx, x, y)
+        self._gather(idx, x, y)
+        return TunedBatch(x, y)
 
-    def _gather(self, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -> TunedBatch:
+    def _gather(self, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         """The shuffled rows ``idx`` of the inputs and one-hot targets into the buffers ``x`` and ``y``."""
         np.take(self._x["train"], idx, axis=0, out=x, mode="clip")  # clip: no hidden temporary (see above)
-        np.take(self._onehot, idx, axis=0, out=y, mode="clip")
-        return TunedBatch(x, y)
+        np.take(self._eye, np.take(self._y_train, idx), axis=0, out=y, mode="clip")  # cheaper than one-hot rows
 
     def forward(self, batch: TunedBatch) -> TunedState:
         st = self._state(batch.x, self._state_pool.get(batch.rows))
@@ -270,33 +325,29 @@ class NumpyTuned(Trainer):
     def _fw_prop_Nm1_to_N(self, N: int, st: TunedState) -> None:
         """Forward transition from layer N-1 into layer N, chunk by chunk: Z = A_{N-1} W^T + b, then
         A = 0.5 + 0.5 tanh(Z / 2) in place while the chunk is in cache."""
-        W_T, b = self._w[N - 1].T, self._b[N - 1]
+        W_T, b = self._w_T[N - 1], self._b[N - 1]
         A_prev, Z, A = st.a[N - 1], st.z[N], st.a[N]
         output = N == self._n_w
+        if st.rows <= self.chunk_rows:
+            _forward_rows(A_prev, W_T, b, Z, A, output)
+            return
         for s, e in _chunks(st.rows, self.chunk_rows):
-            z, a = Z[s:e], A[s:e]
-            np.dot(A_prev[s:e], W_T, out=z)
-            np.add(z, b, out=z)
-            t = a if output else z  # keep Z_E for the loss: its tanh goes into A directly
-            np.multiply(z, _HALF, out=t)
-            np.tanh(t, out=t)
-            np.multiply(t, _HALF, out=a)
-            np.add(a, _HALF, out=a)
+            _forward_rows(A_prev[s:e], W_T, b, Z[s:e], A[s:e], output)
 
     def batch_loss(self, state: TunedState, batch: TunedBatch) -> float:
         """Log loss summed over the batch plus L2/L1 without the bias weights."""
         return self._log_loss(state, batch) + self._regulariser()
 
     def _log_loss(self, state: TunedState, batch: TunedBatch) -> float:
-        """Summed log loss, stably from Z_E: softplus(z) - y z, softplus(z) = max(z, 0) + log(1 + exp(-|z|))."""
-        z, t, u = state.z[-1], state.loss_t, state.loss_u
-        np.abs(z, out=t)
-        np.negative(t, out=t)
-        np.exp(t, out=t)
-        np.add(t, _ONE, out=t)
+        """Summed log loss, stably: softplus(z) - y z with softplus(z) = max(z, 0) - log(max(a, 1 - a)), where
+        a = sigma(z) = A_E (max(a, 1 - a) = sigma(|z|), and log(sigma(|z|)) = -log(1 + exp(-|z|)))."""
+        z, a, t, u = state.z[-1], state.a[-1], state.loss_t, state.loss_u
+        np.subtract(_ONE, a, out=t)
+        np.maximum(a, t, out=t)
         np.log(t, out=t)
         np.maximum(z, _ZERO, out=u)
-        return float(t.sum()) + float(u.sum()) - float(np.vdot(z, batch.y))
+        np.subtract(u, t, out=u)
+        return float(u.sum()) - float(np.vdot(z, batch.y))
 
     def _regulariser(self) -> float:
         weights = self._params[:self._n_weights]
@@ -323,13 +374,14 @@ class NumpyTuned(Trainer):
         """The seed's t6 for every layer at once: the weight part of the flat gradient, biases excluded."""
         g_weights = grads.flat[:self._n_weights]
         weights = self._params[:self._n_weights]
+        tmp = self._spare[:self._n_weights]  # free until update writes dW there
         if self.config.lambda2 > 0:
-            np.multiply(weights, np.float32(self.config.lambda2), out=self._reg_tmp)
-            np.add(g_weights, self._reg_tmp, out=g_weights)
+            np.multiply(weights, np.float32(self.config.lambda2), out=tmp)
+            np.add(g_weights, tmp, out=g_weights)
         if self.config.lambda1 > 0:
-            np.sign(weights, out=self._reg_tmp)
-            np.multiply(self._reg_tmp, np.float32(self.config.lambda1), out=self._reg_tmp)
-            np.add(g_weights, self._reg_tmp, out=g_weights)
+            np.sign(weights, out=tmp)
+            np.multiply(tmp, np.float32(self.config.lambda1), out=tmp)
+            np.add(g_weights, tmp, out=g_weights)
 
     def _bw_prop_Np1_to_N(self, N: int, st: TunedState, grads: TunedGrads) -> None:
         """Backward transition from layer N+1 to layer N: grad W_N = delta_{N+1}^T A_N, grad b_N = sum of
@@ -345,12 +397,11 @@ class NumpyTuned(Trainer):
         W = self._w[N]
         delta, A, tmp = st.delta[N], st.a[N], st.tmp
         width = delta.shape[1]
-        for s, e in _chunks(st.rows, self.chunk_rows):
-            d, a, t = delta[s:e], A[s:e], tmp[:(e - s) * width].reshape(e - s, width)  # contiguous scratch
-            np.dot(delta_next[s:e], W, out=d)
-            np.subtract(_ONE, a, out=t)
-            np.multiply(t, a, out=t)
-            np.multiply(d, t, out=d)
+        if st.rows <= self.chunk_rows:
+            _delta_rows(delta_next, W, delta, A, tmp[:st.rows * width].reshape(st.rows, width))
+            return
+        for s, e in _chunks(st.rows, self.chunk_rows):  # contiguous scratch for each chunk
+            _delta_rows(delta_next[s:e], W, delta[s:e], A[s:e], tmp[:(e - s) * width].reshape(e - s, width))
 
     def train_step(self, idx: np.ndarray) -> float:
         """One mini-batch: gather, forward, loss, backward, update; returns the batch loss.
@@ -363,29 +414,53 @@ class NumpyTuned(Trainer):
         plain phases, in another order: the batch's inputs come from memory once instead of three times
         (gather, forward product, gradient product). The per-phase benchmarks time the plain phases."""
         rows = len(idx)
+        grads = self._step_grads or self._take_step_grads()
         if rows <= self.chunk_rows:
-            return super().train_step(idx)
-        size = -(-rows // -(-rows // self.chunk_rows))  # equal chunks
-        x_buf, y_buf = self._batch_pool.get(size)
-        arrays = self._state_pool.get(size)
-        grads = self._grads(self._grad_pool.get(None))
-        loss = 0.0
-        for s in range(0, rows, size):
-            part = idx[s:s + size]
-            batch = self._gather(part, x_buf[:len(part)], y_buf[:len(part)])
-            state = self._state(batch.x, arrays)
+            batch, state = self._step_sets.get(rows) or self._take_step_set(rows)
+            self._gather(idx, batch.x, batch.y)
             for N in range(1, self._n_w + 1):
                 self._fw_prop_Nm1_to_N(N, state)
-            loss += self._log_loss(state, batch)
-            if s == 0:
-                self._back_propagate(state, batch, grads)
-            else:
-                self._back_propagate(state, batch, self._partial)
-                np.add(grads.flat, self._partial.flat, out=grads.flat)
+            loss = self._log_loss(state, batch)
+            self._back_propagate(state, batch, grads)
+        else:
+            size = -(-rows // -(-rows // self.chunk_rows))  # equal chunks (the last one may be smaller)
+            full_batch, full_state = self._step_sets.get(size) or self._take_step_set(size)
+            loss = 0.0
+            for s in range(0, rows, size):
+                part = idx[s:s + size]
+                batch, state = (full_batch, full_state) if len(part) == size else self._part_of(full_state, len(part))
+                self._gather(part, batch.x, batch.y)
+                for N in range(1, self._n_w + 1):
+                    self._fw_prop_Nm1_to_N(N, state)
+                loss += self._log_loss(state, batch)
+                if s == 0:
+                    self._back_propagate(state, batch, grads)
+                else:
+                    self._back_propagate(state, batch, self._partial)
+                    np.add(grads.flat, self._partial.flat, out=grads.flat)
         self._add_regulariser(grads)
         loss += self._regulariser()
         self.update(grads)
         return loss
+
+    def _take_step_set(self, rows: int) -> tuple[TunedBatch, TunedState]:
+        """train_step's own batch and state buffers for ``rows`` rows: taken from the pools once and kept, so
+        the pools count them as in use (a phase call never gets them) and a step builds no views or objects."""
+        x, y = self._batch_pool.get(rows)
+        self._step_sets[rows] = (TunedBatch(x, y), self._state(x, self._state_pool.get(rows)))
+        return self._step_sets[rows]
+
+    def _take_step_grads(self) -> TunedGrads:
+        """train_step's own gradient buffers, taken from the gradient pool once and kept."""
+        self._step_grads = self._grads(self._grad_pool.get(None))
+        return self._step_grads
+
+    def _part_of(self, state: TunedState, rows: int) -> tuple[TunedBatch, TunedState]:
+        """The first ``rows`` rows of a kept step set (a fused step's smaller last chunk)."""
+        batch = self._step_sets[state.rows][0]
+        arrays = [a for N in range(1, self._n_w + 1) for a in (state.z[N], state.a[N], state.delta[N])]
+        arrays += [state.tmp, state.loss_t, state.loss_u, state.ones]
+        return TunedBatch(batch.x[:rows], batch.y[:rows]), self._state(batch.x[:rows], arrays)
 
     def update(self, grads: TunedGrads) -> None:
         """The seed's rule on the flat vectors: dW = lr * grad; P -= dW + mom_rate * dW_previous; the momentum
