@@ -98,13 +98,14 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
         if 1000 in per_sample and 5000 in per_sample:
             summary.measures[f"batch-size.per_sample_ratio.{impl}@5000/1000"] = Measure(
                 per_sample[5000] / per_sample[1000], note="median epoch time per sample, B=5000 over B=1000")
-        flat = next((a for a, b in zip(sizes, sizes[1:], strict=False)
-                     if per_sample[b] > (1 - FLAT) * per_sample[a]), None)
-        if flat is not None:
-            findings.append(f"{impl}: the time per sample stops falling by more than {FLAT:.0%} from B={flat}")
-        elif sizes:
-            findings.append(f"{impl}: the time per sample falls by more than {FLAT:.0%} at every step up to "
-                            f"B={sizes[-1]}")
+        falls = [b for a, b in zip(sizes, sizes[1:], strict=False) if per_sample[b] <= (1 - FLAT) * per_sample[a]]
+        if len(sizes) > 1:
+            flat_from = falls[-1] if falls else sizes[0]
+            findings.append(f"{impl}: the time per sample falls by more than {FLAT:.0%} per step up to B={flat_from} "
+                            + ("and no more above it" if flat_from != sizes[-1] else "(the largest size measured)")
+                            + f" ({per_sample[sizes[0]] * 1e6:.2f} µs at B={sizes[0]}, "
+                            f"{per_sample[flat_from] * 1e6:.2f} at B={flat_from}, "
+                            f"{per_sample[sizes[-1]] * 1e6:.2f} at B={sizes[-1]})")
     gap = _gap_20000(by, equal)
     if gap:
         summary.findings["gap-20000"] = gap
