@@ -83,6 +83,9 @@ def test_verdicts_follow_each_check() -> None:
     assert verdict(least, Measure(0.9769), "x")[1] == "differs"
     assert verdict(window, Measure(1.11), "x")[1] == "differs"
     assert verdict(window, Measure(0.95, 0.8, 1.2), "x") == ("0.950 [0.800, 1.200]", "reproduced")
+    assert verdict(window, Measure(1.3, 1.05, 1.6), "x")[1] == "differs (unresolved: the interval reaches the claim)"
+    assert verdict(window, Measure(1.3, 1.15, 1.6), "x")[1] == "differs"
+    assert verdict(least, Measure(0.96, 0.95, 0.97), "x")[1] == "differs"  # no interval reaches 0.977
     assert verdict(window, None, "no GPU") == ("-", "not run here (no GPU)")
 
 

@@ -85,12 +85,13 @@ def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[
                 summary = folder.summaries[claim.experiment]
                 why = summary.measure_reasons.get(claim.measure) or summary.not_run_reason or "not measured"
                 ours, result = verdict(claim, summary.measures.get(claim.measure), why)
-                if result == "differs" and claim.reason:
+                if result.startswith("differs") and claim.reason:
                     experiment, finding = claim.reason.split(":", 1)
                     text = folder.summaries.get(experiment, Summary(experiment)).findings.get(finding)
                     if text:
                         label = reasons.setdefault(text, f"R{len(reasons) + 1}")
-                        result = f"differs (reason {label})"
+                        result = result.replace("differs (", "differs (reason " + label + "; ") \
+                            if "(" in result else f"differs (reason {label})"
                 if folder.quick:
                     result += ", quick"
             counts[result.split(" (")[0].split(",")[0]] += 1
@@ -107,6 +108,7 @@ def render(paths: list[Path], out_dir: Path) -> str:
     folders = [summarise_folder(p, out_dir) for p in paths]
     claims = load_claims()
     rows, reasons, counts = claim_rows(claims, folders)
+    unresolved = sum("unresolved" in row[-1] for row in rows)
     head = ["claim", "source", "articles' figure", "ours", "tolerance", "verdict"]
     if len(folders) > 1:
         head.insert(3, "machine (run)")
@@ -125,9 +127,11 @@ def render(paths: list[Path], out_dir: Path) -> str:
                       + (", ".join(f.missing) or "experiments that did not start") + ". "
                       f"`mlp-bench reproduce --resume {f.path}` goes on where it stopped.", ""]
     lines += ["## Claims", "",
-              f"{counts['reproduced']} reproduced, {counts['differs']} differ, {counts['not run here']} not run here. "
-              "Verdicts follow the checks in `bench/reproduce/claims.toml`, written before the runs; time claims are "
-              "ratios measured in one run (99 % interval in brackets), never seconds across machines.", "",
+              f"{counts['reproduced']} reproduced, {counts['differs']} differ ({unresolved} of them unresolved), "
+              f"{counts['not run here']} not run here. Verdicts follow the checks in `bench/reproduce/claims.toml`, "
+              "written before the runs: the point estimate against the claim's tolerance; `unresolved` marks a "
+              "difference whose 99 % interval (in brackets) still reaches the claim. Time claims are ratios "
+              "measured in one run, never seconds across machines.", "",
               markdown_table(head, rows), ""]
     if reasons:
         lines += ["Measured reasons:", ""] + [f"- **{label}**: {text}" for label, text in reasons.items()] + [""]
