@@ -64,6 +64,11 @@ def system_warnings(report: dict[str, Any]) -> list[str]:
     threads = report.get("blas_threads")
     if threads and threads > cores:
         notes.append(f"{threads} BLAS threads on {cores} cores: oversubscribed")
+    forced = report.get("thread_variables", {}).get("OPENBLAS_CORETYPE") or os.environ.get("OPENBLAS_CORETYPE")
+    if forced:
+        notes.append(f"OPENBLAS_CORETYPE={forced} forces OpenBLAS's {forced} kernels: NumPy's matrix products may "
+                     "not use everything this CPU has, while frameworks with their own kernels (JAX, PyTorch) do; "
+                     "compare only runs with the same setting")
     if report.get("governor") not in (None, "performance"):
         notes.append(f"CPU frequency governor is {report['governor']!r}, not 'performance'")
     return notes

@@ -211,3 +211,15 @@ def test_bad_saved_runs_are_one_line_errors(tmp_path):
                        (["compare", "--results-dir", str(tmp_path)], "need 2 more")):
         done = mlp_bench(*args)
         assert done.returncode == 2 and word in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_system_report_warns_about_forced_openblas_kernels(monkeypatch):
+    from bench.system import system_warnings
+
+    report = {"cores": 2, "load_average": [0.0, 0.0, 0.0], "blas_threads": 1, "governor": None,
+              "thread_variables": {}}
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    assert system_warnings(report) == []
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    (warning,) = system_warnings(report)
+    assert "OPENBLAS_CORETYPE=Haswell" in warning

@@ -16,9 +16,10 @@ from bench.reproduce.common import (
     profile_of,
     read_parts,
     run_parts,
+    save_figure,
     train_run,
+    two_panels,
 )
-from bench.results import _save
 from impl.config import TrainConfig
 from impl.registry import all_implementations
 
@@ -152,12 +153,7 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
     parts = read_parts(folder / NAME)
     if not parts:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, left, right = two_panels()
     for impl in IMPLS:
         points = sorted(((p["batch_size"], p) for k, p in parts.items() if p["impl"] == impl and k != EQUAL_UPDATES),
                         key=lambda point: point[0])
@@ -170,10 +166,5 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
              title="time per sample")
     right.set(xscale="log", xlabel="batch size", ylabel="test accuracy (whole set)",
               title=f"accuracy after {profile_of(record).epochs} epochs")
-    for ax in (left, right):
-        ax.grid(True, which="both", alpha=0.3)
     left.legend(fontsize="small")
-    fig.tight_layout()
-    path = _save(fig, folder / NAME / "batch-size.png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, folder / NAME / "batch-size.png", grid="both")

@@ -197,6 +197,34 @@ def write_csv(experiment_dir: Path) -> Path | None:
     return path
 
 
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display on a benchmark machine)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def two_panels(**kwargs: Any) -> tuple[Any, Any, Any]:
+    """A figure with two panels side by side, as the experiments draw them: (figure, left, right)."""
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(10, 3.8), **kwargs)
+    return fig, left, right
+
+
+def save_figure(fig: Any, path: Path, grid: str = "major") -> Path:
+    """Grid on every panel, tight layout, written atomically (PNG), then closed."""
+    from bench.results import _save
+
+    for ax in fig.axes:
+        ax.grid(True, which=grid, alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+    pyplot().close(fig)
+    return path
+
+
 def markdown_table(head: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from bench.reproduce.claims import Measure, articles_times
-from bench.reproduce.common import Context, Summary, markdown_table
+from bench.reproduce.common import Context, Summary, markdown_table, pyplot
 from bench.results import _save, case_logs, label_of, load_run, run_pool
 from bench.runs import list_runs, read_run
 from bench.stats import compare
@@ -145,11 +145,7 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
     source = source_run(folder, record)
     if source is None:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     _, frame = full_runs(source)
     table = frame.pivot_table(index="impl", columns="batch_size", values="process_median_s")
     order = [i for i in IMPLS if i in table.index]

@@ -11,8 +11,17 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.reproduce.claims import Measure
-from bench.reproduce.common import Context, Summary, markdown_table, profile_of, read_parts, run_parts, train_run
-from bench.results import _save
+from bench.reproduce.common import (
+    Context,
+    Summary,
+    markdown_table,
+    profile_of,
+    read_parts,
+    run_parts,
+    save_figure,
+    train_run,
+    two_panels,
+)
 from impl.config import TrainConfig
 
 NAME = "lambda2"
@@ -93,12 +102,7 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
     parts = read_parts(folder / NAME)
     if not parts:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    fig, left, right = two_panels(sharex=True)
     for lam in LAMBDAS:
         part = parts.get(key(lam))
         if part is None:
@@ -108,10 +112,5 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
         right.plot(epochs, [p["test"] for p in part["curve"]], label=f"λ2={lam:g}")
     left.set(xlabel="epoch", ylabel="accuracy", title="train (whole set)")
     right.set(xlabel="epoch", title="test (whole set)")
-    for ax in (left, right):
-        ax.grid(True, alpha=0.3)
     right.legend(fontsize="small")
-    fig.tight_layout()
-    path = _save(fig, folder / NAME / "lambda2.png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, folder / NAME / "lambda2.png")
