@@ -206,3 +206,18 @@ def test_report_combines_runs_with_a_machine_column(quick_run: Path, tmp_path: P
     ladder_claims = [c for c in load_claims() if c.experiment == "ladder"]
     assert text.count(f"`{benchmark.path.name}`") >= len(ladder_claims)  # its ladder rows, labelled
     assert_one_line_error(mlp_bench("report", str(tmp_path)), "run.json missing")
+    assert_one_line_error(mlp_bench("report", "no-such-run", "--results-dir", str(tmp_path)), "no run 'no-such-run'")
+    by_id = mlp_bench("report", benchmark.path.name, "--results-dir", str(benchmark.path.parent))
+    assert by_id.returncode == 0 and "## ladder" in by_id.stdout
+
+
+def test_from_a_saved_run_by_id_reuses_its_ladder(tmp_path: Path) -> None:
+    """`--from reference`: the committed reference run holds the ladder's cases; nothing is measured for it."""
+    shutil.copytree(Path(__file__).resolve().parents[1] / "results" / "reference", tmp_path / "reference")
+    done = mlp_bench("reproduce", "--only", "ladder", "--from", "reference", "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir() and p.name != "reference"]
+    record = json.loads((folder / "run.json").read_text())
+    assert record["complete"] and record["ladder_from"] == str((tmp_path / "reference").resolve())
+    assert not (folder / "ladder" / "benchmark").exists()
+    assert "differs" in (folder / "report.md").read_text() or "reproduced" in (folder / "report.md").read_text()

@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from bench.compare import resolve_run
 from bench.environment import gpu_summary, machine_facts
 from bench.reproduce import ladder
 from bench.reproduce.claims import CLAIMS_FILE, load_claims
@@ -39,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="tiny epochs, sweeps and a 20,000-image training subset: the same code paths and "
                              "report, for CI and a first look; its figures are marked quick")
     parser.add_argument("--from", dest="from_run", metavar="RUN",
-                        help="take the ladder's times from this saved benchmark run instead of measuring them")
+                        help="take the ladder's times from this saved benchmark run (a folder or a run id, e.g. "
+                             "reference) instead of measuring them")
     parser.add_argument("--impl", help=f"implementation of the long training runs (lambda2; default "
                                        f"{DEFAULT_IMPL}, the fastest one the equivalence tests cover)")
     parser.add_argument("--seeds", type=int, help=f"seeds of accuracy-35 (default {FULL.seeds}; --quick "
@@ -57,8 +59,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "report", help="one report (claim table and sections) from reproduction and benchmark run folders",
         description="Render one report from one or several run folders (reproduction runs, benchmark runs; "
                     "also from different machines: a machine column, ratios only within one run).")
-    report.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders")
+    report.add_argument("runs", nargs="+", type=Path, metavar="RUN",
+                        help="run folders, or run ids under --results-dir (e.g. reproduction, reference)")
     report.add_argument("--output", type=Path, metavar="FILE", help="write the report here (default: stdout)")
+    report.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR,
+                        help="where run ids are looked up (default: results)")
     report.set_defaults(run=run_report)
 
 
@@ -120,8 +125,9 @@ def _new_record(args: argparse.Namespace) -> dict[str, Any]:
     if args.from_run is not None:
         if ladder.NAME not in experiments:
             raise ConfigError("--from feeds the ladder, which --only leaves out")
-        ladder.check_source(Path(args.from_run))
-        ladder_from = str(Path(args.from_run).resolve())
+        source = resolve_run(args.from_run, args.results_dir)  # a folder, or a run id such as "reference"
+        ladder.check_source(source)
+        ladder_from = str(source.resolve())
     return {"experiments": experiments, "profile": dataclasses.asdict(profile), "seeds": seeds, "impl": impl,
             "threads": args.threads, "mnist": args.mnist, "ladder_from": ladder_from,
             "code_version": code_version(), "machine": _machine(), "status": {}, "skipped": {}}
@@ -132,7 +138,7 @@ def _resumed(args: argparse.Namespace) -> Path:
                                       ("--impl", args.impl), ("--seeds", args.seeds)) if value]
     if given:
         raise ConfigError(f"--resume goes on with the run's own options; drop {', '.join(given)}")
-    path = args.resume
+    path = resolve_run(str(args.resume), args.results_dir)
     info = read_run(path)
     if info.kind != KIND:
         raise MLPBenchError(f"{path}: a {info.kind} run, not a reproduction")
@@ -158,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         record = read_run(folder).record
     else:
         record = _new_record(args)
-    _check_mnist(record.get("mnist"))
+    if record["experiments"] != [ladder.NAME] or not record.get("ladder_from"):  # a saved ladder needs no data
+        _check_mnist(record.get("mnist"))
     if args.resume is None:
         folder = new_run_dir(args.results_dir, "reproduce-quick" if args.quick else "reproduce", KIND, record)
         atomic_write_text(folder / CLAIMS_FILE.name, CLAIMS_FILE.read_text())  # the claims this run was judged by
@@ -213,7 +220,7 @@ def _run_experiment(ctx: Context, folder: Path, record: dict[str, Any], name: st
 
 def run_report(args: argparse.Namespace) -> int:
     out_dir = (args.output.parent if args.output else Path.cwd()).resolve()
-    text = render([Path(p) for p in args.runs], out_dir)
+    text = render([resolve_run(str(p), args.results_dir) for p in args.runs], out_dir)
     if args.output:
         atomic_write_text(args.output, text)
         print(f"report: {args.output}", file=sys.stderr)
