@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from bench import results
-from bench.environment import blas_threads, gpu_summary, machine_facts
+from bench.environment import blas_threads, machine_facts, machine_record
 from bench.harness import Bench
 from bench.runs import atomic_write_text, new_run_dir
 from bench.settings import PROCESS_MAX_TIME, QUICK, WORKER_ENV, BenchSettings, add_options
@@ -159,7 +159,7 @@ def bench(request: pytest.FixtureRequest) -> Iterator[Bench | None]:
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    machine_info["mlp_bench"] = {**machine_facts(), "gpus": gpu_summary()}
+    machine_info["mlp_bench"] = machine_record()
 
 
 @pytest.hookimpl(trylast=True)

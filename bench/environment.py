@@ -65,6 +65,11 @@ def machine_facts() -> dict[str, Any]:
             "versions": library_versions()}
 
 
+def machine_record() -> dict[str, Any]:
+    """What a run folder records of its machine: :func:`machine_facts` plus the GPUs."""
+    return {**machine_facts(), "gpus": gpu_summary()}
+
+
 def gpu_summary() -> list[str]:
     """GPUs named by nvidia-smi, without starting any framework (empty when there is none)."""
     import shutil

@@ -19,9 +19,9 @@ from bench.reproduce.common import (
     save_figure,
     train_run,
     two_panels,
+    unavailable_reason,
 )
 from impl.config import TrainConfig
-from impl.registry import all_implementations
 
 NAME = "batch-size"
 TITLE = "Batch size: time per sample and accuracy"
@@ -44,24 +44,19 @@ def equal_updates_epochs(epochs: int, n_train: int, small: int = 500, big: int =
     return epochs * -(-n_train // small) // -(-n_train // big)
 
 
-def unavailable(impl: str) -> str | None:
-    cls = all_implementations().get(impl)
-    return "unknown implementation" if cls is None else cls.short_unavailable_reason()
-
-
 def run(ctx: Context) -> dict[str, str]:
     """Runs what this machine can; returns the parts it cannot run, with the reason."""
     folder = ctx.experiment_dir(NAME)
     data = ctx.data()
     units, skipped = [], {}
     for impl in IMPLS:
-        if unavailable(impl):
-            skipped.update({key(impl, size): f"{impl}: {unavailable(impl)}" for size in ctx.profile.batch_sizes})
+        if unavailable_reason(impl):
+            skipped.update({key(impl, size): f"{impl}: {unavailable_reason(impl)}" for size in ctx.profile.batch_sizes})
             continue
         for size in ctx.profile.batch_sizes:
             config = TrainConfig.make(batch_size=size, epochs=ctx.profile.epochs, seed=0, n_train=data.n_train)
             units.append((key(impl, size), lambda c=config, i=impl: train_run(i, c, data, ctx.threads)))
-    if not unavailable("numpy-tuned"):  # the same mathematics, the fastest trainer: 40x the epochs at B=20000
+    if not unavailable_reason("numpy-tuned"):  # the same mathematics, the fastest trainer: 40x the epochs at B=20000
         epochs = equal_updates_epochs(ctx.profile.epochs, data.n_train)
         config = TrainConfig.make(batch_size=20000, epochs=epochs, seed=0, n_train=data.n_train)
         units.append((EQUAL_UPDATES, lambda: train_run("numpy-tuned", config, data, ctx.threads)))

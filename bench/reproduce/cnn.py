@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.reproduce.claims import Measure
-from bench.reproduce.common import Context, Summary, markdown_table, profile_of, read_parts, run_parts, train_run
+from bench.reproduce.common import (
+    Context,
+    Summary,
+    markdown_table,
+    profile_of,
+    read_parts,
+    run_parts,
+    train_run,
+    unavailable_reason,
+)
 from impl.config import TrainConfig
-from impl.registry import all_implementations
 
 NAME = "cnn"
 TITLE = "The Keras CNN (article II): 5 epochs at B=128"
@@ -18,17 +26,12 @@ BATCH_SIZE = 128
 DEVICES = {"cpu": "keras-cnn-cpu", "gpu": "keras-cnn-gpu"}
 
 
-def unavailable(impl: str) -> str | None:
-    cls = all_implementations().get(impl)
-    return "unknown implementation" if cls is None else cls.short_unavailable_reason()
-
-
 def run(ctx: Context) -> dict[str, str]:
     """Runs what this machine can; returns the parts it cannot run, with the reason."""
     folder = ctx.experiment_dir(NAME)
     units, skipped = [], {}
     for device, impl in DEVICES.items():
-        reason = unavailable(impl)
+        reason = unavailable_reason(impl)
         if reason:
             skipped[device] = f"{impl}: {reason}"
             continue

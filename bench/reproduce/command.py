@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.compare import resolve_run
-from bench.environment import gpu_summary, machine_facts
+from bench.environment import machine_record
 from bench.reproduce import ladder
 from bench.reproduce.claims import CLAIMS_FILE, load_claims
 from bench.reproduce.common import FULL, QUICK, Context, profile_of, write_csv
-from bench.reproduce.report import EXPERIMENTS, KIND, REPORT_FILE, machine_identity, render
+from bench.reproduce.report import EXPERIMENTS, KIND, REPORT_FILE, claims_section, machine_identity, render
 from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, new_run_dir, read_run, update_run_record
 from impl.data import load_dataset
 from impl.errors import ConfigError, MLPBenchError
@@ -82,10 +82,6 @@ def code_version() -> str:
     return head[:12] + (f"+dirty-{hashlib.sha256(diff).hexdigest()[:8]}" if diff else "")
 
 
-def _machine() -> dict[str, Any]:
-    return {**machine_facts(), "gpus": gpu_summary()}
-
-
 # ---------------------------------------------------------------- options
 
 def _experiments(text: str | None) -> list[str]:
@@ -130,7 +126,7 @@ def _new_record(args: argparse.Namespace) -> dict[str, Any]:
         ladder_from = str(source.resolve())
     return {"experiments": experiments, "profile": dataclasses.asdict(profile), "seeds": seeds, "impl": impl,
             "threads": args.threads, "mnist": args.mnist, "ladder_from": ladder_from,
-            "code_version": code_version(), "machine": _machine(), "status": {}, "skipped": {}}
+            "code_version": code_version(), "machine": machine_record(), "status": {}, "skipped": {}}
 
 
 def _resumed(args: argparse.Namespace) -> Path:
@@ -148,7 +144,7 @@ def _resumed(args: argparse.Namespace) -> Path:
     if info.record.get("code_version") != version:
         raise MLPBenchError(f"{path}: made by code version {info.record.get('code_version')}, this is {version}; "
                             "a resumed run must not mix code versions (start a new one)")
-    here = _machine()
+    here = machine_record()
     if machine_identity(info.record) != machine_identity({"machine": here}):
         raise MLPBenchError(f"{path}: made on {machine_identity(info.record)[:2]}, this is "
                             f"{machine_identity({'machine': here})[:2]}; a resumed run must not mix machines")
@@ -185,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     finally:  # interrupted or not: the report says what exists and what is missing
         report = render([folder], folder)
         atomic_write_text(folder / REPORT_FILE, report)
-    print(report.split("\n## ", 2)[1].join(["## ", "\n"]) if "\n## " in report else report)
+    print(claims_section(report))
     print(f"report: {folder / REPORT_FILE}", file=sys.stderr)
     if failed:
         print(f"mlp-bench: error: {', '.join(failed)} failed (see above); the run stays incomplete: "
@@ -201,11 +197,13 @@ def _run_experiment(ctx: Context, folder: Path, record: dict[str, Any], name: st
     start = time.perf_counter()
     try:
         skipped = module.run(ctx) or {}
-        write_csv(folder / name) if (folder / name).is_dir() else None
+        if (folder / name).is_dir():
+            write_csv(folder / name)
         if hasattr(module, "draw"):
             module.draw(folder, read_run(folder).record)
     except (MLPBenchError, RuntimeError, ValueError, OSError) as err:
-        traceback.print_exc(file=sys.stderr) if not isinstance(err, MLPBenchError) else None
+        if not isinstance(err, MLPBenchError):  # a bug, not bad input: keep the trace for the report
+            traceback.print_exc(file=sys.stderr)
         record["status"][name] = {"state": "failed", "error": str(err).splitlines()[0] if str(err) else repr(err)}
         update_run_record(folder, status=record["status"])
         print(f"{name}: failed: {record['status'][name]['error']}", file=sys.stderr)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tabulate import tabulate
 from tqdm import tqdm
 
 from bench.environment import blas_threads
@@ -22,7 +23,7 @@ from impl.config import TrainConfig
 from impl.contract import Trainer
 from impl.data import Dataset, load_dataset
 from impl.numpy_mlp.reference import forward
-from impl.registry import get_implementation
+from impl.registry import all_implementations, get_implementation
 
 PARTS = "parts"
 
@@ -80,6 +81,12 @@ class Context:
 
     def progress(self, total: int, desc: str) -> tqdm:
         return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, leave=True, dynamic_ncols=True)
+
+
+def unavailable_reason(impl: str) -> str | None:
+    """Why an implementation an experiment names cannot run here (short form), else None."""
+    cls = all_implementations().get(impl)
+    return "unknown implementation" if cls is None else cls.short_unavailable_reason()
 
 
 # ---------------------------------------------------------------- finished parts
@@ -226,9 +233,8 @@ def save_figure(fig: Any, path: Path, grid: str = "major") -> Path:
 
 
 def markdown_table(head: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A GitHub-flavoured Markdown table, cells as given (no number parsing)."""
+    return tabulate(rows, headers=head, tablefmt="github", disable_numparse=True)
 
 
 def elapsed(start: float) -> str:

@@ -103,6 +103,13 @@ def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[
     return rows, {label: text for text, label in reasons.items()}, counts
 
 
+def claims_section(report: str) -> str:
+    """The "## Claims" section of a rendered report (what `reproduce` prints at the end)."""
+    start = report.find("## Claims")
+    end = report.find("\n## ", start + 1)
+    return report[start:end if end >= 0 else None].rstrip() + "\n" if start >= 0 else report
+
+
 def render(paths: list[Path], out_dir: Path) -> str:
     """The whole report for ``paths`` (run folders); figures are linked relative to ``out_dir``."""
     folders = [summarise_folder(p, out_dir) for p in paths]
