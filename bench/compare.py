@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.results import KEY, case_logs, label_of, load_run, render
+from bench.results import KEY, case_data, label_of, load_run, render, run_alpha
 from bench.runs import DEFAULT_RESULTS_DIR, list_runs, read_run
-from bench.stats import Pool, compare
+from bench.stats import MIN_CASES_BETWEEN_RUNS, Covariate, compare_runs
 from impl.errors import MLPBenchError
 
 
@@ -97,19 +97,47 @@ def machine_warnings(doc_a: dict[str, Any], doc_b: dict[str, Any], fa: pd.DataFr
     return [f"WARNING: runs come from {note}; ratios may not mean what they seem" for note in notes]
 
 
+def software_differences(doc_a: dict[str, Any], doc_b: dict[str, Any]) -> list[str]:
+    """What differs between the runs' software (BLAS kernels and versions, libraries, variables): where anything
+    does, the yardstick could have moved with the change itself, so it is not used to cancel drift."""
+    def facts(doc: dict[str, Any]) -> dict[str, Any]:
+        info = doc.get("machine_info", {}).get("mlp_bench", {})
+        return {"BLAS": sorted(json_key(p) for p in info.get("blas", [])), "versions": info.get("versions"),
+                "variables": info.get("env"), "CPU model": info.get("cpu_model")}
+
+    fa, fb = facts(doc_a), facts(doc_b)
+    return [k for k in fa if fa[k] != fb[k]]
+
+
+def json_key(pool: dict[str, Any]) -> str:
+    return "/".join(str(pool.get(k)) for k in ("internal_api", "version", "architecture"))
+
+
 def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame, alpha: float = 0.01,
                    threshold: float = 0.05) -> pd.DataFrame:
-    """One row per case common to both runs: ratio B/A, interval, verdict, processes, what would resolve it."""
-    logs_a, logs_b = case_logs(doc_a), case_logs(doc_b)
-    keep = KEY + ["process_median_s", "processes", "flags"]
-    merged = fa[keep].merge(fb[keep], on=KEY, suffixes=("_a", "_b"))
+    """One row per case common to both runs (the BLAS threads part of a case's identity): ratio B/A, interval,
+    verdict, processes, what would resolve it."""
+    data_a, data_b = case_data(doc_a), case_data(doc_b)
+    keep = KEY + ["threads", "process_median_s", "processes", "flags"]
+    fa, fb = fa.assign(threads=fa["threads"].fillna(0)), fb.assign(threads=fb["threads"].fillna(0))
+    merged = fa[keep].merge(fb[keep], on=KEY + ["threads"], suffixes=("_a", "_b"))
     if merged.empty:
-        raise MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload, phase and "
-                            "batch size)")
+        ignoring_threads = fa[KEY].merge(fb[KEY], on=KEY)
+        if not ignoring_threads.empty:
+            raise MLPBenchError(f"the runs were measured with different BLAS threads ({_threads(fa)} vs "
+                                f"{_threads(fb)}): a case's thread count is part of what it measures; rerun one "
+                                "side with --threads N")
+        raise MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload, phase, "
+                            "batch size and BLAS threads)")
     keys = [tuple(row[k] for k in KEY) for _, row in merged.iterrows()]
-    pool = Pool.of([logs_a[k] for k in keys] + [logs_b[k] for k in keys])
-    results = [compare(logs_a[k], logs_b[k], pool, alpha, threshold) for k in keys]
+    differences = software_differences(doc_a, doc_b)
+    covariate = Covariate.fit([data_a[k] for k in keys] + [data_b[k] for k in keys], allowed=not differences,
+                              why_not=f"raw: the runs differ in {', '.join(differences)}, which can move the "
+                                      "yardstick itself")
+    alpha = min(run_alpha(doc_a, alpha), run_alpha(doc_b, alpha))
+    results, between = compare_runs([(data_a[k], data_b[k]) for k in keys], covariate, alpha, threshold)
     merged["ratio_b_over_a"] = [r.ratio for r in results]
+    merged["raw_ratio"] = [r.raw_ratio if r.raw_ratio is not None else r.ratio for r in results]
     merged["low"] = [r.low for r in results]
     merged["high"] = [r.high for r in results]
     merged["verdict"] = [r.verdict for r in results]
@@ -117,8 +145,30 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
     merged["note"] = [r.note for r in results]
     merged["flags"] = [",".join(sorted({f for flags in (fa_, fb_) for f in flags.split(",") if f})) for fa_, fb_ in
                        zip(merged["flags_a"].fillna(""), merged["flags_b"].fillna(""), strict=True)]
-    merged.attrs["pool"] = pool
+    merged.attrs["pool"] = covariate.pool
+    merged.attrs["covariate"] = covariate
+    merged.attrs["alpha"] = alpha
+    merged.attrs["between_runs"] = between
     return merged.drop(columns=["flags_a", "flags_b"])
+
+
+def _between_text(table: pd.DataFrame) -> str:
+    between = table.attrs.get("between_runs")
+    if between is None:
+        return ""
+    if len(table) < MIN_CASES_BETWEEN_RUNS:
+        return (f"; between-run component not estimated (fewer than {MIN_CASES_BETWEEN_RUNS} cases): "
+                "intervals hold within a run's conditions only")
+    return f"; between-run component (sd of log times, in every interval) {np.sqrt(between):.3f}"
+
+
+def interval_label(alpha: float) -> str:
+    """``99% interval``; ``99.9% interval`` for the alpha of one look of a sequential run."""
+    return f"{1 - alpha:.1%} interval" if alpha < 0.01 else f"{1 - alpha:.0%} interval"
+
+
+def _threads(frame: pd.DataFrame) -> str:
+    return ",".join(str(int(t)) if t else "unknown" for t in sorted(set(frame["threads"])))
 
 
 def _verdict_text(verdict: str, needed: Any, note: str) -> str:
@@ -128,13 +178,16 @@ def _verdict_text(verdict: str, needed: Any, note: str) -> str:
 
 
 def render_comparison(table: pd.DataFrame, alpha: float, threshold: float) -> str:
-    pool: Pool = table.attrs.get("pool")
+    pool = table.attrs.get("pool")
+    covariate: Covariate | None = table.attrs.get("covariate")
+    alpha = table.attrs.get("alpha", alpha)
     shown = pd.DataFrame({
         "impl": [label_of(r) for r in table.itertuples()], "phase": table["phase"], "B": table["batch_size"],
         "A s": table["process_median_s_a"].map("{:.4g}".format),
         "B s": table["process_median_s_b"].map("{:.4g}".format),
         "B/A": table["ratio_b_over_a"].map("{:.3f}".format),
-        f"{1 - alpha:.0%} interval": [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a"
+        **({"raw B/A": table["raw_ratio"].map("{:.3f}".format)} if covariate is not None and covariate.used else {}),
+        interval_label(alpha): [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a"
                                       for lo, hi in zip(table["low"], table["high"], strict=True)],
         "processes": [f"{a}+{b}" for a, b in zip(table["processes_a"], table["processes_b"], strict=True)],
         "verdict": [_verdict_text(v, n, note) for v, n, note in
@@ -144,7 +197,9 @@ def render_comparison(table: pd.DataFrame, alpha: float, threshold: float) -> st
     spread = f"{np.sqrt(pool.variance):.3f}" if pool is not None and np.isfinite(pool.variance) else "not measured"
     summary = (f"{len(table)} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
                                                    ("slower", "faster", "same", "cannot resolve"))
-               + f"; pooled between-process spread (sd of log times) {spread}, threshold {threshold:.0%}")
+               + f"; pooled between-process spread (sd of log times) {spread}, threshold {threshold:.0%}"
+               + (f"\nverdicts: {covariate.reason}" if covariate is not None else "")
+               + _between_text(table))
     return "\n".join([shown.to_markdown(index=False), "", summary])
 
 

@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 
+from bench import pytest_benchmark_adapter as adapter
 from bench import results
-from bench.environment import blas_threads, machine_facts, machine_record
+from bench.environment import blas_threads, current_blas_threads, machine_facts, machine_record
 from bench.harness import Bench
 from bench.runs import atomic_write_text, new_run_dir
-from bench.settings import PROCESS_MAX_TIME, QUICK, WORKER_ENV, BenchSettings, add_options
+from bench.settings import PROCESS_MAX_TIME, QUICK, BenchSettings, add_options, worker_spec
 from bench.system import render_system, system_report
-from bench.workers import ProcessRunner, case_key
+from bench.workers import ProcessRunner, case_key, pin_process
 from impl.data import load_dataset
 from impl.errors import MLPBenchError
 
@@ -51,21 +52,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """pytest-benchmark's session exists only now (its configure hook runs last): adjust it."""
     config = session.config
     settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
-    bs = getattr(config, "_benchmarksession", None)
+    bs = adapter.session(config)
     if bs is None or settings is None:
+        return
+    if settings.worker:  # the controller's timing options and CPUs; it stores nothing itself
+        spec = worker_spec()
+        adapter.apply_timing_options(bs, spec["benchmark_options"])
+        adapter.store_nothing(bs)
+        pin_process(spec["cpus"])
         return
     if bs.group_by == "group":  # pytest-benchmark's table: one group per phase and size
         bs.group_by = "param:phase,param:batch_size"
     default_max_time = config.getoption("benchmark_max_time") == 1.0
     if settings.quick:  # short calibrated rounds, unless the user chose otherwise
         if default_max_time:
-            bs.options["max_time"] = QUICK["max_time"]
+            adapter.set_max_time(bs, QUICK["max_time"])
         if config.getoption("benchmark_min_rounds") == 5:
-            bs.options["min_rounds"] = QUICK["min_rounds"]
+            adapter.set_min_rounds(bs, QUICK["min_rounds"])
     elif settings.processes > 1 and default_max_time:  # each process measures its share of the time
-        bs.options["max_time"] = PROCESS_MAX_TIME
-    if settings.worker:  # a worker hands its document to the controller and stores nothing itself
-        bs.save = bs.autosave = bs.json = bs.histogram = None
+        adapter.set_max_time(bs, PROCESS_MAX_TIME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -115,8 +120,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     config = session.config
     settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
     if (settings is None or settings.worker or config.option.collectonly or not session.items
-            or session.testsfailed or getattr(config, "_benchmarksession", None) is None
-            or config._benchmarksession.disabled):
+            or session.testsfailed or adapter.session(config) is None or adapter.session(config).disabled):
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     write = reporter.write_line if reporter else print
@@ -127,7 +131,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
     write(f"mlp-bench: run folder {config.mlpbench_run_dir} (marked incomplete until the run ends)")
     if settings.spawns_workers:
-        runner = ProcessRunner(settings, config, config.mlpbench_run_dir, write)
+        runner = ProcessRunner(settings, config, config.mlpbench_run_dir, write,
+                               threads=settings.threads or current_blas_threads() or 1)
         config.mlpbench_runner = runner
         runner.run_all(session.items)
 
@@ -153,7 +158,8 @@ def bench(request: pytest.FixtureRequest) -> Iterator[Bench | None]:
         data = load_dataset(settings.mnist, allow_synthetic_fallback=True)
     except MLPBenchError as err:
         pytest.exit(f"mlp-bench: error: {err}", returncode=4)
-    state = Bench(settings, data)
+    spec = worker_spec()
+    state = Bench(settings, data, process=spec["process"] if spec else 1)
     request.config.mlpbench_state = state  # for the end-of-session line profiles
     yield state
 
@@ -166,7 +172,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """After pytest-benchmark's own table: fill the run folder and print the pivot tables. An interrupted or
     failed run keeps what finished and stays marked incomplete."""
-    bs = getattr(config, "_benchmarksession", None)
+    bs = adapter.session(config)
     settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
     if bs is None or settings is None:
         return
@@ -174,7 +180,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         config=config, benchmarks=bs.benchmarks, include_data=True, machine_info=bs.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
     if settings.worker:
-        atomic_write_text(Path(os.environ[WORKER_ENV]), json.dumps(doc, default=str))
+        atomic_write_text(Path(worker_spec()["out"]), json.dumps(doc, default=str))
         return
     run_dir: Path | None = getattr(config, "mlpbench_run_dir", None)
     if run_dir is None:
@@ -183,16 +189,32 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     runner: ProcessRunner | None = getattr(config, "mlpbench_runner", None)
     if runner is not None:
         doc["mlp_bench_schedule"] = runner.schedule
+        doc["mlp_bench_cpus"] = runner.cpus
+        if runner.sequential is not None:
+            doc["mlp_bench_sequential"] = runner.sequential
     if complete:
         _measure_roofline(doc, settings, terminalreporter)
     text = results.save_run(doc, run_dir, complete=complete)
     terminalreporter.write_sep("=", "mlp-bench results")
     terminalreporter.write_line(text)
+    if settings.against is not None and complete:
+        _print_against(terminalreporter, settings.against, run_dir)
     if settings.line_profile and complete:
         _line_profiles(terminalreporter, config, settings, run_dir)
     state = "" if complete else (f" INCOMPLETE (pytest exit status {int(exitstatus)}: kept what finished; "
                                  "compare and table skip it unless named)")
     terminalreporter.write_line(f"\nrun folder: {run_dir}{state}")
+
+
+def _print_against(terminalreporter: Any, against: Path, run_dir: Path) -> None:
+    """--until-resolved --against RUN: the comparison the run measured for, as `mlp-bench compare` prints it."""
+    from bench.compare import compare_frames, render_comparison
+    from bench.results import load_run
+
+    (doc_a, fa), (doc_b, fb) = load_run(against), load_run(run_dir)
+    table = compare_frames(doc_a, fa, doc_b, fb)
+    terminalreporter.write_sep("=", f"mlp-bench compare {against} {run_dir}")
+    terminalreporter.write_line(render_comparison(table, results.ALPHA, results.THRESHOLD))
 
 
 def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: BenchSettings, run_dir: Path) -> None:

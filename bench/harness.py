@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gc
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.environment import current_blas_threads
 from bench.memory import MemoryUse, measure
+from bench.noise import Counters
 from bench.settings import BenchSettings
 from impl.config import TrainConfig
 from impl.contract import Trainer
@@ -26,6 +26,36 @@ class Bench:
     _trainer: Trainer | None = None
     first_call_s: dict[tuple, float] = field(default_factory=dict)
     memory_use: dict[tuple, MemoryUse] = field(default_factory=dict)
+    process: int = 1  # the worker's process round (1 when this process measures alone)
+    _yardstick: Any = None
+    _case_start: tuple[Counters, dict[str, float] | None] | None = None
+
+    def start_case(self) -> None:
+        """Read the noise counters and time the yardstick right before a case's rounds (outside them)."""
+        before = self.yardstick().measure() if self.settings.yardstick else None
+        self._case_start = (Counters.now(), before)
+
+    def end_case(self) -> dict[str, Any]:
+        """The case's noise counters and yardstick, read right after its rounds (``record`` stores them)."""
+        if self._case_start is None:
+            return {}
+        counters, before = self._case_start
+        out = counters_since = Counters.now().since(counters)
+        if before is not None:
+            from bench.yardstick import combined
+
+            after = self.yardstick().measure()
+            out = {**counters_since, "yardstick_s": combined(before, after), "yardstick_before": before,
+                   "yardstick_after": after}
+        self._case_start = None
+        return out
+
+    def yardstick(self) -> Any:
+        if self._yardstick is None:
+            from bench.yardstick import Yardstick
+
+            self._yardstick = Yardstick()
+        return self._yardstick
 
     def trainer(self, cls: type[Trainer], batch_size: int) -> Trainer:
         key = (cls.name, batch_size)
@@ -40,6 +70,7 @@ class Bench:
             self.first_call_s[key] = time.perf_counter() - start
             self._key = key
         self._trainer.reset()
+        self.start_case()
         return self._trainer
 
     def memory(self, trainer: Trainer) -> MemoryUse:
@@ -59,6 +90,7 @@ class Bench:
 def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_per_round: int,
            **extra: Any) -> None:
     """What every result carries in extra_info (the environment goes to machine_info)."""
+    noise = bench.end_case()  # first: the counters and yardstick belong right after the rounds
     median = benchmark.stats.stats.median if benchmark.stats else float("nan")
     cls = type(trainer)
     facts = trainer.run_facts() if hasattr(trainer, "run_facts") else {}
@@ -68,6 +100,6 @@ def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_p
         "device": cls.device, "backend": cls.current_backend(), "dataset": bench.data.kind,
         "quick": bench.settings.quick,
         "seed": trainer.config.seed, "samples_per_s": samples_per_round / median if median else None,
-        "samples_per_round": samples_per_round, "process": int(os.environ.get("MLPBENCH_PROCESS", "1")),
+        "samples_per_round": samples_per_round, "process": bench.process,
         "processes": 1, "first_call_s": bench.first_call_s.get((cls.name, trainer.config.batch_size)),
-        **asdict(bench.memory(trainer)), **facts, **extra})
+        **asdict(bench.memory(trainer)), **facts, **noise, **extra})

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.noise import noise_flags
 from bench.runs import atomic_write_text, read_run, update_run_record
-from bench.stats import Pool, compare, log_medians
+from bench.stats import Case, Covariate, compare_cases, log_medians
 from impl.errors import MLPBenchError
 from impl.registry import all_implementations
 
@@ -67,6 +68,9 @@ def case_flags(bench: dict[str, Any]) -> tuple[int, str]:
         flags.append("unstable")
     if stalls:
         flags.append("stalls")
+    info = bench.get("extra_info", {})
+    for noise in info.get("noise_by_process") or [info]:
+        flags += [f for f in noise_flags(noise) if f not in flags]
     return stalls, ",".join(flags)
 
 
@@ -91,15 +95,26 @@ def tidy_frame(doc: dict[str, Any]) -> pd.DataFrame:
                              kind="stable").reset_index(drop=True)
 
 
-def case_logs(doc: dict[str, Any]) -> dict[tuple, np.ndarray]:
-    """log per-process medians of every case, keyed like the frame (impl, backend, workload, phase, B)."""
+def case_data(doc: dict[str, Any]) -> dict[tuple, Case]:
+    """Every case's log per-process medians and log yardsticks, keyed like the frame (impl, backend, workload,
+    phase, B)."""
     out = {}
     for bench in doc.get("benchmarks", []):
         info = bench.get("extra_info", {})
         key = (info.get("impl"), info.get("backend") or "", info.get("workload"), info.get("phase"),
                info.get("batch_size"))
-        out[key] = log_medians(process_samples(bench))
+        logs = log_medians(process_samples(bench))
+        yard = info.get("yardstick_by_process") or ([info["yardstick_s"]] if info.get("yardstick_s") else None)
+        yard_logs = (np.log(np.array(yard, dtype=float)) if yard and len(yard) == len(logs)
+                     and all(isinstance(v, int | float) and v > 0 for v in yard) else None)
+        out[key] = Case(logs, yard_logs)
     return out
+
+
+def run_alpha(doc: dict[str, Any], alpha: float = ALPHA) -> float:
+    """The alpha of one look: a run measured --until-resolved spent its alpha over its looks."""
+    sequential = doc.get("mlp_bench_sequential")
+    return alpha / sequential["max_looks"] if sequential else alpha
 
 
 def _key(row: Any) -> tuple:
@@ -153,23 +168,26 @@ def step_pivots(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def run_pool(doc: dict[str, Any]) -> Pool:
-    """The run's between-process spread, pooled over all its cases (log space)."""
-    return Pool.of(list(case_logs(doc).values()))
+def run_covariate(doc: dict[str, Any]) -> Covariate:
+    """The run's between-process spread, pooled over all its cases (log space), through the yardstick where
+    it cuts that spread."""
+    return Covariate.fit(list(case_data(doc).values()))
 
 
 def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA,
                     threshold: float = THRESHOLD) -> pd.DataFrame:
     """Per workload, phase and batch size: every implementation against the fastest, a ratio of per-process
     medians with its interval and verdict (``slower`` = resolved slower than the fastest)."""
-    logs, pool, rows = case_logs(doc), run_pool(doc), []
+    cases, covariate, rows = case_data(doc), run_covariate(doc), []
+    alpha = run_alpha(doc, alpha)
     for _, group in _labelled(frame).groupby(["workload", "phase", "batch_size"], sort=False):
         group = group.sort_values("process_median_s")
         best = group.iloc[0]
         for row in group.itertuples():
-            result = compare(logs[_key(best)], logs[_key(row)], pool, alpha, threshold)
+            result = compare_cases(cases[_key(best)], cases[_key(row)], covariate, alpha, threshold)
             rows.append({"workload": row.workload, "phase": row.phase, "batch_size": row.batch_size,
-                         "impl": row.label, "x_fastest": result.ratio, "low": result.low, "high": result.high,
+                         "impl": row.label, "impl_name": row.impl, "backend": row.backend,
+                         "x_fastest": result.ratio, "low": result.low, "high": result.high,
                          "verdict": "fastest" if row.Index == best.name else result.verdict,
                          "processes": row.processes})
     return pd.DataFrame(rows)

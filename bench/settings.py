@@ -8,9 +8,12 @@ sees these options.
 
 from __future__ import annotations
 
+import json
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +29,8 @@ DEFAULT_PROCESSES = 2  # worker processes per case: the between-process spread n
 PROCESS_ROUNDS = 1  # full-run rounds per worker when processes > 1: rounds become processes
 PROCESS_MAX_TIME = 0.5  # pytest-benchmark's max_time per case and worker when processes > 1 (default 1.0 s)
 DEFAULT_WORKER_TIMEOUT = 3600.0  # seconds one worker process may take before its cases fail
+MAX_LOOKS = 10  # --until-resolved: verdicts are looked at most this often (alpha is spent over them)
+DEFAULT_BUDGET_MIN = 10.0
 QUICK = {"epochs": 1, "rounds": 1, "step_rounds": 5, "max_time": 0.05, "min_rounds": 3, "processes": 1}
 
 OPTIONS: list[tuple[str, dict]] = [
@@ -57,8 +62,20 @@ OPTIONS: list[tuple[str, dict]] = [
     ("--quick", {"action": "store_true", "help": "tiny profile for CI and a first look: 1 epoch, 1 round, "
                                                    "the workload's quick batch sizes; results tagged quick"}),
     ("--full", {"action": "store_true", "help": "the whole matrix: every workload, more batch sizes"}),
+    ("--no-pin", {"action": "store_true", "help": "leave worker processes unpinned (default: with fewer BLAS threads "
+                                                  "than cores, each worker is pinned to cores apart from this one)"}),
+    ("--no-yardstick", {"action": "store_true", "help": "skip the reference workload timed beside every case "
+                                                        "(default: timed, and used in verdicts where it cuts the "
+                                                        "spread; see docs/noise.md)"}),
+    ("--until-resolved", {"action": "store_true", "help": "after the first --processes rounds, add process rounds for "
+                          "the cases still 'cannot resolve' until each resolves, --budget is spent or "
+                          f"{MAX_LOOKS} looks were taken (alpha spent over the looks)"}),
+    ("--budget", {"type": float, "metavar": "MIN", "help": "with --until-resolved: minutes of worker time in all "
+                                                           f"(default {DEFAULT_BUDGET_MIN:g})"}),
+    ("--against", {"metavar": "RUN", "help": "with --until-resolved: keep measuring until every case's comparison "
+                                             "with this saved run (a folder or run id) resolves"}),
 ]
-WORKER_ENV = "MLPBENCH_WORKER_OUT"  # set by the controller: this pytest is a worker writing its results there
+WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
 INI_KEYS = {"mlpbench_batch_sizes": "default of --batch-sizes", "mlpbench_full_run_batch_sizes":
             "default of --full-run-batch-sizes", "mlpbench_rounds": "default of --rounds",
             "mlpbench_results_dir": "default of --results-dir", "mlpbench_processes": "default of --processes",
@@ -110,6 +127,35 @@ class BenchSettings:
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT
     worker: bool = False  # this process measures for a controller (bench/workers.py), in-process
     backends: tuple[str, ...] = ()  # requested backends of multi-backend implementations; () = the current one
+    pin: bool = True  # pin workers to cores apart from the controller where there are spare cores
+    yardstick: bool = True  # time the reference workload beside every case (bench/yardstick.py)
+    until_resolved: bool = False
+    budget_min: float = DEFAULT_BUDGET_MIN
+    against: Path | None = None  # a saved run the verdicts of --until-resolved are taken against
+
+    def to_spec(self) -> dict[str, Any]:
+        """Plain JSON for the worker protocol (bench/workers.py): classes by name, paths as text."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["impls"] = [c.name for c in self.impls]
+        out["workloads"] = [w.name for w in self.workloads]
+        for name in ("results_dir", "against"):
+            out[name] = None if out[name] is None else str(out[name])
+        return out
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> BenchSettings:
+        """The controller's settings, as a worker reads them from its spec file (never from argv)."""
+        values = dict(spec)
+        values["impls"] = tuple(get_implementation(n, require_available=False) for n in values["impls"])
+        values["workloads"] = tuple(get_workload(n) for n in values["workloads"])
+        for name in ("step_batch_sizes", "full_run_batch_sizes"):
+            values[name] = {k: tuple(v) for k, v in values[name].items()}
+        for name in ("phases", "backends"):
+            values[name] = tuple(values[name])
+        values["results_dir"] = Path(values["results_dir"])
+        values["against"] = Path(values["against"]) if values["against"] else None
+        values["worker"] = True
+        return cls(**values)
 
     def backends_of(self, cls: type[Trainer]) -> tuple[str, ...]:
         """The backends to measure ``cls`` on: the requested ones it supports, else the current one."""
@@ -142,6 +188,9 @@ class BenchSettings:
         def ini(key: str) -> str:
             return (config.getini(key) or "").strip()
 
+        spec = worker_spec()
+        if spec is not None:
+            return cls.from_spec(spec["settings"])
         quick, full = bool(opt("quick")), bool(opt("full"))
         if quick and full:
             raise MLPBenchError("--quick and --full exclude each other")
@@ -180,7 +229,15 @@ class BenchSettings:
             timeout = float(ini("mlpbench_worker_timeout") or DEFAULT_WORKER_TIMEOUT)
         if timeout <= 0:
             raise MLPBenchError(f"--worker-timeout must be positive (got {timeout:g})")
-        worker = bool(os.environ.get(WORKER_ENV))
+        until_resolved, budget, against = bool(opt("until_resolved")), opt("budget"), opt("against")
+        if budget is not None and not until_resolved:
+            raise MLPBenchError("--budget goes with --until-resolved")
+        if against is not None and not until_resolved:
+            raise MLPBenchError("--against goes with --until-resolved (`mlp-bench compare` compares saved runs)")
+        if budget is not None and not (math.isfinite(budget) and budget > 0):
+            raise MLPBenchError(f"--budget must be a positive number of minutes (got {budget:g})")
+        if until_resolved and quick:
+            raise MLPBenchError("--until-resolved needs real rounds: it does not go with --quick")
         backends = tuple(_names(opt("backends") or ""))
         known = {b for c in impls for b in c.backend_choices()} | {c.current_backend() for c in impls} | {"all"}
         for backend in backends:
@@ -209,7 +266,10 @@ class BenchSettings:
             results_dir=Path(opt("results_dir") or ini("mlpbench_results_dir") or "results"),
             tag=opt("tag") or ("quick" if quick else "full" if full else "default"), quick=quick, full=full,
             line_profile=opt("line_profile"), processes=processes, worker_timeout=timeout,
-            worker=worker, backends=backends)
+            worker=False, backends=backends, pin=not opt("no_pin"), yardstick=not opt("no_yardstick"),
+            until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
+            against=_against_run(against, opt("results_dir") or ini("mlpbench_results_dir") or "results", quick)
+            if against else None)
 
 
 def _positive_int(given: int | None, ini_value: str, flag: str, default: int) -> int:
@@ -223,3 +283,31 @@ def _positive_int(given: int | None, ini_value: str, flag: str, default: int) ->
     if value < 1:
         raise MLPBenchError(f"{flag} must be at least 1 (got {value})")
     return value
+
+
+def worker_spec() -> dict[str, Any] | None:
+    """This worker's spec file (bench/workers.py writes it), or None in the controller / a plain run."""
+    path = os.environ.get(WORKER_SPEC_ENV)
+    if not path:
+        return None
+    return json.loads(Path(path).read_text())
+
+
+def _against_run(name: str, results_dir: str, quick: bool) -> Path:
+    """The saved run named by --against, checked now (a one-line error before anything is measured): a
+    benchmark run that loads, from this machine (CPU model and count), in this profile."""
+    from bench.compare import resolve_run
+    from bench.environment import machine_facts
+    from bench.results import load_run
+
+    path = resolve_run(name, Path(results_dir))
+    doc, frame = load_run(path)
+    saved = doc.get("machine_info", {}).get("mlp_bench", {})
+    here = machine_facts()
+    for fact in ("cpu_model", "cpu_count"):
+        if saved.get(fact) != here[fact]:
+            raise MLPBenchError(f"--against {name}: measured on another machine ({fact} {saved.get(fact)!r}, here "
+                                f"{here[fact]!r}); a comparison across machines cannot resolve a change")
+    if bool(frame["quick"].fillna(False).astype(bool).any()) != quick:
+        raise MLPBenchError(f"--against {name}: measured in another profile (quick vs full)")
+    return path

@@ -11,6 +11,10 @@ worker process, the median of that process's rounds (robust to a stalled round),
   case's own estimate as an empirical-Bayes "moderated" variance (Smyth 2004, limma) with a fixed prior
   weight of ``PRIOR_DF`` degrees of freedom: a case that is noisier than the rest keeps most of its own
   spread, a quiet one borrows strength from the pool;
+- yardstick: where every process also timed the fixed reference workload (bench/yardstick.py), its log time
+  is a covariate. One slope, fitted within cases over every case of the comparison (ANCOVA), removes the part
+  of the spread the machine's drift explains; it is used only where it cuts the pooled variance by at least
+  ``YARDSTICK_GAIN``, and its own uncertainty is added to the interval;
 - interval: Student t on that variance, at confidence 1 - alpha;
 - verdict, as asv: ``slower``/``faster`` only when the interval excludes 1 and the estimate is beyond the
   threshold; ``same`` when the whole interval lies within the threshold (or excludes 1 inside it); else
@@ -30,6 +34,7 @@ from scipy.stats import t as student_t
 
 PRIOR_DF = 10.0  # weight of the pooled spread, in degrees of freedom (limma's d0, fixed)
 MAX_PROCESSES_HINT = 1000
+YARDSTICK_GAIN = 0.8  # the yardstick is used when it leaves at most this share of the pooled variance
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,85 @@ class Verdict:
     spread: float  # the moderated between-process standard deviation of log times used
     processes_needed: int | None  # per side, to resolve the threshold at that spread (cannot resolve only)
     note: str = ""
+    raw_ratio: float | None = None  # the unadjusted ratio, where the yardstick adjusted this one
+
+
+@dataclass(frozen=True)
+class Case:
+    """One side of a comparison: log per-process medians and, where measured, the log yardstick of each."""
+
+    logs: np.ndarray
+    yard: np.ndarray | None = None
+
+    @property
+    def has_yardstick(self) -> bool:
+        return self.yard is not None and len(self.yard) == len(self.logs) and bool(np.all(np.isfinite(self.yard)))
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """The yardstick as a covariate: one within-case slope for every case of a comparison."""
+
+    slope: float
+    centre: float  # mean log yardstick over the comparison: adjusted times are "at the typical machine speed"
+    sxx: float  # within-case sum of squares of the log yardstick (the slope's precision)
+    raw: Pool
+    adjusted: Pool
+    used: bool
+    reason: str
+
+    @classmethod
+    def fit(cls, cases: Sequence[Case], allowed: bool = True, why_not: str = "") -> Covariate:
+        raw = Pool.of([c.logs for c in cases])
+        usable = [c for c in cases if c.has_yardstick]
+        if not allowed or not cases or len(usable) < len(cases):
+            reason = why_not or ("no yardstick in these runs" if len(usable) < len(cases) else "no cases")
+            return cls(0.0, 0.0, 0.0, raw, raw, False, reason)
+        centre = float(np.mean(np.concatenate([c.yard for c in usable])))
+        sxy = sxx = syy = 0.0
+        for c in usable:
+            if len(c.logs) < 2:
+                continue
+            x, y = c.yard - c.yard.mean(), c.logs - c.logs.mean()
+            sxx, sxy, syy = sxx + float(x @ x), sxy + float(x @ y), syy + float(y @ y)
+        if raw.df < 3 or sxx <= 0:
+            return cls(0.0, centre, sxx, raw, raw, False, "too few processes to fit the yardstick")
+        slope = sxy / sxx
+        adjusted = Pool(max(syy - slope * sxy, 0.0) / (raw.df - 1), raw.df - 1)
+        used = adjusted.variance <= YARDSTICK_GAIN * raw.variance
+        reason = (f"yardstick-adjusted: spread {math.sqrt(raw.variance):.3f} -> {math.sqrt(adjusted.variance):.3f}, "
+                  f"slope {slope:.2f}" if used else
+                  f"raw: the yardstick leaves {adjusted.variance / raw.variance:.0%} of the variance "
+                  f"(spread {math.sqrt(raw.variance):.3f}), not enough to use it")
+        return cls(slope, centre, sxx, raw, adjusted, used, reason)
+
+    @property
+    def pool(self) -> Pool:
+        return self.adjusted if self.used else self.raw
+
+    def adjust(self, case: Case) -> np.ndarray:
+        """The case's log times moved to the comparison's typical yardstick (unchanged when not used)."""
+        if not self.used:
+            return case.logs
+        return case.logs - self.slope * (case.yard - self.centre)
+
+    def slope_weight(self, a: Case, b: Case) -> float:
+        """Extra variance, in units of the residual variance, that the slope's uncertainty adds to B - A."""
+        if not self.used:
+            return 0.0
+        return float((b.yard.mean() - a.yard.mean()) ** 2 / self.sxx)
+
+
+def compare_cases(a: Case, b: Case, covariate: Covariate, alpha: float = 0.01, threshold: float = 0.05,
+                  between_runs: float = 0.0) -> Verdict:
+    """Compare two cases through the comparison's covariate (the yardstick where it is used); two saved runs
+    add the variance component ``between_runs`` (:func:`between_run_variance`)."""
+    result = compare(covariate.adjust(a), covariate.adjust(b), covariate.pool, alpha, threshold,
+                     covariate.slope_weight(a, b), between_runs)
+    if not covariate.used:
+        return result
+    raw = math.exp(float(b.logs.mean() - a.logs.mean()))
+    return Verdict(**{**result.__dict__, "raw_ratio": raw})
 
 
 def log_medians(per_process_samples: Sequence[Sequence[float]]) -> np.ndarray:
@@ -78,8 +162,11 @@ def moderated_variance(case_groups: Sequence[np.ndarray], pool: Pool) -> tuple[f
     return ((prior_df * pool.variance if prior_df else 0.0) + own_squares) / df, df
 
 
-def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, threshold: float = 0.05) -> Verdict:
-    """Compare log per-process medians ``b`` against ``a`` with the pooled spread ``pool``."""
+def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, threshold: float = 0.05,
+            extra_weight: float = 0.0, extra_variance: float = 0.0) -> Verdict:
+    """Compare log per-process medians ``b`` against ``a`` with the pooled spread ``pool``; ``extra_weight``
+    adds that multiple of the variance to the difference's (the yardstick slope's uncertainty), and
+    ``extra_variance`` a fixed variance (the between-run component)."""
     n_a, n_b = len(a), len(b)
     d = float(b.mean() - a.mean())
     ratio = math.exp(d)
@@ -89,7 +176,7 @@ def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, thres
                        "one process a side and no pooled spread: the between-process noise is unknown")
     spread = math.sqrt(variance)
     t = float(student_t.ppf(1 - alpha / 2, df))
-    half = t * spread * math.sqrt(1 / n_a + 1 / n_b)
+    half = t * math.sqrt(variance * (1 / n_a + 1 / n_b + extra_weight) + extra_variance)
     low, high = math.exp(d - half), math.exp(d + half)
     limit = math.log1p(threshold)
     if (low > 1 or high < 1) and abs(d) > limit:
@@ -98,14 +185,50 @@ def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, thres
         verdict = "same"
     else:
         verdict = "cannot resolve"
-    needed = processes_needed(spread, t, threshold) if verdict == "cannot resolve" else None
+    needed = processes_needed(spread, t, threshold, extra_variance) if verdict == "cannot resolve" else None
     note = "one process per side" if n_a == 1 and n_b == 1 else ""
     return Verdict(ratio, low, high, verdict, n_a, n_b, spread, needed, note)
 
 
-def processes_needed(spread: float, t: float, threshold: float) -> int:
-    """Processes per side for an interval half-width below log(1 + threshold) at this spread."""
+#: Fewest cases from which :func:`between_run_variance` estimates the between-run component.
+MIN_CASES_BETWEEN_RUNS = 6
+
+
+def between_run_variance(differences: Sequence[float], within: Sequence[float]) -> float:
+    """The variance two saved runs add to every case beyond their within-run spread, from the comparison
+    itself: how much the cases' differences (B - A, after the yardstick) scatter around their median, beyond
+    what their within-run variances predict. The scatter is measured robustly (MAD) and around the median,
+    so a few real changes do not inflate it and a change of every case is still seen. Zero with fewer than
+    ``MIN_CASES_BETWEEN_RUNS`` cases (then the caller says so)."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < MIN_CASES_BETWEEN_RUNS:
+        return 0.0
+    mad = 1.4826 * float(np.median(np.abs(d - np.median(d))))
+    return max(0.0, mad ** 2 - float(np.median(within)))
+
+
+def processes_needed(spread: float, t: float, threshold: float, extra_variance: float = 0.0) -> int:
+    """Processes per side for an interval half-width below log(1 + threshold) at this spread (at most
+    ``MAX_PROCESSES_HINT``: also when a between-run component alone is wider than the threshold)."""
     limit = math.log1p(threshold)
+    room = limit ** 2 - t ** 2 * extra_variance
+    if room <= 0:
+        return MAX_PROCESSES_HINT
     if spread == 0:
         return 2
-    return int(min(MAX_PROCESSES_HINT, max(2, math.ceil(2 * (t * spread / limit) ** 2))))
+    return int(min(MAX_PROCESSES_HINT, max(2, math.ceil(2 * t ** 2 * spread ** 2 / room))))
+
+
+def compare_runs(pairs: Sequence[tuple[Case, Case]], covariate: Covariate, alpha: float = 0.01,
+                 threshold: float = 0.05) -> tuple[list[Verdict], float]:
+    """Every case of two saved runs, B against A, with the between-run component estimated from all of them;
+    returns the verdicts and that component (a variance of log times)."""
+    differences, within = [], []
+    for a, b in pairs:
+        adjusted_a, adjusted_b = covariate.adjust(a), covariate.adjust(b)
+        variance, _ = moderated_variance([adjusted_a, adjusted_b], covariate.pool)
+        differences.append(float(adjusted_b.mean() - adjusted_a.mean()))
+        within.append(variance * (1 / len(a.logs) + 1 / len(b.logs) + covariate.slope_weight(a, b))
+                      if math.isfinite(variance) else 0.0)
+    between = between_run_variance(differences, within)
+    return [compare_cases(a, b, covariate, alpha, threshold, between) for a, b in pairs], between

@@ -4,10 +4,18 @@ Much of the timing noise on a shared machine lives between processes (memory and
 neighbours), so one process's rounds are not independent samples. With ``--processes N`` the controlling
 pytest session runs no benchmark itself: for process round p = 1..N it starts one worker per implementation
 and batch size (in a seeded random order that changes with p, as asv's ``--interleave-rounds``), each a plain
-``pytest`` of exactly that group's test ids in this process's settings, measuring in-process with one
-process's share of the rounds. Workers never run in parallel with each other. The controller then feeds every
-worker's raw rounds into its own pytest-benchmark fixtures, tagged with their process, so pytest-benchmark's
-table, JSON and storage hold the merged samples.
+``pytest`` of exactly that group's test ids. Workers never run in parallel with each other.
+
+The worker protocol is explicit (as asv's runner and pyperf's manager): the controller writes one spec file
+per worker (its frozen ``BenchSettings``, the case ids, pytest-benchmark's timing options, the process round,
+the CPUs to run on, where to write) and starts the worker with ``$MLPBENCH_WORKER_SPEC`` pointing at it; a
+worker never re-parses the controller's argv. Where the machine has more cores than the BLAS threads, the
+controller keeps one core and pins each worker to the others (pyperf's ``--affinity``).
+
+With ``--until-resolved`` the controller looks at the verdicts after the first rounds and adds process rounds
+only for the cases still ``cannot resolve`` (bench/sequential.py), until they resolve, the budget is spent or
+the last look was taken. The controller then feeds every worker's raw rounds into its own pytest-benchmark
+fixtures, tagged with their process, so pytest-benchmark's table, JSON and storage hold the merged samples.
 """
 
 from __future__ import annotations
@@ -26,17 +34,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.settings import OPTIONS, WORKER_ENV, BenchSettings
+from bench import pytest_benchmark_adapter as adapter
+from bench.runs import atomic_write_text
+from bench.settings import WORKER_SPEC_ENV, BenchSettings
 
-#: Suite options a worker must see as the controller saw them (the rest concern the controller only).
-FORWARDED = {flag for flag, _ in OPTIONS} - {"--worker-timeout", "--results-dir", "--tag", "--line-profile"}
-#: pytest-benchmark's options that change how a worker times (storage, display and comparison stay here).
-FORWARDED_BENCHMARK = {"--benchmark-min-time", "--benchmark-max-time", "--benchmark-min-rounds",
-                       "--benchmark-timer", "--benchmark-calibration-precision", "--benchmark-warmup-iterations",
-                       "--benchmark-disable-gc", "--benchmark-warmup"}
-FLAGS = {flag for flag, kw in OPTIONS if kw.get("action") == "store_true"} | {"--benchmark-disable-gc"}
-OPTIONAL_VALUE = {"--benchmark-warmup": {"true", "false", "yes", "no", "on", "off", "auto"}}
 LOG_TAIL_LINES = 15
+SPEC_SCHEMA = 1
 
 CaseKey = tuple[str, str, int, str]  # impl, backend, batch size, phase
 
@@ -68,6 +71,10 @@ class Group:
     def environment(self) -> dict[str, str]:
         return self.trainer_class.backend_environment(self.backend)
 
+    @property
+    def stem(self) -> str:
+        return f"{self.impl}-{self.backend}-B{self.batch_size}"
+
 
 def case_key(item: pytest.Item) -> CaseKey | None:
     params = getattr(getattr(item, "callspec", None), "params", {})
@@ -89,29 +96,36 @@ def plan(items: list[pytest.Item]) -> list[Group]:
             for (impl, backend, size), cases in groups.items()]
 
 
-def forwarded_args(args: list[str]) -> list[str]:
-    """The controller's command-line options that a worker must repeat (an allowlist: the rest stay here)."""
-    keep = FORWARDED | FORWARDED_BENCHMARK
-    out, i = [], 0
-    while i < len(args):
-        token = args[i]
-        flag = token.split("=", 1)[0]
-        if flag in keep:
-            out.append(token)
-            takes_value = "=" not in token and flag not in FLAGS
-            if takes_value and flag in OPTIONAL_VALUE:
-                takes_value = i + 1 < len(args) and args[i + 1].lower() in OPTIONAL_VALUE[flag]
-            if takes_value and i + 1 < len(args):
-                out.append(args[i + 1])
-                i += 1
-        i += 1
-    return out
+def cpu_plan(threads: int, pin: bool, cpus: list[int] | None = None) -> dict[str, Any]:
+    """Where the controller and the workers run: with fewer BLAS threads than CPUs the controller keeps the
+    first CPU and each worker gets the last ``threads``; otherwise nobody is pinned (and the reason is kept)."""
+    cpus = sorted(os.sched_getaffinity(0)) if cpus is None and hasattr(os, "sched_getaffinity") else (cpus or [])
+    if not pin:
+        return {"controller": None, "worker": None, "why": "pinning switched off (--no-pin)"}
+    if len(cpus) <= threads:
+        return {"controller": None, "worker": None,
+                "why": f"not pinned: {threads} BLAS thread(s) need all {len(cpus)} CPU(s)"}
+    return {"controller": cpus[:1], "worker": cpus[-threads:],
+            "why": f"workers pinned to CPU(s) {cpus[-threads:]}, the controller to CPU {cpus[0]}"}
+
+
+def pin_process(cpus: list[int] | None) -> None:
+    """Move every thread of this process onto ``cpus`` (threads started earlier, BLAS's included)."""
+    if not cpus or not hasattr(os, "sched_setaffinity"):
+        return
+    for task in Path("/proc/self/task").iterdir() if Path("/proc/self/task").is_dir() else []:
+        try:
+            os.sched_setaffinity(int(task.name), set(cpus))
+        except (OSError, ValueError):
+            continue
+    os.sched_setaffinity(0, set(cpus))
 
 
 class ProcessRunner:
     """Runs the workers, keeps their raw documents in the run folder, and replays them into the fixtures."""
 
-    def __init__(self, settings: BenchSettings, config: pytest.Config, run_dir: Path, write: Any) -> None:
+    def __init__(self, settings: BenchSettings, config: pytest.Config, run_dir: Path, write: Any,
+                 threads: int) -> None:
         self.settings = settings
         self.config = config
         self.workers_dir = run_dir / "workers"
@@ -119,31 +133,63 @@ class ProcessRunner:
         self.results: dict[CaseKey, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         self.failures: dict[CaseKey, str] = {}
         self.schedule: list[dict[str, Any]] = []
+        self.machine_info: dict[str, Any] = {}
+        self.cpus = cpu_plan(threads, settings.pin)
+        self.timing = adapter.timing_options(adapter.session(config))
+        self.sequential: dict[str, Any] | None = None
+        self._started = time.perf_counter()
 
     def run_all(self, items: list[pytest.Item]) -> None:
         groups = plan(items)
         if not groups:
             return
         self.workers_dir.mkdir(exist_ok=True)
-        total, done, started = len(groups) * self.settings.processes, 0, time.perf_counter()
-        for process in range(1, self.settings.processes + 1):
-            order = list(groups)
-            random.Random(f"{self.settings.seed}-{process}").shuffle(order)
-            for group in order:
-                done += 1
-                seconds, status = self._run_one(group, process)
-                elapsed = time.perf_counter() - started
-                self.write(f"mlp-bench worker {done}/{total}: process {process}/{self.settings.processes}, "
-                           f"{group.label} ({len(group.keys)} cases): {status} in {seconds:.1f} s "
-                           f"[{elapsed / 60:.1f} min, about {elapsed / done * (total - done) / 60:.1f} min left]")
+        self.write(f"mlp-bench: {self.cpus['why']}")
+        original = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        pin_process(self.cpus["controller"])
+        try:
+            for process in range(1, self.settings.processes + 1):
+                self._round(process, groups, self.settings.processes * len(groups))
+            if self.settings.until_resolved:
+                from bench.sequential import run_until_resolved
+
+                self.sequential = run_until_resolved(self, groups)
+        finally:
+            pin_process(original)
+
+    def _round(self, process: int, groups: list[Group], total: int) -> None:
+        order = list(groups)
+        random.Random(f"{self.settings.seed}-{process}").shuffle(order)
+        for group in order:
+            seconds, status = self._run_one(group, process)
+            done = len(self.schedule)
+            elapsed = time.perf_counter() - self._started
+            left = max(total - done, 0)
+            self.write(f"mlp-bench worker {done}/{max(total, done)}: process {process}, {group.label} "
+                       f"({len(group.keys)} cases): {status} in {seconds:.1f} s "
+                       f"[{elapsed / 60:.1f} min, about {elapsed / done * left / 60:.1f} min left]")
+
+    def seconds_of(self, group: Group) -> float:
+        """Mean wall time of this group's workers so far (what one more process round of it costs)."""
+        times = [s["seconds"] for s in self.schedule
+                 if (s["impl"], s["backend"], s["batch_size"]) == (group.impl, group.backend, group.batch_size)]
+        return float(np.mean(times)) if times else 0.0
+
+    def spent_seconds(self) -> float:
+        return float(sum(s["seconds"] for s in self.schedule))
 
     def _run_one(self, group: Group, process: int) -> tuple[float, str]:
-        stem = f"p{process}-{group.impl}-{group.backend}-B{group.batch_size}"
+        stem = f"p{process}-{group.stem}"
         out, log = self.workers_dir / f"{stem}.json", self.workers_dir / f"{stem}.log"
+        spec = self.workers_dir / "specs" / f"{stem}.json"
+        spec.parent.mkdir(exist_ok=True)
+        atomic_write_text(spec, json.dumps({
+            "schema": SPEC_SCHEMA, "settings": self.settings.to_spec(), "cases": list(group.node_ids),
+            "benchmark_options": self.timing, "process": process, "cpus": self.cpus["worker"], "out": str(out)},
+            indent=1))
         command = [sys.executable, "-m", "pytest", *group.node_ids, "--benchmark-only", "-q", "-p",
-                   "no:cacheprovider", *forwarded_args(list(self.config.invocation_params.args))]
-        env = {**os.environ, **group.environment, WORKER_ENV: str(out), "MLPBENCH_PROCESS": str(process),
-               "MPLBACKEND": "Agg"}
+                   "no:cacheprovider"]
+        env = {**os.environ, **group.environment, WORKER_SPEC_ENV: str(spec), "MPLBACKEND": "Agg"}
         start = time.perf_counter()
         with log.open("w") as log_file:
             try:
@@ -154,8 +200,7 @@ class ProcessRunner:
                 problem = f"worker timed out after {self.settings.worker_timeout:g} s"
         seconds = time.perf_counter() - start
         self.schedule.append({"process": process, "impl": group.impl, "backend": group.backend,
-                              "batch_size": group.batch_size,
-                              "seconds": seconds, "problem": problem})
+                              "batch_size": group.batch_size, "seconds": seconds, "problem": problem})
         found = self._collect(out, process)
         missing = [k for k in group.keys if k not in found]
         if missing:
@@ -178,9 +223,21 @@ class ProcessRunner:
             if bench.get("stats", {}).get("data"):
                 self.results[key].append((process, bench))
                 found.add(key)
-        if not hasattr(self, "machine_info"):
+        if not self.machine_info:
             self.machine_info = doc.get("machine_info", {})
         return found
+
+    def document(self) -> dict[str, Any]:
+        """The merged measurements so far, shaped like pytest-benchmark's JSON (for verdicts between looks)."""
+        benchmarks = []
+        for key, measured in self.results.items():
+            if key in self.failures:
+                continue
+            first = measured[0][1]
+            benchmarks.append({"name": first.get("name"), "group": first.get("group"),
+                               "stats": {"data": [d for _, b in measured for d in b["stats"]["data"]]},
+                               "extra_info": merge_extra_info(measured)})
+        return {"benchmarks": benchmarks, "machine_info": self.machine_info}
 
     def replay(self, benchmark: Any, key: CaseKey) -> None:
         """Feed every process's raw rounds into this test's benchmark fixture (pytest-benchmark's own stats)."""
@@ -189,21 +246,21 @@ class ProcessRunner:
         measured = self.results.get(key)
         if not measured:
             pytest.fail("no worker process measured this case", pytrace=False)
-        stats = benchmark._make_stats(1)  # the fixture's stats holder; durations below are per iteration
-        benchmark._mode = "mlp-bench worker processes"
-        for _, bench in measured:
-            for duration in bench["stats"]["data"]:
-                stats.update(duration)
+        adapter.replay(benchmark, [d for _, bench in measured for d in bench["stats"]["data"]])
         benchmark.extra_info.update(merge_extra_info(measured))
 
 
 def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
     """One record from the processes' records: facts from the first, samples tagged with their process."""
+    measured = sorted(measured, key=lambda pb: pb[0])
     infos = [bench.get("extra_info", {}) for _, bench in measured]
     merged = dict(infos[0])
     merged["processes"] = len(measured)
     merged["process_of_round"] = [p for p, bench in measured for _ in bench["stats"]["data"]]
+    merged["process_ids"] = [p for p, _ in measured]
     merged["process_medians_s"] = [float(np.median(bench["stats"]["data"])) for _, bench in measured]
+    merged["yardstick_by_process"] = [info.get("yardstick_s") for info in infos]
+    merged["noise_by_process"] = [{k: v for k, v in info.items() if k.startswith("noise_")} for info in infos]
     if any(info.get("epoch_seconds") for info in infos):
         merged["epoch_seconds"] = [run for info in infos for run in info.get("epoch_seconds") or []]
     for field in ("first_call_s", "peak_step_mb", "peak_run_mb", "first_epoch_s"):

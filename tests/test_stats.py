@@ -87,3 +87,61 @@ def test_one_process_a_side_without_a_pool_cannot_resolve_and_says_why():
 def test_processes_needed_grows_with_the_spread():
     assert processes_needed(0.02, 2.6, 0.05) < processes_needed(0.2, 2.6, 0.05)
     assert processes_needed(0.0, 2.6, 0.05) == 2
+
+
+# --- a drifting machine, and the yardstick that cancels it (tests/machine_sim.py) ---
+
+def drifting_a_b(seed: int, change: float, processes: int = 2, machine=None) -> Counter:
+    """A/B comparisons of two simulated runs on a drifting machine, each case through the yardstick."""
+    from bench.stats import Covariate, compare_cases
+    from tests.machine_sim import Machine, simulated_run
+
+    machine = machine or Machine()
+    rng = np.random.default_rng(seed)
+    counts: Counter = Counter()
+    for _ in range(COMPARISONS):
+        true_log, beta = rng.uniform(-8, 2, CASES), rng.uniform(0.7, 1.1, CASES)
+        a, _ = simulated_run(rng, machine, true_log, beta, processes)
+        b, _ = simulated_run(rng, machine, true_log + np.log(change), beta, processes)
+        covariate = Covariate.fit(a + b)
+        counts.update(compare_cases(x, y, covariate).verdict for x, y in zip(a, b, strict=True))
+    return counts
+
+
+def test_on_a_drifting_machine_the_yardstick_keeps_a_a_false_verdicts_below_two_percent():
+    counts = drifting_a_b(seed=4, change=1.0)
+    false = (counts["slower"] + counts["faster"]) / (CASES * COMPARISONS)
+    assert false <= 0.02, counts
+    assert counts["same"] / (CASES * COMPARISONS) >= 0.5, counts  # and it answers: most cases resolve as same
+
+
+def test_on_a_drifting_machine_a_true_ten_percent_change_is_found():
+    counts = drifting_a_b(seed=5, change=1.10, processes=3)
+    assert counts["slower"] / (CASES * COMPARISONS) >= 0.90, counts
+    assert counts["faster"] == 0
+
+
+def test_without_the_yardstick_the_same_machine_cannot_resolve_but_is_not_fooled():
+    from bench.stats import Covariate, compare_cases
+    from tests.machine_sim import Machine, simulated_run
+
+    rng = np.random.default_rng(6)
+    counts: Counter = Counter()
+    for _ in range(COMPARISONS):
+        true_log, beta = rng.uniform(-8, 2, CASES), rng.uniform(0.7, 1.1, CASES)
+        a, _ = simulated_run(rng, Machine(run_shift=0.0), true_log, beta, 2)
+        b, _ = simulated_run(rng, Machine(run_shift=0.0), true_log, beta, 2)
+        raw = Covariate.fit(a + b, allowed=False, why_not="raw")
+        counts.update(compare_cases(x, y, raw).verdict for x, y in zip(a, b, strict=True))
+    assert (counts["slower"] + counts["faster"]) / (CASES * COMPARISONS) <= 0.02, counts
+    assert counts["cannot resolve"] > counts["same"], counts
+
+
+def test_the_yardstick_is_left_out_where_it_explains_nothing():
+    from bench.stats import Case, Covariate
+
+    rng = np.random.default_rng(7)
+    cases = [Case(rng.normal(0, 0.05, 3), rng.normal(0, 0.05, 3)) for _ in range(20)]  # unrelated noise
+    covariate = Covariate.fit(cases)
+    assert not covariate.used and "not enough" in covariate.reason
+    assert np.array_equal(covariate.adjust(cases[0]), cases[0].logs)

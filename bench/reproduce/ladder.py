@@ -14,9 +14,9 @@ import pandas as pd
 
 from bench.reproduce.claims import Measure, articles_times
 from bench.reproduce.common import Context, Summary, markdown_table, pyplot
-from bench.results import _save, case_logs, label_of, load_run, run_pool
+from bench.results import _save, case_data, label_of, load_run, run_covariate
 from bench.runs import list_runs, read_run
-from bench.stats import compare
+from bench.stats import compare_cases
 from impl.errors import MLPBenchError
 
 NAME = "ladder"
@@ -87,7 +87,7 @@ def run(ctx: Context) -> None:
 
 
 def _ratio(logs: dict, pool: Any, a: tuple, b: tuple) -> Measure:
-    result = compare(logs[b], logs[a], pool)  # B over A: here a's time over b's
+    result = compare_cases(logs[b], logs[a], pool)  # B over A: here a's time over b's
     return Measure(result.ratio, result.low, result.high, f"{result.verdict}, {result.n_a}+{result.n_b} processes")
 
 
@@ -99,7 +99,7 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
         summary.not_run_reason = "ladder not measured"
         return summary
     doc, frame = full_runs(source)
-    logs, pool = case_logs(doc), run_pool(doc)
+    logs, pool = case_data(doc), run_covariate(doc)
     keys = {(r.impl, int(r.batch_size)): (r.impl, r.backend, r.workload, r.phase, r.batch_size)
             for r in frame.itertuples()}
     for size in SIZES:
