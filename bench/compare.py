@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.results import KEY, case_data, label_of, load_run, render, run_alpha
+from bench.results import KEY, case_data, interval_label, label_of, load_run, render, run_alpha
 from bench.runs import DEFAULT_RESULTS_DIR, list_runs, read_run
 from bench.stats import MIN_CASES_BETWEEN_RUNS, Covariate, compare_runs
 from impl.errors import MLPBenchError
@@ -160,11 +160,6 @@ def _between_text(table: pd.DataFrame) -> str:
         return (f"; between-run component not estimated (fewer than {MIN_CASES_BETWEEN_RUNS} cases): "
                 "intervals hold within a run's conditions only")
     return f"; between-run component (sd of log times, in every interval) {np.sqrt(between):.3f}"
-
-
-def interval_label(alpha: float) -> str:
-    """``99% interval``; ``99.9% interval`` for the alpha of one look of a sequential run."""
-    return f"{1 - alpha:.1%} interval" if alpha < 0.01 else f"{1 - alpha:.0%} interval"
 
 
 def _threads(frame: pd.DataFrame) -> str:

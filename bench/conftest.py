@@ -25,7 +25,7 @@ from bench.harness import Bench
 from bench.runs import atomic_write_text, new_run_dir
 from bench.settings import PROCESS_MAX_TIME, QUICK, BenchSettings, add_options, worker_spec
 from bench.system import render_system, system_report
-from bench.workers import ProcessRunner, case_key, pin_process
+from bench.workers import ProcessRunner, case_key, cpu_plan, pin_process
 from impl.data import load_dataset
 from impl.errors import MLPBenchError
 
@@ -63,7 +63,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     if bs.group_by == "group":  # pytest-benchmark's table: one group per phase and size
         bs.group_by = "param:phase,param:batch_size"
-    default_max_time = config.getoption("benchmark_max_time") == 1.0
+    # pytest-benchmark hands the option back as text ("1.0"): compared as text it never matched, so before
+    # this fix --quick and worker processes silently timed 1 s per case instead of their shorter budgets
+    default_max_time = float(config.getoption("benchmark_max_time")) == 1.0
     if settings.quick:  # short calibrated rounds, unless the user chose otherwise
         if default_max_time:
             adapter.set_max_time(bs, QUICK["max_time"])
@@ -126,13 +128,18 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     write = reporter.write_line if reporter else print
     report = system_report()
     write(render_system(report))
+    threads = settings.threads or current_blas_threads() or 1
+    conditions = {"threads": threads, "threads_why": settings.threads_why or "the BLAS library's own choice",
+                  "pinning": cpu_plan(threads, settings.pin)["why"] if settings.spawns_workers else
+                  "not pinned: measured in this process", "yardstick": settings.yardstick}
+    write(f"mlp-bench: {threads} BLAS thread(s) ({conditions['threads_why']}); {conditions['pinning']}; yardstick "
+          + ("on" if settings.yardstick else "off (--no-yardstick)"))
     meta = {"quick": settings.quick, "processes": settings.processes, "system": report,
-            "machine": machine_facts()}
+            "machine": machine_facts(), "conditions": conditions}
     config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
     write(f"mlp-bench: run folder {config.mlpbench_run_dir} (marked incomplete until the run ends)")
     if settings.spawns_workers:
-        runner = ProcessRunner(settings, config, config.mlpbench_run_dir, write,
-                               threads=settings.threads or current_blas_threads() or 1)
+        runner = ProcessRunner(settings, config, config.mlpbench_run_dir, write, threads=threads)
         config.mlpbench_runner = runner
         runner.run_all(session.items)
 

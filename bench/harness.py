@@ -93,6 +93,8 @@ def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_p
     noise = bench.end_case()  # first: the counters and yardstick belong right after the rounds
     median = benchmark.stats.stats.median if benchmark.stats else float("nan")
     cls = type(trainer)
+    # memory is no timing: measured once, by the first process (an epoch under tracemalloc costs seconds)
+    memory = asdict(bench.memory(trainer)) if bench.process == 1 else {}
     facts = trainer.run_facts() if hasattr(trainer, "run_facts") else {}
     benchmark.extra_info.update({
         "impl": cls.name, "workload": cls.workload, "phase": phase, "batch_size": trainer.config.batch_size,
@@ -102,4 +104,4 @@ def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_p
         "seed": trainer.config.seed, "samples_per_s": samples_per_round / median if median else None,
         "samples_per_round": samples_per_round, "process": bench.process,
         "processes": 1, "first_call_s": bench.first_call_s.get((cls.name, trainer.config.batch_size)),
-        **asdict(bench.memory(trainer)), **facts, **noise, **extra})
+        **memory, **facts, **noise, **extra})

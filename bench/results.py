@@ -111,6 +111,11 @@ def case_data(doc: dict[str, Any]) -> dict[tuple, Case]:
     return out
 
 
+def interval_label(alpha: float) -> str:
+    """``99% interval``; ``99.9% interval`` for the alpha of one look of a sequential run."""
+    return f"{1 - alpha:.1%} interval" if alpha < 0.01 else f"{1 - alpha:.0%} interval"
+
+
 def run_alpha(doc: dict[str, Any], alpha: float = ALPHA) -> float:
     """The alpha of one look: a run measured --until-resolved spent its alpha over its looks."""
     sequential = doc.get("mlp_bench_sequential")
@@ -222,6 +227,7 @@ def full_run_table(frame: pd.DataFrame, doc: dict[str, Any] | None = None) -> pd
     full = _labelled(frame[frame["phase"] == "full_run"])
     if full.empty:
         return full
+    fastest_column = f"x fastest [{interval_label(run_alpha(doc) if doc is not None else ALPHA)}]"
     parts = []
     for _, group in full.groupby(["workload", "batch_size"], sort=True):
         baseline, speedups = _baseline(group)
@@ -230,14 +236,14 @@ def full_run_table(frame: pd.DataFrame, doc: dict[str, Any] | None = None) -> pd
     full = pd.concat(parts)
     if doc is not None:
         versus = against_fastest(full.drop(columns="label"), doc).set_index(["workload", "batch_size", "impl"])
-        full["x fastest [99% interval]"] = [_interval(versus.loc[(r.workload, r.batch_size, r.label)])
+        full[fastest_column] = [_interval(versus.loc[(r.workload, r.batch_size, r.label)])
                                             for r in full.itertuples()]
         full["vs fastest"] = [versus.loc[(r.workload, r.batch_size, r.label), "verdict"] for r in full.itertuples()]
     else:
-        full["x fastest [99% interval]"] = full["process_median_s"] / full.groupby(
+        full[fastest_column] = full["process_median_s"] / full.groupby(
             ["workload", "batch_size"])["process_median_s"].transform("min")
     columns = ["workload", "batch_size", "label", "epochs", "processes", "rounds", "process_median_s", "min_s",
-               "speedup", "vs", "x fastest [99% interval]", *(["vs fastest"] if doc is not None else []),
+               "speedup", "vs", fastest_column, *(["vs fastest"] if doc is not None else []),
                "first_epoch_s", "first_call_s", "train_accuracy", "test_accuracy", "peak_run_mb", "flags"]
     return full[columns].rename(columns={"label": "impl", "process_median_s": "seconds", "speedup": "speed-up",
                                          "vs": "speed-up vs"})
@@ -254,8 +260,8 @@ def render(frame: pd.DataFrame, doc: dict[str, Any]) -> str:
                   "accuracy after training", full.to_markdown(index=False, floatfmt=".4g"), ""]
     fastest = which_is_fastest(frame, doc)
     if not fastest.empty:
-        parts += [f"### which is fastest: the runner-up's time over the fastest's, {1 - ALPHA:.0%} interval from "
-                  f"per-process medians (resolved: the interval excludes 1 and the gap exceeds {THRESHOLD:.0%})",
+        parts += [f"### which is fastest: the runner-up's time over the fastest's, {interval_label(run_alpha(doc))} "
+                  f"from per-process medians (resolved: the interval excludes 1 and the gap exceeds {THRESHOLD:.0%})",
                   fastest.to_markdown(index=False), ""]
     parts += [memory_table(frame), ""] if frame["peak_step_mb"].notna().any() else []
     parts += warnings_for(frame, doc)

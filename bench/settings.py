@@ -50,7 +50,9 @@ OPTIONS: list[tuple[str, dict]] = [
     ("--backends", {"help": "comma-separated backends for implementations that run on several (Keras: tensorflow,"
                             "jax,torch), each measured in worker processes of its own; 'all' = every installed "
                             "one (default: the configured backend)"}),
-    ("--threads", {"type": int, "help": "BLAS/OpenMP threads via threadpoolctl (default: the library's choice)"}),
+    ("--threads", {"type": int, "help": "BLAS/OpenMP threads via threadpoolctl (default: one core fewer than the "
+                                        "machine has, at least 1: the spare core keeps the controller and the OS "
+                                        "off the measurement; see docs/noise.md)"}),
     ("--seed", {"type": int, "default": 0, "help": "seed of initial weights and batch order (0)"}),
     ("--mnist", {"help": "MNIST directory or mnist.npz (default: $MLPBENCH_MNIST, Keras cache, download, "
                          "else synthetic data for timing only)"}),
@@ -115,7 +117,7 @@ class BenchSettings:
     rounds: int | None  # None: the implementation's own default, else DEFAULT_ROUNDS
     step_rounds: int
     phases: tuple[str, ...]
-    threads: int | None
+    threads: int | None  # BLAS threads of every case (part of its identity); None only in old records
     seed: int
     mnist: str | None
     results_dir: Path
@@ -132,6 +134,7 @@ class BenchSettings:
     until_resolved: bool = False
     budget_min: float = DEFAULT_BUDGET_MIN
     against: Path | None = None  # a saved run the verdicts of --until-resolved are taken against
+    threads_why: str = ""  # why this thread count (the system report prints it)
 
     def to_spec(self) -> dict[str, Any]:
         """Plain JSON for the worker protocol (bench/workers.py): classes by name, paths as text."""
@@ -222,6 +225,7 @@ class BenchSettings:
             raise MLPBenchError(f"--rounds must be at least 1 (got {rounds})")
         if opt("threads") is not None and opt("threads") < 1:
             raise MLPBenchError(f"--threads must be at least 1 (got {opt('threads')})")
+        threads, threads_why = ((opt("threads"), "--threads") if opt("threads") is not None else default_threads())
         processes = _positive_int(opt("processes"), ini("mlpbench_processes"), "--processes",
                                   QUICK["processes"] if quick else DEFAULT_PROCESSES)
         timeout = opt("worker_timeout")
@@ -262,7 +266,7 @@ class BenchSettings:
             full_run_batch_sizes=sizes("full_run_batch_sizes", "mlpbench_full_run_batch_sizes", full_default),
             epochs=epochs, rounds=rounds if rounds is not None else (QUICK["rounds"] if quick else None),
             step_rounds=QUICK["step_rounds"] if quick else DEFAULT_STEP_ROUNDS, phases=phases,
-            threads=opt("threads"), seed=opt("seed"), mnist=opt("mnist"),
+            threads=threads, threads_why=threads_why, seed=opt("seed"), mnist=opt("mnist"),
             results_dir=Path(opt("results_dir") or ini("mlpbench_results_dir") or "results"),
             tag=opt("tag") or ("quick" if quick else "full" if full else "default"), quick=quick, full=full,
             line_profile=opt("line_profile"), processes=processes, worker_timeout=timeout,
@@ -283,6 +287,16 @@ def _positive_int(given: int | None, ini_value: str, flag: str, default: int) ->
     if value < 1:
         raise MLPBenchError(f"{flag} must be at least 1 (got {value})")
     return value
+
+
+def default_threads(cpus: int | None = None) -> tuple[int, str]:
+    """One core fewer than this process may use, at least 1. The noise study (docs/noise.md) found the spare
+    core worth more than the second BLAS thread on a 2-vCPU VM: the worker pinned apart from the controller
+    and the OS, and no BLAS barrier waiting on a preempted thread."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cpus - 1)
+    return threads, f"default: {cpus} CPU(s) less one for the controller and the OS (--threads N to choose)"
 
 
 def worker_spec() -> dict[str, Any] | None:

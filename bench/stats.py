@@ -176,12 +176,16 @@ def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, thres
                        "one process a side and no pooled spread: the between-process noise is unknown")
     spread = math.sqrt(variance)
     t = float(student_t.ppf(1 - alpha / 2, df))
-    half = t * math.sqrt(variance * (1 / n_a + 1 / n_b + extra_weight) + extra_variance)
+    error = math.sqrt(variance * (1 / n_a + 1 / n_b + extra_weight) + extra_variance)
+    half = t * error
     low, high = math.exp(d - half), math.exp(d + half)
     limit = math.log1p(threshold)
+    # "same" is an equivalence test: two one-sided tests at alpha each (Schuirmann's TOST), i.e. the
+    # 1 - 2 alpha interval within the threshold; "slower"/"faster" need the 1 - alpha interval to exclude 1
+    equivalence_half = float(student_t.ppf(1 - alpha, df)) * error
     if (low > 1 or high < 1) and abs(d) > limit:
         verdict = "slower" if d > 0 else "faster"
-    elif -limit < d - half and d + half < limit or (low > 1 or high < 1):
+    elif -limit < d - equivalence_half and d + equivalence_half < limit or (low > 1 or high < 1):
         verdict = "same"
     else:
         verdict = "cannot resolve"

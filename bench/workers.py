@@ -144,7 +144,6 @@ class ProcessRunner:
         if not groups:
             return
         self.workers_dir.mkdir(exist_ok=True)
-        self.write(f"mlp-bench: {self.cpus['why']}")
         original = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         pin_process(self.cpus["controller"])
         try:

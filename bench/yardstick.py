@@ -18,7 +18,7 @@ GEMM_SHAPE = (512, 784, 256)  # (m, k, n): an MLP-sized float32 product, about 0
 GEMM_PASSES = 12
 ELEMENTWISE_SIZE = 1 << 20  # float32 elements: 4 MiB, past the L2 cache
 ELEMENTWISE_PASSES = 8
-REPEATS = 3  # the median of these is kept (one preempted repeat moves it little)
+REPEATS = 5  # the median of these is kept (one preempted repeat moves it little)
 
 
 class Yardstick:

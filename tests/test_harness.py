@@ -191,6 +191,14 @@ def test_a_worker_that_times_out_fails_its_cases_with_its_log(tmp_path, real_dat
     (["--processes", "0"], "--processes must be at least 1"),
     (["--processes", "two"], "invalid int value"),
     (["--worker-timeout", "0"], "--worker-timeout must be positive"),
+    (["--until-resolved", "--budget", "0"], "--budget must be a positive number"),
+    (["--until-resolved", "--budget", "-3"], "--budget must be a positive number"),
+    (["--until-resolved", "--budget", "inf"], "--budget must be a positive number"),
+    (["--until-resolved", "--budget", "ten"], "invalid float value"),
+    (["--budget", "5"], "--budget goes with --until-resolved"),
+    (["--against", "reference"], "--against goes with --until-resolved"),
+    (["--until-resolved", "--against", "no-such-run"], "no run 'no-such-run'"),
+    (["--until-resolved", "--quick"], "does not go with --quick"),
 ])
 def test_bad_bench_options_are_usage_errors(tmp_path, args, words):
     done = run("-m", "pytest", "bench/", "--benchmark-only", "--results-dir", str(tmp_path), *args)
@@ -223,3 +231,50 @@ def test_system_report_warns_about_forced_openblas_kernels(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     (warning,) = system_warnings(report)
     assert "OPENBLAS_CORETYPE=Haswell" in warning
+
+
+def test_a_worker_gets_its_settings_from_a_spec_file_and_records_its_noise(two_runs):
+    folder = run_folders(two_runs)[0]
+    specs = sorted((folder / "workers" / "specs").glob("*.json"))
+    assert len(specs) == 8  # 2 processes x 2 implementations x 2 batch sizes
+    spec = json.loads(specs[0].read_text())
+    assert {"settings", "cases", "benchmark_options", "process", "cpus", "out"} <= set(spec)
+    assert spec["settings"]["impls"] == ["numpy-v3-sliced", "numpy-v0-naive"] and spec["settings"]["threads"] == 1
+    assert spec["benchmark_options"]["max_time"] == 0.05  # the controller's --quick timing, handed over
+    doc = json.loads((folder / "benchmark.json").read_text())
+    for bench in doc["benchmarks"]:
+        info = bench["extra_info"]
+        assert len(info["yardstick_by_process"]) == 2 and all(y > 0 for y in info["yardstick_by_process"])
+        noise = info["noise_by_process"][0]
+        assert noise["noise_seconds"] > 0 and noise["noise_involuntary_switches"] >= 0 and noise["noise_cpu_set"]
+    assert doc["mlp_bench_cpus"]["worker"] == [1] or "not pinned" in doc["mlp_bench_cpus"]["why"]
+
+
+def test_compare_refuses_cases_measured_with_other_thread_counts(two_runs, tmp_path):
+    a, b = run_folders(two_runs)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "run.json").write_text((b / "run.json").read_text())
+    doc = json.loads((b / "benchmark.json").read_text())
+    for bench in doc["benchmarks"]:
+        bench["extra_info"]["threads"] = 2
+    (other / "benchmark.json").write_text(json.dumps(doc))
+    done = mlp_bench("compare", str(a), str(other))
+    assert done.returncode == 2 and "different BLAS threads (1 vs 2)" in done.stderr, done.stderr
+
+
+def test_until_resolved_adds_processes_only_where_needed_and_records_its_looks(tmp_path, real_data):
+    done = run("-m", "pytest", "bench/", "--benchmark-only", "--results-dir", str(tmp_path), "--impl",
+               "numpy-v3-sliced,numpy-tuned", "--phases", "forward", "--batch-sizes", "2000", "--threads", "1",
+               "--until-resolved", "--budget", "1", "-p", "no:cacheprovider")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "mlp-bench look 1/10" in done.stdout
+    (folder,) = run_folders(tmp_path)
+    doc = json.loads((folder / "benchmark.json").read_text())
+    sequential = doc["mlp_bench_sequential"]
+    assert sequential["looks"] >= 1 and sequential["alpha_per_look"] == pytest.approx(0.001)
+    assert sequential["stopped"] and sequential["history"][0]["open"] >= 0
+    tables = (folder / "tables.md").read_text()
+    assert "99.9% interval" in tables
+    processes = [b["extra_info"]["processes"] for b in doc["benchmarks"]]
+    assert min(processes) >= 2 and len(processes) == 2
