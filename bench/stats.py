@@ -234,5 +234,15 @@ def compare_runs(pairs: Sequence[tuple[Case, Case]], covariate: Covariate, alpha
         differences.append(float(adjusted_b.mean() - adjusted_a.mean()))
         within.append(variance * (1 / len(a.logs) + 1 / len(b.logs) + covariate.slope_weight(a, b))
                       if math.isfinite(variance) else 0.0)
-    between = between_run_variance(differences, within)
+    between = between_run_variance(differences, within) + unadjusted_shift(pairs, covariate)
     return [compare_cases(a, b, covariate, alpha, threshold, between) for a, b in pairs], between
+
+
+def unadjusted_shift(pairs: Sequence[tuple[Case, Case]], covariate: Covariate) -> float:
+    """Where the yardstick was timed on both sides but not used, the machine shift it saw between the runs
+    (squared): a bound on what the unadjusted differences may carry from the machine alone, as long as no
+    case follows the machine more than one for one. Zero where it was used or not timed."""
+    if covariate.used or not pairs or not all(a.has_yardstick and b.has_yardstick for a, b in pairs):
+        return 0.0
+    shift = float(np.median([b.yard.mean() - a.yard.mean() for a, b in pairs]))
+    return shift ** 2

@@ -11,8 +11,8 @@ from collections import Counter
 import numpy as np
 
 from bench.sequential import alpha_per_look, until_resolved
-from bench.stats import Covariate, compare_cases
-from tests.machine_sim import Machine, more_processes, simulated_run
+from bench.stats import Covariate, compare_runs
+from tests.machine_sim import BETA_RANGE, Machine, more_processes, simulated_run
 
 CASES = 20
 PAIRS = 40  # x 20 cases = 800 sequential case comparisons per setting
@@ -20,15 +20,15 @@ PAIRS = 40  # x 20 cases = 800 sequential case comparisons per setting
 
 def sequential_pair(rng: np.random.Generator, change: float, machine: Machine) -> tuple[Counter, int]:
     """One saved run A and a new run B measured until resolved against it; B's verdicts and looks."""
-    true_log, beta = rng.uniform(-8, 2, CASES), rng.uniform(0.7, 1.1, CASES)
+    true_log, beta = rng.uniform(-8, 2, CASES), rng.uniform(*BETA_RANGE, CASES)
     a, _ = simulated_run(rng, machine, true_log, beta, 2)
     b, shift_b = simulated_run(rng, machine, true_log + np.log(change), beta, 2)
     verdicts: dict[int, str] = {}
 
     def open_cases() -> set:
-        covariate = Covariate.fit(a + b)
-        for c in range(CASES):
-            verdicts[c] = compare_cases(a[c], b[c], covariate, alpha_per_look()).verdict
+        results, _ = compare_runs(list(zip(a, b, strict=True)), Covariate.fit(a + b), alpha_per_look())
+        for c, result in enumerate(results):
+            verdicts[c] = result.verdict
         return {c for c, v in verdicts.items() if v == "cannot resolve"}
 
     def measure_more(keys: set) -> None:

@@ -92,15 +92,15 @@ def test_processes_needed_grows_with_the_spread():
 # --- a drifting machine, and the yardstick that cancels it (tests/machine_sim.py) ---
 
 def drifting_a_b(seed: int, change: float, processes: int = 2, yardstick: bool = True) -> Counter:
-    """Two simulated runs on a drifting machine (a run shift of sd 0.15 between them), every case compared
+    """Two simulated runs on a drifting machine (a run shift of sd 0.08 between them), every case compared
     as `mlp-bench compare` does: through the yardstick, with the between-run component."""
     from bench.stats import Covariate, compare_runs
-    from tests.machine_sim import Machine, simulated_run
+    from tests.machine_sim import BETA_RANGE, Machine, simulated_run
 
     rng = np.random.default_rng(seed)
     counts: Counter = Counter()
     for _ in range(COMPARISONS):
-        true_log, beta = rng.uniform(-8, 2, CASES), rng.uniform(0.7, 1.1, CASES)
+        true_log, beta = rng.uniform(-8, 2, CASES), rng.uniform(*BETA_RANGE, CASES)
         a, _ = simulated_run(rng, Machine(), true_log, beta, processes)
         b, _ = simulated_run(rng, Machine(), true_log + np.log(change), beta, processes)
         covariate = Covariate.fit(a + b, allowed=yardstick, why_not="raw")
