@@ -11,6 +11,7 @@ from bench.environment import current_blas_threads
 from bench.memory import MemoryUse, measure
 from bench.noise import Counters
 from bench.settings import BenchSettings
+from bench.yardstick import Yardstick, combined
 from impl.config import TrainConfig
 from impl.contract import Trainer
 from impl.data import Dataset
@@ -27,7 +28,7 @@ class Bench:
     first_call_s: dict[tuple, float] = field(default_factory=dict)
     memory_use: dict[tuple, MemoryUse] = field(default_factory=dict)
     process: int = 1  # the worker's process round (1 when this process measures alone)
-    _yardstick: Any = None
+    _yardstick: Yardstick | None = None
     _case_start: tuple[Counters, dict[str, float] | None] | None = None
 
     def start_case(self) -> None:
@@ -40,20 +41,15 @@ class Bench:
         if self._case_start is None:
             return {}
         counters, before = self._case_start
-        out = counters_since = Counters.now().since(counters)
-        if before is not None:
-            from bench.yardstick import combined
-
-            after = self.yardstick().measure()
-            out = {**counters_since, "yardstick_s": combined(before, after), "yardstick_before": before,
-                   "yardstick_after": after}
         self._case_start = None
+        out = Counters.now().since(counters)
+        if before is not None:
+            after = self.yardstick().measure()
+            out.update(yardstick_s=combined(before, after), yardstick_before=before, yardstick_after=after)
         return out
 
-    def yardstick(self) -> Any:
+    def yardstick(self) -> Yardstick:
         if self._yardstick is None:
-            from bench.yardstick import Yardstick
-
             self._yardstick = Yardstick()
         return self._yardstick
 

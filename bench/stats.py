@@ -201,14 +201,22 @@ MIN_CASES_BETWEEN_RUNS = 6
 def between_run_variance(differences: Sequence[float], within: Sequence[float]) -> float:
     """The variance two saved runs add to every case beyond their within-run spread, from the comparison
     itself: how much the cases' differences (B - A, after the yardstick) scatter around their median, beyond
-    what their within-run variances predict. The scatter is measured robustly (MAD) and around the median,
-    so a few real changes do not inflate it and a change of every case is still seen. Zero with fewer than
+    what their within-run variances predict. The scatter is measured robustly (MAD, with cases beyond 3 sd of
+    the rest clipped and the estimate repeated) and around the median, so real changes of a part of the cases
+    do not inflate it and a change of every case is still seen. Zero with fewer than
     ``MIN_CASES_BETWEEN_RUNS`` cases (then the caller says so)."""
-    d = np.asarray(differences, dtype=float)
+    d, w = np.asarray(differences, dtype=float), np.asarray(within, dtype=float)
     if len(d) < MIN_CASES_BETWEEN_RUNS:
         return 0.0
-    mad = 1.4826 * float(np.median(np.abs(d - np.median(d))))
-    return max(0.0, mad ** 2 - float(np.median(within)))
+    keep = np.ones(len(d), dtype=bool)
+    for _ in range(3):  # clip cases that changed for real (beyond 3 sd of the rest), then estimate again
+        centre = float(np.median(d[keep]))
+        scale = 1.4826 * float(np.median(np.abs(d[keep] - centre)))
+        clipped = np.abs(d - centre) <= 3 * max(scale, float(np.sqrt(np.median(w))))
+        if clipped.sum() < MIN_CASES_BETWEEN_RUNS or np.array_equal(clipped, keep):
+            break
+        keep = clipped
+    return max(0.0, scale ** 2 - float(np.median(w[keep])))
 
 
 def processes_needed(spread: float, t: float, threshold: float, extra_variance: float = 0.0) -> int:

@@ -33,8 +33,7 @@ def test_the_timing_options_round_trip_through_json(bench_session):
 
 
 def test_replayed_rounds_become_the_fixtures_own_stats(bench_session, pytestconfig):
-    node = SimpleNamespace(name="test_x", nodeid="t.py::test_x", _nodeid="t.py::test_x", callspec=None,
-                           originalname="test_x", function=lambda: None)
+    node = SimpleNamespace(name="test_x", nodeid="t.py::test_x", originalname="test_x", function=lambda: None)
     fixture = BenchmarkFixture(node, add_stats=lambda stats: None, logger=bench_session.logger, warner=None,
                                disabled=False, **bench_session.options)
     adapter.replay(fixture, [0.2, 0.1, 0.3])
