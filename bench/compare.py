@@ -138,6 +138,7 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
     results, between = compare_runs([(data_a[k], data_b[k]) for k in keys], covariate, alpha, threshold)
     merged["ratio_b_over_a"] = [r.ratio for r in results]
     merged["raw_ratio"] = [r.raw_ratio if r.raw_ratio is not None else r.ratio for r in results]
+    merged["b_can_resolve"] = [r.b_can_resolve for r in results]
     merged["low"] = [r.low for r in results]
     merged["high"] = [r.high for r in results]
     merged["verdict"] = [r.verdict for r in results]

@@ -23,7 +23,7 @@ from bench import results
 from bench.environment import blas_threads, current_blas_threads, machine_facts, machine_record
 from bench.harness import Bench
 from bench.runs import atomic_write_text, new_run_dir
-from bench.settings import PROCESS_MAX_TIME, QUICK, BenchSettings, add_options, worker_spec
+from bench.settings import PROCESS_MAX_TIME, QUICK, BenchSettings, add_options, check_against, worker_spec
 from bench.system import render_system, system_report
 from bench.workers import ProcessRunner, case_key, cpu_plan, pin_process
 from impl.data import load_dataset
@@ -39,6 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = BenchSettings.from_config(config)
+        if not settings.worker:
+            check_against(settings)
     except MLPBenchError as err:
         raise pytest.UsageError(str(err)) from None
     config.mlpbench_settings = settings

@@ -40,7 +40,7 @@ def until_resolved(open_cases: Callable[[], set], measure_more: Callable[[set], 
         history.append({"look": look, "open": len(still_open), "spent_s": round(spent(), 1)})
         cost = cost_of(still_open) if still_open else 0.0
         if not still_open:
-            stopped = "every case resolved"
+            stopped = "no case left that more processes here could resolve"
         elif look >= max_looks:
             stopped = f"the last of {max_looks} looks was taken"
         elif spent() + cost > budget_s:
@@ -99,11 +99,13 @@ def open_within(doc: dict[str, Any]) -> set:
 
 
 def open_against(doc: dict[str, Any], against: Any) -> set:
-    """Cases whose comparison with the saved run is open (only this run's side is measured more)."""
+    """Cases whose comparison with the saved run is open and can still close: only this run's side is measured
+    more, so a case whose interval would stay too wide even with endless processes here (the saved run's own
+    processes bound it) is left as it is."""
     from bench.compare import compare_frames
     from bench.results import load_run, tidy_frame
 
     doc_a, frame_a = load_run(against)
     table = compare_frames(doc_a, frame_a, doc, tidy_frame(doc))
-    unresolved = table[table["verdict"] == "cannot resolve"]
+    unresolved = table[(table["verdict"] == "cannot resolve") & table["b_can_resolve"]]
     return {(r.impl, r.backend, int(r.batch_size), r.phase) for r in unresolved.itertuples()}

@@ -272,7 +272,7 @@ class BenchSettings:
             line_profile=opt("line_profile"), processes=processes, worker_timeout=timeout,
             worker=False, backends=backends, pin=not opt("no_pin"), yardstick=not opt("no_yardstick"),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
-            against=_against_run(against, opt("results_dir") or ini("mlpbench_results_dir") or "results", quick)
+            against=_against_run(against, opt("results_dir") or ini("mlpbench_results_dir") or "results")
             if against else None)
 
 
@@ -307,21 +307,28 @@ def worker_spec() -> dict[str, Any] | None:
     return json.loads(Path(path).read_text())
 
 
-def _against_run(name: str, results_dir: str, quick: bool) -> Path:
-    """The saved run named by --against, checked now (a one-line error before anything is measured): a
-    benchmark run that loads, from this machine (CPU model and count), in this profile."""
+def _against_run(name: str, results_dir: str) -> Path:
+    """The folder --against names (a one-line error if there is none); :func:`check_against` reads it."""
     from bench.compare import resolve_run
+
+    return resolve_run(name, Path(results_dir))
+
+
+def check_against(settings: BenchSettings) -> None:
+    """The saved run of --against, checked before anything is measured: a benchmark run that loads, from this
+    machine (CPU model and count), in this profile. Any problem is one MLPBenchError message."""
     from bench.environment import machine_facts
     from bench.results import load_run
 
-    path = resolve_run(name, Path(results_dir))
-    doc, frame = load_run(path)
+    if settings.against is None:
+        return
+    doc, frame = load_run(settings.against)
     saved = doc.get("machine_info", {}).get("mlp_bench", {})
     here = machine_facts()
     for fact in ("cpu_model", "cpu_count"):
         if saved.get(fact) != here[fact]:
-            raise MLPBenchError(f"--against {name}: measured on another machine ({fact} {saved.get(fact)!r}, here "
-                                f"{here[fact]!r}); a comparison across machines cannot resolve a change")
-    if bool(frame["quick"].fillna(False).astype(bool).any()) != quick:
-        raise MLPBenchError(f"--against {name}: measured in another profile (quick vs full)")
-    return path
+            raise MLPBenchError(f"--against {settings.against}: measured on another machine ({fact} "
+                                f"{saved.get(fact)!r}, here {here[fact]!r}); a comparison across machines cannot "
+                                "resolve a change")
+    if bool(frame["quick"].fillna(False).astype(bool).any()) != settings.quick:
+        raise MLPBenchError(f"--against {settings.against}: measured in another profile (quick vs full)")

@@ -65,7 +65,15 @@ class Verdict:
     spread: float  # the moderated between-process standard deviation of log times used
     processes_needed: int | None  # per side, to resolve the threshold at that spread (cannot resolve only)
     note: str = ""
+    threshold: float = 0.05
     raw_ratio: float | None = None  # the unadjusted ratio, where the yardstick adjusted this one
+    b_limit: float = float("nan")  # log half-width with endless processes on side B (A's processes stay)
+
+    @property
+    def b_can_resolve(self) -> bool:
+        """Whether more processes on side B alone could still resolve this case (A is a saved run)."""
+        d, limit = math.log(self.ratio), math.log1p(self.threshold)
+        return not math.isfinite(self.b_limit) or abs(d) > self.b_limit or abs(d) + self.b_limit < limit
 
 
 @dataclass(frozen=True)
@@ -191,7 +199,10 @@ def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, thres
         verdict = "cannot resolve"
     needed = processes_needed(spread, t, threshold, extra_variance) if verdict == "cannot resolve" else None
     note = "one process per side" if n_a == 1 and n_b == 1 else ""
-    return Verdict(ratio, low, high, verdict, n_a, n_b, spread, needed, note)
+    if needed is not None and t * math.sqrt(extra_variance) >= limit:
+        needed, note = None, "the between-run component alone is wider than the threshold"
+    b_limit = t * math.sqrt(variance * (1 / n_a + extra_weight) + extra_variance)
+    return Verdict(ratio, low, high, verdict, n_a, n_b, spread, needed, note, threshold, b_limit=b_limit)
 
 
 #: Fewest cases from which :func:`between_run_variance` estimates the between-run component.

@@ -278,3 +278,19 @@ def test_until_resolved_adds_processes_only_where_needed_and_records_its_looks(t
     assert "99.9% interval" in tables
     processes = [b["extra_info"]["processes"] for b in doc["benchmarks"]]
     assert min(processes) >= 2 and len(processes) == 2
+
+
+def test_against_a_run_from_another_machine_is_refused_before_anything_runs(tmp_path):
+    import gzip
+
+    saved = tmp_path / "saved" / "elsewhere"
+    saved.mkdir(parents=True)
+    shutil.copy(ROOT / "results" / "reference" / "run.json", saved / "run.json")
+    doc = json.loads(gzip.decompress((ROOT / "results" / "reference" / "benchmark.json.gz").read_bytes()))
+    doc["machine_info"]["mlp_bench"]["cpu_model"] = "Another CPU (tests)"
+    (saved / "benchmark.json").write_text(json.dumps(doc))
+    results = tmp_path / "results"
+    done = run("-m", "pytest", "bench/", "--benchmark-only", "--results-dir", str(results), "--until-resolved",
+               "--against", str(saved))
+    assert done.returncode == 4 and "measured on another machine" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and not results.exists()
