@@ -186,7 +186,9 @@ def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALP
     cases, covariate, rows = case_data(doc), run_covariate(doc), []
     alpha = run_alpha(doc, alpha)
     for _, group in _labelled(frame).groupby(["workload", "phase", "batch_size"], sort=False):
-        group = group.sort_values("process_median_s")
+        # ranked as the verdicts compare them: through the yardstick where the run uses it
+        speed = [float(covariate.adjust(cases[_key(r)]).mean()) for r in group.itertuples()]
+        group = group.assign(_speed=speed).sort_values("_speed")
         best = group.iloc[0]
         for row in group.itertuples():
             result = compare_cases(cases[_key(best)], cases[_key(row)], covariate, alpha, threshold)
@@ -236,6 +238,9 @@ def full_run_table(frame: pd.DataFrame, doc: dict[str, Any] | None = None) -> pd
     full = pd.concat(parts)
     if doc is not None:
         versus = against_fastest(full.drop(columns="label"), doc).set_index(["workload", "batch_size", "impl"])
+        full = full.assign(_order=[versus.loc[(r.workload, r.batch_size, r.label), "x_fastest"]
+                                   for r in full.itertuples()])
+        full = full.sort_values(["workload", "batch_size", "_order"], kind="stable")
         full[fastest_column] = [_interval(versus.loc[(r.workload, r.batch_size, r.label)])
                                             for r in full.itertuples()]
         full["vs fastest"] = [versus.loc[(r.workload, r.batch_size, r.label), "verdict"] for r in full.itertuples()]

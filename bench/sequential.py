@@ -74,7 +74,7 @@ def run_until_resolved(runner: Any, groups: list) -> dict[str, Any]:
     def measure_more(keys: set) -> None:
         process = max(s["process"] for s in runner.schedule) + 1
         chosen = groups_of(keys)
-        runner._round(process, chosen, len(runner.schedule) + len(chosen))
+        runner.run_round(process, chosen, len(runner.schedule) + len(chosen))
 
     result = until_resolved(open_cases, measure_more, lambda keys: sum(runner.seconds_of(g) for g in groups_of(keys)),
                             runner.spent_seconds, settings.budget_min * 60, runner.write)

@@ -242,6 +242,8 @@ class BenchSettings:
             raise MLPBenchError(f"--budget must be a positive number of minutes (got {budget:g})")
         if until_resolved and quick:
             raise MLPBenchError("--until-resolved needs real rounds: it does not go with --quick")
+        if until_resolved and processes < 2:
+            raise MLPBenchError("--until-resolved adds worker processes: it needs --processes 2 or more")
         backends = tuple(_names(opt("backends") or ""))
         known = {b for c in impls for b in c.backend_choices()} | {c.current_backend() for c in impls} | {"all"}
         for backend in backends:

@@ -207,6 +207,11 @@ def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, thres
 
 #: Fewest cases from which :func:`between_run_variance` estimates the between-run component.
 MIN_CASES_BETWEEN_RUNS = 6
+#: The most the between-run component (sd of log times, after the yardstick) is taken to be. Its estimate from
+#: one comparison cannot tell a run-to-run scatter from real changes of many cases (a change of 6 of 16 cases
+#: by 4-21 % read as 0.043), so it is capped by what A/A pairs showed: 0.000-0.026 on the Intel Xeon VM
+#: (docs/noise.md), with a margin.
+BETWEEN_RUN_CAP = 0.03
 
 
 def between_run_variance(differences: Sequence[float], within: Sequence[float]) -> float:
@@ -214,7 +219,7 @@ def between_run_variance(differences: Sequence[float], within: Sequence[float]) 
     itself: how much the cases' differences (B - A, after the yardstick) scatter around their median, beyond
     what their within-run variances predict. The scatter is measured robustly (MAD, with cases beyond 3 sd of
     the rest clipped and the estimate repeated) and around the median, so real changes of a part of the cases
-    do not inflate it and a change of every case is still seen. Zero with fewer than
+    do not inflate it and a change of every case is still seen; at most ``BETWEEN_RUN_CAP``. Zero with fewer than
     ``MIN_CASES_BETWEEN_RUNS`` cases (then the caller says so)."""
     d, w = np.asarray(differences, dtype=float), np.asarray(within, dtype=float)
     if len(d) < MIN_CASES_BETWEEN_RUNS:
@@ -227,7 +232,7 @@ def between_run_variance(differences: Sequence[float], within: Sequence[float]) 
         if clipped.sum() < MIN_CASES_BETWEEN_RUNS or np.array_equal(clipped, keep):
             break
         keep = clipped
-    return max(0.0, scale ** 2 - float(np.median(w[keep])))
+    return min(max(0.0, scale ** 2 - float(np.median(w[keep]))), BETWEEN_RUN_CAP ** 2)
 
 
 def processes_needed(spread: float, t: float, threshold: float, extra_variance: float = 0.0) -> int:

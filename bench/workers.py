@@ -148,7 +148,7 @@ class ProcessRunner:
         pin_process(self.cpus["controller"])
         try:
             for process in range(1, self.settings.processes + 1):
-                self._round(process, groups, self.settings.processes * len(groups))
+                self.run_round(process, groups, self.settings.processes * len(groups))
             if self.settings.until_resolved:
                 from bench.sequential import run_until_resolved
 
@@ -156,7 +156,8 @@ class ProcessRunner:
         finally:
             pin_process(original)
 
-    def _round(self, process: int, groups: list[Group], total: int) -> None:
+    def run_round(self, process: int, groups: list[Group], total: int) -> None:
+        """One process round: a worker for each group, in this round's seeded order."""
         order = list(groups)
         random.Random(f"{self.settings.seed}-{process}").shuffle(order)
         for group in order:
@@ -260,6 +261,8 @@ def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, An
     merged["process_medians_s"] = [float(np.median(bench["stats"]["data"])) for _, bench in measured]
     merged["yardstick_by_process"] = [info.get("yardstick_s") for info in infos]
     merged["noise_by_process"] = [{k: v for k, v in info.items() if k.startswith("noise_")} for info in infos]
+    for key in [k for k in merged if k.startswith(("noise_", "yardstick_")) and not k.endswith("_by_process")]:
+        del merged[key]  # one process's readings: the lists above hold every process's
     if any(info.get("epoch_seconds") for info in infos):
         merged["epoch_seconds"] = [run for info in infos for run in info.get("epoch_seconds") or []]
     for field in ("first_call_s", "peak_step_mb", "peak_run_mb", "first_epoch_s"):

@@ -199,6 +199,7 @@ def test_a_worker_that_times_out_fails_its_cases_with_its_log(tmp_path, real_dat
     (["--against", "reference"], "--against goes with --until-resolved"),
     (["--until-resolved", "--against", "no-such-run"], "no run 'no-such-run'"),
     (["--until-resolved", "--quick"], "does not go with --quick"),
+    (["--until-resolved", "--processes", "1"], "needs --processes 2 or more"),
 ])
 def test_bad_bench_options_are_usage_errors(tmp_path, args, words):
     done = run("-m", "pytest", "bench/", "--benchmark-only", "--results-dir", str(tmp_path), *args)

@@ -138,11 +138,13 @@ def test_the_yardstick_is_left_out_where_it_explains_nothing():
 
 
 def test_a_shift_of_the_whole_run_is_in_the_between_run_component_not_in_the_verdicts():
-    from bench.stats import between_run_variance
+    from bench.stats import BETWEEN_RUN_CAP, between_run_variance
 
     rng = np.random.default_rng(8)
-    scattered = rng.normal(0.10, 0.04, 30)  # every case moved by 10 % with a 4 % scatter: a shifted machine
-    assert between_run_variance(scattered, [0.0001] * 30) == pytest.approx(0.04 ** 2, rel=0.5)
+    scattered = rng.normal(0.10, 0.025, 30)  # every case moved by 10 % with a 2.5 % scatter: a shifted machine
+    assert between_run_variance(scattered, [0.0001] * 30) == pytest.approx(0.025 ** 2 - 0.0001, rel=0.5)
+    wild = rng.normal(0.0, 0.2, 30)  # many real changes of all sizes: the estimate stops at the cap
+    assert between_run_variance(wild, [0.0001] * 30) == pytest.approx(BETWEEN_RUN_CAP ** 2)
     one_real_change = np.r_[rng.normal(0, 0.005, 29), 0.5]  # a real change leaves the estimate near zero
     assert between_run_variance(one_real_change, [0.005 ** 2] * 30) < 0.01 ** 2
     assert between_run_variance([0.1] * 5, [0.0] * 5) == 0.0  # too few cases: not estimated
