@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+from machine_sim import BETA_RANGE, Machine, more_processes, simulated_run
 
 from bench.sequential import alpha_per_look, until_resolved
 from bench.stats import Covariate, compare_runs
-from tests.machine_sim import BETA_RANGE, Machine, more_processes, simulated_run
 
 CASES = 20
 PAIRS = 40  # x 20 cases = 800 sequential case comparisons per setting

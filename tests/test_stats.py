@@ -94,8 +94,9 @@ def test_processes_needed_grows_with_the_spread():
 def drifting_a_b(seed: int, change: float, processes: int = 2, yardstick: bool = True) -> Counter:
     """Two simulated runs on a drifting machine (a run shift of sd 0.08 between them), every case compared
     as `mlp-bench compare` does: through the yardstick, with the between-run component."""
+    from machine_sim import BETA_RANGE, Machine, simulated_run
+
     from bench.stats import Covariate, compare_runs
-    from tests.machine_sim import BETA_RANGE, Machine, simulated_run
 
     rng = np.random.default_rng(seed)
     counts: Counter = Counter()
