@@ -82,13 +82,8 @@ def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[Pa
 
 
 def machine_warnings(doc_a: dict[str, Any], doc_b: dict[str, Any], fa: pd.DataFrame, fb: pd.DataFrame) -> list[str]:
-    def facts(doc: dict[str, Any]) -> dict[str, Any]:
-        info = doc.get("machine_info", {}).get("mlp_bench", {})
-        blas = sorted({(str(p.get("internal_api")), str(p.get("version")), str(p.get("architecture")))
-                       for p in info.get("blas", [])})
-        return {"CPU model": info.get("cpu_model"), "host": info.get("host"), "BLAS": blas}
-
-    fa_, fb_ = facts(doc_a), facts(doc_b)
+    keep = ("CPU model", "host", "BLAS")
+    fa_, fb_ = ({k: v for k, v in run_facts(doc).items() if k in keep} for doc in (doc_a, doc_b))
     notes = [f"different {k}: {fa_[k]} vs {fb_[k]}" for k in fa_ if fa_[k] != fb_[k]]
     for column, what in (("dataset", "datasets"), ("quick", "profiles (quick vs full)")):
         if set(fa[column].astype(str)) != set(fb[column].astype(str)):
@@ -100,17 +95,17 @@ def machine_warnings(doc_a: dict[str, Any], doc_b: dict[str, Any], fa: pd.DataFr
 def software_differences(doc_a: dict[str, Any], doc_b: dict[str, Any]) -> list[str]:
     """What differs between the runs' software (BLAS kernels and versions, libraries, variables): where anything
     does, the yardstick could have moved with the change itself, so it is not used to cancel drift."""
-    def facts(doc: dict[str, Any]) -> dict[str, Any]:
-        info = doc.get("machine_info", {}).get("mlp_bench", {})
-        return {"BLAS": sorted(json_key(p) for p in info.get("blas", [])), "versions": info.get("versions"),
-                "variables": info.get("env"), "CPU model": info.get("cpu_model")}
-
-    fa, fb = facts(doc_a), facts(doc_b)
-    return [k for k in fa if fa[k] != fb[k]]
+    fa, fb = run_facts(doc_a), run_facts(doc_b)
+    return [k for k in ("BLAS", "versions", "variables", "CPU model") if fa[k] != fb[k]]
 
 
-def json_key(pool: dict[str, Any]) -> str:
-    return "/".join(str(pool.get(k)) for k in ("internal_api", "version", "architecture"))
+def run_facts(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a run recorded of its machine and software, in the form the warnings compare."""
+    info = doc.get("machine_info", {}).get("mlp_bench", {})
+    blas = sorted({"/".join(str(p.get(k)) for k in ("internal_api", "version", "architecture"))
+                   for p in info.get("blas", [])})
+    return {"CPU model": info.get("cpu_model"), "host": info.get("host"), "BLAS": blas,
+            "versions": info.get("versions"), "variables": info.get("env")}
 
 
 def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame, alpha: float = 0.01,

@@ -61,12 +61,15 @@ def until_resolved(open_cases: Callable[[], set], measure_more: Callable[[set], 
 
 def run_until_resolved(runner: Any, groups: list) -> dict[str, Any]:
     """The loop over a real run's worker processes (bench/workers.py's ProcessRunner)."""
+    from bench.results import load_run
+
     settings = runner.settings
     marker = {"max_looks": MAX_LOOKS}
+    saved = load_run(settings.against) if settings.against else None  # read once, not at every look
 
     def open_cases() -> set:
         doc = {**runner.document(), "mlp_bench_sequential": marker}
-        return open_against(doc, settings.against) if settings.against else open_within(doc)
+        return open_against(doc, saved) if saved else open_within(doc)
 
     def groups_of(keys: set) -> list:
         return [g for g in groups if any(k in keys for k in g.keys)]
@@ -98,14 +101,14 @@ def open_within(doc: dict[str, Any]) -> set:
     return keys
 
 
-def open_against(doc: dict[str, Any], against: Any) -> set:
+def open_against(doc: dict[str, Any], saved: tuple[dict[str, Any], Any]) -> set:
     """Cases whose comparison with the saved run is open and can still close: only this run's side is measured
     more, so a case whose interval would stay too wide even with endless processes here (the saved run's own
     processes bound it) is left as it is."""
     from bench.compare import compare_frames
-    from bench.results import load_run, tidy_frame
+    from bench.results import tidy_frame
 
-    doc_a, frame_a = load_run(against)
+    doc_a, frame_a = saved
     table = compare_frames(doc_a, frame_a, doc, tidy_frame(doc))
     unresolved = table[(table["verdict"] == "cannot resolve") & table["b_can_resolve"]]
     return {(r.impl, r.backend, int(r.batch_size), r.phase) for r in unresolved.itertuples()}

@@ -46,6 +46,17 @@ def two_runs(tmp_path_factory, real_data) -> Path:
     return results
 
 
+def edited_copy(run: Path, to: Path, edit) -> Path:
+    """A copy of a saved run with ``edit`` applied to every benchmark of its JSON."""
+    to.mkdir()
+    (to / "run.json").write_text((run / "run.json").read_text())
+    doc = json.loads((run / "benchmark.json").read_text())
+    for bench in doc["benchmarks"]:
+        edit(bench)
+    (to / "benchmark.json").write_text(json.dumps(doc))
+    return to
+
+
 def run_folders(results: Path) -> list[Path]:
     return sorted(p for p in results.iterdir() if p.is_dir())
 
@@ -108,14 +119,12 @@ def test_compare_defaults_to_the_two_newest_runs(two_runs):
 
 
 def test_compare_fail_above_trips_on_a_slowdown(two_runs, tmp_path):
-    a, b = run_folders(two_runs)
-    slow = tmp_path / "slow"
-    slow.mkdir()
-    (slow / "run.json").write_text((b / "run.json").read_text())
-    doc = json.loads((a / "benchmark.json").read_text())
-    for bench in doc["benchmarks"]:  # ten times slower: far beyond any between-process spread
+    a, _ = run_folders(two_runs)
+
+    def ten_times_slower(bench: dict) -> None:  # far beyond any between-process spread
         bench["stats"]["data"] = [x * 10 for x in bench["stats"]["data"]]
-    (slow / "benchmark.json").write_text(json.dumps(doc))
+
+    slow = edited_copy(a, tmp_path / "slow", ten_times_slower)
     done = mlp_bench("compare", str(a), str(slow), "--fail-above", "10%")
     assert done.returncode == 1 and "FAILED" in done.stdout and "slower" in done.stdout, done.stdout
     same = mlp_bench("compare", str(a), str(a), "--fail-above", "10%")
@@ -253,13 +262,7 @@ def test_a_worker_gets_its_settings_from_a_spec_file_and_records_its_noise(two_r
 
 def test_compare_refuses_cases_measured_with_other_thread_counts(two_runs, tmp_path):
     a, b = run_folders(two_runs)
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "run.json").write_text((b / "run.json").read_text())
-    doc = json.loads((b / "benchmark.json").read_text())
-    for bench in doc["benchmarks"]:
-        bench["extra_info"]["threads"] = 2
-    (other / "benchmark.json").write_text(json.dumps(doc))
+    other = edited_copy(b, tmp_path / "other", lambda bench: bench["extra_info"].update(threads=2))
     done = mlp_bench("compare", str(a), str(other))
     assert done.returncode == 2 and "different BLAS threads (1 vs 2)" in done.stderr, done.stderr
 
