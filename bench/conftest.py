@@ -10,7 +10,6 @@ itself: :mod:`bench.workers` runs the workers first, then each test replays thei
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +21,13 @@ from bench import pytest_benchmark_adapter as adapter
 from bench import results
 from bench.environment import blas_threads, current_blas_threads, machine_facts, machine_record
 from bench.harness import Bench
-from bench.runs import atomic_write_text, new_run_dir
+from bench.runs import new_run_dir, write_json
 from bench.settings import PROCESS_MAX_TIME, QUICK, BenchSettings, add_options, check_against, worker_spec
 from bench.system import render_system, system_report
 from bench.workers import ProcessRunner, case_key, cpu_plan, pin_process
 from impl.data import load_dataset
 from impl.errors import MLPBenchError
+from impl.registry import get_implementation
 
 STEP_PHASES = ("prepare", "forward", "backward", "forward_backward", "train_step")
 
@@ -63,8 +63,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         adapter.store_nothing(bs)
         pin_process(spec["cpus"])
         return
-    if bs.group_by == "group":  # pytest-benchmark's table: one group per phase and size
-        bs.group_by = "param:phase,param:batch_size"
     # pytest-benchmark hands the option back as text ("1.0"): compared as text it never matched, so before
     # this fix --quick and worker processes silently timed 1 s per case instead of their shorter budgets
     default_max_time = float(config.getoption("benchmark_max_time")) == 1.0
@@ -157,6 +155,22 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
+def group_name(impl: str, phase: str, batch_size: int) -> str:
+    """A benchmark's pytest-benchmark group: its workload, phase and batch size, so that pytest-benchmark's own
+    tables (`pytest-benchmark compare`, `--benchmark-compare`) put like with like."""
+    return f"{get_implementation(impl, require_available=False).workload} {phase} B={batch_size}"
+
+
+@pytest.fixture(autouse=True)
+def _benchmark_group(request: pytest.FixtureRequest) -> None:
+    """Set before the fixture makes its stats (which copy the group), in a measuring or a replaying process."""
+    names = request.fixturenames
+    if "benchmark" in names and "phase" in names:
+        params = request.node.callspec.params
+        request.getfixturevalue("benchmark").group = group_name(params["impl"], params["phase"],
+                                                                params["batch_size"])
+
+
 @pytest.fixture(scope="session")
 def bench(request: pytest.FixtureRequest) -> Iterator[Bench | None]:
     settings: BenchSettings = request.config.mlpbench_settings
@@ -189,7 +203,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         config=config, benchmarks=bs.benchmarks, include_data=True, machine_info=bs.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
     if settings.worker:
-        atomic_write_text(Path(worker_spec()["out"]), json.dumps(doc, default=str))
+        write_json(Path(worker_spec()["out"]), doc, indent=None)
         return
     run_dir: Path | None = getattr(config, "mlpbench_run_dir", None)
     if run_dir is None:

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from bench.noise import noise_flags
-from bench.runs import atomic_write_text, read_run, update_run_record
+from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
 from bench.stats import Case, Covariate, compare_cases, log_medians
+from bench.tables import SYMBOL, in_unit, markdown, pick_unit, wrap
 from impl.errors import MLPBenchError
 from impl.registry import all_implementations
 
@@ -42,10 +43,23 @@ def raw_samples(bench: dict[str, Any]) -> list[float]:
     return list(bench.get("stats", {}).get("data") or [])
 
 
+def process_of_round(bench: dict[str, Any]) -> list[int]:
+    """The worker process of every round: run-length coded since schema 3 (``process_ids`` with
+    ``rounds_per_process``), one entry per round before; a run from one process has neither."""
+    info, count = bench.get("extra_info", {}), len(raw_samples(bench))
+    if info.get("rounds_per_process"):
+        owners = [p for p, n in zip(info["process_ids"], info["rounds_per_process"], strict=True) for _ in range(n)]
+    else:
+        owners = info.get("process_of_round") or [1] * count
+    if len(owners) != count:
+        raise MLPBenchError(f"{bench.get('name')}: {count} rounds but {len(owners)} process tags")
+    return owners
+
+
 def process_samples(bench: dict[str, Any]) -> list[list[float]]:
     """Rounds grouped by the worker process that measured them (a run from one process: one group)."""
     data = raw_samples(bench)
-    owners = bench.get("extra_info", {}).get("process_of_round") or [1] * len(data)
+    owners = process_of_round(bench)
     groups: dict[int, list[float]] = defaultdict(list)
     for owner, value in zip(owners, data, strict=False):
         groups[owner].append(value)
@@ -144,32 +158,32 @@ def _baseline(group: pd.DataFrame) -> tuple[str, pd.Series]:
 
 
 def _cell(seconds: float, speedup: float, flags: str, unit: str) -> str:
-    scale = 1e3 if unit == "ms" else 1.0
     mark = " !" if flags else ""
-    return f"{seconds * scale:.4g} ({speedup:.2f}x){mark}"
+    return f"{in_unit(seconds, unit)} ({speedup:.2f}x){mark}"
 
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(label=[label_of(r) for r in frame.itertuples()])
 
 
-def step_pivots(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One table per workload and phase: implementation x batch size, ms per step (geometric mean of the
-    per-process medians) and speed-up vs the baseline; ``!`` marks a flagged case."""
+def step_pivots(frame: pd.DataFrame, unit: str = "auto") -> dict[str, pd.DataFrame]:
+    """One table per workload and phase: implementation x batch size, time per step (geometric mean of the
+    per-process medians, in one unit per table) and speed-up vs the baseline; ``!`` marks a flagged case."""
     tables = {}
     steps = _labelled(frame[frame["phase"] != "full_run"])
     for (workload, phase), group in steps.groupby(["workload", "phase"], sort=False):
         cells: dict[tuple[str, int], str] = {}
         baseline = ""
+        shown_unit = pick_unit(group["process_median_s"], unit)
         for batch_size, sub in group.groupby("batch_size"):
             baseline, speedups = _baseline(sub)
             for row in sub.itertuples():
                 cells[(row.label, batch_size)] = _cell(row.process_median_s, speedups[row.label], row.flags,
-                                                       "ms")
+                                                       shown_unit)
         table = pd.Series(cells).unstack()
         table.index.name, table.columns.name = "impl", "batch size"
-        tables[f"{workload} / {phase}: ms per step, geometric mean of per-process medians (speed-up vs {baseline})"
-               ] = table.fillna("")
+        tables[f"{workload} / {phase}: {SYMBOL[shown_unit]} per step, geometric mean of per-process medians "
+               f"(speed-up vs {baseline})"] = table.fillna("")
     return tables
 
 
@@ -209,9 +223,9 @@ def which_is_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = AL
         if len(group) < 2:
             continue
         best, second = group.iloc[0], group.iloc[1]
-        resolved = {"slower": "yes", "same": "no: within the threshold"}.get(
-            second["verdict"], "not resolved: more processes needed")
-        rows.append({"workload": workload, "phase": phase, "batch_size": size, "fastest": best["impl"],
+        resolved = {"slower": "yes", "same": f"no: within {threshold:.0%}"}.get(
+            second["verdict"], "no: more processes")
+        rows.append({"workload": workload, "phase": phase, "batch": size, "fastest": best["impl"],
                      "runner-up": second["impl"], "runner-up / fastest": _interval(second),
                      "resolved": resolved})
     return pd.DataFrame(rows)
@@ -225,11 +239,11 @@ def _interval(row: Any) -> str:
 
 def full_run_table(frame: pd.DataFrame, doc: dict[str, Any] | None = None) -> pd.DataFrame:
     """Full runs, one row per implementation and batch size, fastest first within each batch size; with the
-    document, each row's ratio to the fastest carries its interval and verdict."""
+    document, each row's ratio to the fastest carries its interval and verdict. Times in seconds."""
     full = _labelled(frame[frame["phase"] == "full_run"])
     if full.empty:
         return full
-    fastest_column = f"x fastest [{interval_label(run_alpha(doc) if doc is not None else ALPHA)}]"
+    fastest_column = f"x fastest [{interval_label(run_alpha(doc) if doc is not None else ALPHA).split()[0]}]"
     parts = []
     for _, group in full.groupby(["workload", "batch_size"], sort=True):
         baseline, speedups = _baseline(group)
@@ -251,25 +265,47 @@ def full_run_table(frame: pd.DataFrame, doc: dict[str, Any] | None = None) -> pd
                "speedup", "vs", fastest_column, *(["vs fastest"] if doc is not None else []),
                "first_epoch_s", "first_call_s", "train_accuracy", "test_accuracy", "peak_run_mb", "flags"]
     return full[columns].rename(columns={"label": "impl", "process_median_s": "seconds", "speedup": "speed-up",
-                                         "vs": "speed-up vs"})
+                                         "vs": "speed-up vs", "batch_size": "batch"})
 
 
-def render(frame: pd.DataFrame, doc: dict[str, Any]) -> str:
-    """All tables as Markdown text, with the warnings a reader must see next to them."""
+#: the full-run table's columns behind --wide (in the CSV and the JSON always)
+FULL_RUN_WIDE = ["min_s", "first_epoch_s", "first_call_s", "peak_run_mb", "rounds"]
+FULL_RUN_WIDE_SHOWN = ["min (s)", "first epoch (s)", "first call (s)", "peak MB", "rounds"]
+
+
+def _full_run_text(full: pd.DataFrame, wide: bool) -> str:
+    """The full-run table as text; unless ``wide``: accuracies in one column, flags left to the warnings (which
+    name every flagged case), so that it fits 120 columns."""
+    shown = full.rename(columns={"seconds": "time (s)", "vs fastest": "verdict", "min_s": "min (s)",
+                                 "train_accuracy": "train acc", "test_accuracy": "test acc",
+                                 "first_epoch_s": "first epoch (s)", "first_call_s": "first call (s)",
+                                 "peak_run_mb": "peak MB"})
+    if not wide:
+        accuracy = [f"{a:.4f}/{b:.4f}" if pd.notna(a) and pd.notna(b) else "" for a, b in
+                    zip(shown["train acc"], shown["test acc"], strict=True)]
+        shown = shown.drop(columns=[*FULL_RUN_WIDE_SHOWN, "train acc", "test acc", "flags"]).assign(
+            **{"acc train/test": accuracy})
+    return markdown(shown, wide=wide, keep=["impl", "batch"], floatfmt=".4g")
+
+
+def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: str = "auto") -> str:
+    """All tables as Markdown text, with the warnings a reader must see next to them; 120 columns unless
+    ``wide``."""
     parts = []
-    for title, table in step_pivots(frame).items():
+    for title, table in step_pivots(frame, unit).items():
         parts += [f"### {title}", table.to_markdown(), ""]
     full = full_run_table(frame, doc)
     if not full.empty:
-        parts += ["### full runs: seconds for the whole run (geometric mean of per-process medians), whole-set "
-                  "accuracy after training", full.to_markdown(index=False, floatfmt=".4g"), ""]
+        parts += ["### full runs: time of the whole run (geometric mean of per-process medians), whole-set "
+                  "accuracy after training", _full_run_text(full, wide), ""]
     fastest = which_is_fastest(frame, doc)
     if not fastest.empty:
-        parts += [f"### which is fastest: the runner-up's time over the fastest's, {interval_label(run_alpha(doc))} "
-                  f"from per-process medians (resolved: the interval excludes 1 and the gap exceeds {THRESHOLD:.0%})",
-                  fastest.to_markdown(index=False), ""]
+        parts += [wrap(f"### which is fastest: the runner-up's time over the fastest's, "
+                       f"{interval_label(run_alpha(doc))} from per-process medians (resolved: the interval excludes "
+                       f"1 and the gap exceeds {THRESHOLD:.0%})"),
+                  markdown(fastest, wide=wide, keep=["phase", "batch"]), ""]
     parts += [memory_table(frame), ""] if frame["peak_step_mb"].notna().any() else []
-    parts += warnings_for(frame, doc)
+    parts += [wrap(w) for w in warnings_for(frame, doc)]
     if doc.get("mlp_bench_roofline"):
         from bench.roofline import machine_from_json, render_roofline, roofline_table
 
@@ -279,14 +315,17 @@ def render(frame: pd.DataFrame, doc: dict[str, Any]) -> str:
 
 
 def memory_table(frame: pd.DataFrame) -> str:
-    """Peak memory of one train step and of one epoch per implementation and batch size (outside timed rounds)."""
+    """Peak memory of one train step and of one epoch per implementation and batch size (outside timed rounds):
+    two tables, batch sizes across."""
     mem = _labelled(frame).dropna(subset=["peak_step_mb"]).drop_duplicates(["label", "batch_size"])
-    table = mem.pivot_table(index=["label", "mem_method"], columns="batch_size",
-                            values=["peak_step_mb", "peak_run_mb"], aggfunc="first")
-    table.columns = [f"{what} B={size}" for what, size in table.columns]
-    table = table.reset_index().rename(columns={"label": "impl"})
-    return ("### memory: peak MB above the start of one steady-state train step / one epoch "
-            "(tracemalloc for NumPy, sampled RSS for frameworks)\n" + table.to_markdown(index=False, floatfmt=".3g"))
+    parts = []
+    for column, what in (("peak_step_mb", "one steady-state train step"), ("peak_run_mb", "one epoch")):
+        table = mem.pivot_table(index=["label", "mem_method"], columns="batch_size", values=column, aggfunc="first")
+        table.columns = [f"B={size}" for size in table.columns]
+        table = table.reset_index().rename(columns={"label": "impl", "mem_method": "method"})
+        parts.append(wrap(f"### memory: peak MB above the start of {what} (tracemalloc for NumPy, sampled RSS "
+                          "for frameworks)") + "\n" + table.to_markdown(index=False, floatfmt=".3g"))
+    return "\n\n".join(parts)
 
 
 def warnings_for(frame: pd.DataFrame, doc: dict[str, Any]) -> list[str]:
@@ -308,56 +347,69 @@ def warnings_for(frame: pd.DataFrame, doc: dict[str, Any]) -> list[str]:
     return [f"WARNING: {note}" for note in notes]
 
 
-def plot(frame: pd.DataFrame, run_dir: Path) -> list[Path]:
-    """Time vs batch size per implementation (log-log, one panel per phase) and the full-run speed-up ladder."""
-    import matplotlib
+def ladder_rows(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA) -> pd.DataFrame:
+    """Full runs: every implementation's speed-up against the baseline of its batch size, with the interval of
+    that speed-up (from the same per-process medians and pooled spread as the verdicts; NaN for one process)."""
+    full = _labelled(frame[frame["phase"] == "full_run"])
+    cases, covariate, rows = case_data(doc), run_covariate(doc), []
+    for (workload, size), group in full.groupby(["workload", "batch_size"], sort=True):
+        baseline, _ = _baseline(group)
+        base = group.loc[group["process_median_s"].idxmax()] if baseline == "slowest" else \
+            group[group["label"] == baseline].iloc[0]
+        for row in group.itertuples():
+            result = compare_cases(cases[_key(row)], cases[_key(base)], covariate, run_alpha(doc, alpha), THRESHOLD)
+            rows.append({"workload": workload, "batch_size": size, "label": row.label, "baseline": baseline,
+                         "speedup": result.ratio, "low": result.low, "high": result.high})
+    return pd.DataFrame(rows)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def fastest_rows(frame: pd.DataFrame, doc: dict[str, Any]) -> pd.DataFrame:
+    """The forest of "which is fastest": per workload, phase and batch size, the runner-up over the fastest."""
+    table = against_fastest(frame, doc)
+    rows = []
+    for (workload, phase, size), group in table.groupby(["workload", "phase", "batch_size"], sort=False):
+        if len(group) >= 2:
+            best, second = group.iloc[0], group.iloc[1]
+            rows.append({"workload": workload, "label": f"{phase} B={size}: {second['impl']} / {best['impl']}",
+                         "ratio": second["x_fastest"], "low": second["low"], "high": second["high"],
+                         "verdict": second["verdict"]})
+    return pd.DataFrame(rows)
+
+
+def plot(frame: pd.DataFrame, doc: dict[str, Any], run_dir: Path) -> list[Path]:
+    """The run's figures (bench/figures.py), per workload: time per step against batch size, the full-run
+    ladder with its intervals, the "which is fastest" forest and memory against batch size."""
+    from bench import figures
 
     written = []
-    for workload, group in frame.groupby("workload"):
+    labelled = _labelled(frame)
+    alpha_text = interval_label(run_alpha(doc))
+    ladder = ladder_rows(frame, doc)
+    fastest = fastest_rows(frame, doc)
+    for workload, group in labelled.groupby("workload"):
         steps = group[group["phase"] != "full_run"]
         if not steps.empty:
-            phases = list(dict.fromkeys(steps["phase"]))
-            fig, axes = plt.subplots(1, len(phases), figsize=(4 * len(phases), 3.6), squeeze=False)
-            for ax, phase in zip(axes[0], phases, strict=True):
-                for impl, sub in steps[steps["phase"] == phase].groupby("impl"):
-                    sub = sub.sort_values("batch_size")
-                    ax.plot(sub["batch_size"], sub["process_median_s"] * 1e3, marker="o", label=impl)
-                ax.set(xscale="log", yscale="log", title=phase, xlabel="batch size", ylabel="ms per step")
-                ax.grid(True, which="both", alpha=0.3)
-            axes[0][0].legend(fontsize="small")
-            fig.suptitle(f"{workload}: time per step vs batch size")
-            fig.tight_layout()
-            written.append(_save(fig, run_dir / f"{workload}-steps.png"))
-        full = full_run_table(group)
-        if not full.empty:
-            pivot = full.pivot_table(index="impl", columns="batch_size", values="speed-up")
-            pivot = pivot.loc[pivot.mean(axis=1).sort_values().index]  # barh draws upwards: the fastest on top
-            fig, ax = plt.subplots(figsize=(7, 0.5 * len(pivot) + 1.5))
-            pivot.plot.barh(ax=ax)
-            ax.set(xlabel=f"speed-up of the full run vs {full['speed-up vs'].iloc[0]}", ylabel="")
-            ax.legend(title="batch size")
-            ax.grid(True, axis="x", alpha=0.3)
-            fig.suptitle(f"{workload}: the speed-up ladder ({int(full['epochs'].iloc[0])} epochs)")
-            fig.tight_layout()
-            written.append(_save(fig, run_dir / f"{workload}-ladder.png"))
-        plt.close("all")
+            written.append(figures.steps_figure(steps, workload, run_dir / f"{workload}-steps.png"))
+        rungs = ladder[ladder["workload"] == workload] if not ladder.empty else ladder
+        if not rungs.empty:
+            epochs = int(group.loc[group["phase"] == "full_run", "epochs"].iloc[0])
+            written.append(figures.ladder_figure(rungs, workload, epochs, rungs["baseline"].iloc[0], alpha_text,
+                                                 run_dir / f"{workload}-ladder.png"))
+        forest = fastest[fastest["workload"] == workload] if not fastest.empty else fastest
+        if not forest.empty:
+            written.append(figures.forest_figure(
+                forest, f"{workload}: which is fastest (runner-up / fastest, {alpha_text})",
+                "runner-up's time / fastest's", run_dir / f"{workload}-fastest.png", THRESHOLD))
+        memory = group.dropna(subset=["peak_step_mb"]).drop_duplicates(["label", "batch_size"])
+        if memory["batch_size"].nunique() > 1:
+            written.append(figures.memory_figure(memory, workload, run_dir / f"{workload}-memory.png"))
     return written
-
-
-def _save(fig: Any, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=110, format="png")
-    tmp.replace(path)
-    return path
 
 
 def save_run(doc: dict[str, Any], run_dir: Path, complete: bool) -> str:
     """Fill the run folder: the JSON, the tidy frame (CSV + Markdown), the rendered tables and the plots; then
     record in run.json whether the run is complete. Returns the tables' text."""
-    atomic_write_text(run_dir / BENCHMARK_FILE, json.dumps(doc, indent=1, default=str))
+    write_json(run_dir / BENCHMARK_FILE, doc, indent=None)
     frame = tidy_frame(doc)
     if frame.empty:
         text = "no benchmark finished"
@@ -366,26 +418,38 @@ def save_run(doc: dict[str, Any], run_dir: Path, complete: bool) -> str:
         atomic_write_text(run_dir / "benchmarks.csv", frame.to_csv(index=False))
         atomic_write_text(run_dir / "benchmarks.md", frame.drop(columns=["noise"]).to_markdown(index=False))
         atomic_write_text(run_dir / "tables.md", text + "\n")
-        plot(frame, run_dir)
+        plot(frame, doc, run_dir)
     update_run_record(run_dir, complete=complete, benchmarks=len(frame),
                       machine=doc.get("machine_info", {}).get("mlp_bench", {}))
     return text
 
 
 def load_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """A saved benchmark run's JSON and frame; one-line errors for profiles, missing or corrupt files."""
-    info = read_run(path)
-    if info.kind != "benchmark":
-        raise MLPBenchError(f"{path}: a {info.kind} run, not a benchmark run")
-    file = path / BENCHMARK_FILE
-    if not file.is_file() and (path / f"{BENCHMARK_FILE}.gz").is_file():
-        file = path / f"{BENCHMARK_FILE}.gz"  # a committed run, stored compressed (results/reference)
+    """A saved benchmark run's JSON and frame: a run folder, or a plain pytest-benchmark JSON file of this suite
+    (``--benchmark-json``/``--benchmark-save``; one process per case unless its rounds are tagged). One-line
+    errors for profiles, missing, corrupt or foreign files."""
+    if path.is_dir():
+        info = read_run(path)
+        if info.kind != "benchmark":
+            raise MLPBenchError(f"{path}: a {info.kind} run, not a benchmark run")
+        file = path / BENCHMARK_FILE
+        if not file.is_file() and (path / f"{BENCHMARK_FILE}.gz").is_file():
+            file = path / f"{BENCHMARK_FILE}.gz"  # schema 2 stored committed runs compressed
+    else:
+        file = path
     try:
         text = gzip.decompress(file.read_bytes()).decode() if file.suffix == ".gz" else file.read_text()
         doc = json.loads(text)
+        if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+            raise MLPBenchError(f"{file}: not a pytest-benchmark JSON (no list of benchmarks)")
+        if doc["benchmarks"] and not any(b.get("extra_info", {}).get("impl") for b in doc["benchmarks"]):
+            raise MLPBenchError(f"{file}: holds no mlp-bench benchmarks (no extra_info.impl: not written by "
+                                "`pytest bench/`)")
         frame = tidy_frame(doc)
     except FileNotFoundError:
         raise MLPBenchError(f"{file}: missing") from None
+    except IsADirectoryError:
+        raise MLPBenchError(f"{file}: a folder without {RUN_FILE}, not a run") from None
     except (json.JSONDecodeError, AttributeError, TypeError, KeyError, OSError, EOFError, UnicodeDecodeError) as err:
         raise MLPBenchError(f"{file}: corrupt benchmark JSON ({err})") from None
     if frame.empty:
@@ -393,5 +457,6 @@ def load_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     return doc, frame
 
 
-def geometric_mean(values: pd.Series) -> float:
-    return float(np.exp(np.mean(np.log(values)))) if len(values) else float("nan")
+def is_complete(path: Path) -> bool:
+    """A run folder says whether it ended normally; a plain JSON file is whatever pytest-benchmark wrote."""
+    return read_run(path).complete if path.is_dir() else True

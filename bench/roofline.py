@@ -328,7 +328,9 @@ def measure_machine(batch_sizes: Iterable[int], threads: int | None = None, *, l
 def machine_from_json(machine: dict[str, Any]) -> dict[str, Any]:
     """A :func:`measure_machine` dict back from JSON (batch sizes become int keys again, layers a tuple)."""
     out = dict(machine)
-    out["batch_sizes"] = {int(k): v for k, v in machine.get("batch_sizes", {}).items()}
+    # strict JSON stores what was not measured as null: NaN again here, as measure_machine made it
+    out["batch_sizes"] = {int(k): {name: float("nan") if value is None else value for name, value in v.items()}
+                          for k, v in machine.get("batch_sizes", {}).items()}
     out["layers"] = tuple(machine.get("layers", LAYERS))
     return out
 
@@ -391,20 +393,23 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
              f"{epochs} epochs {machine['run_flops'] / 1e9:.1f} GFLOP",
              "- FLOP per sample by transition: " + ", ".join(f"{k} {v:,}" for k, v in machine["layer_flops"].items()),
              f"- sgemm-peak bound, {epochs} epochs: {machine['peak_bound_s']:.2f} s", ""]
-    head = ["B", "steps/epoch", "GFLOP/step (fw + bw)", "products/step (ms)", "layout", "GFLOP/s at MLP shapes",
-            "% of square", "gather/step (ms)", "gather + products fused/step (ms)", f"product floor, {epochs} ep (s)",
-            f"gather floor, {epochs} ep (s)", f"products + gather floor, {epochs} ep (s)"]
-    rows = []
+    speed_head = ["B", "steps/epoch", "GFLOP/step (fw + bw)", "products/step (ms)", "layout",
+                  "GFLOP/s at MLP shapes", "% of square"]
+    floor_head = ["B", "gather/step (ms)", "fused/step (ms)", "product floor (s)",
+                  "gather floor (s)", "products + gather floor (s)"]
+    speed_rows, floor_rows = [], []
     for B, m in sorted(machine["batch_sizes"].items()):
         fused = m.get("fused_step_s", float("nan"))
-        rows.append([B, m["steps_per_epoch"], f"{m['step_flops'] / 1e9:.4f}", f"{m['step_products_s'] * 1e3:.3f}",
-                     m["best_layout"], f"{m['mlp_shape_gflops']:.1f}",
-                     f"{100 * m['mlp_shape_gflops'] / machine['square_gflops']:.0f}", f"{m['gather_s'] * 1e3:.3f}",
-                     "-" if np.isnan(fused) else f"{fused * 1e3:.3f}", f"{m['product_floor_s']:.3f}",
-                     f"{m['gather_floor_s']:.3f}", f"{m['floor_s']:.3f}"])
-    lines += [_markdown(head, rows), "",
-              f"Products + gather floor: the faster of product floor + gather floor (one after the other, whole "
-              f"batch) and the chunk-fused gather + products (batches above {FUSE_ROWS} rows).", ""]
+        speed_rows.append([B, m["steps_per_epoch"], f"{m['step_flops'] / 1e9:.4f}",
+                           f"{m['step_products_s'] * 1e3:.3f}", m["best_layout"], f"{m['mlp_shape_gflops']:.1f}",
+                           f"{100 * m['mlp_shape_gflops'] / machine['square_gflops']:.0f}"])
+        floor_rows.append([B, f"{m['gather_s'] * 1e3:.3f}", "-" if np.isnan(fused) else f"{fused * 1e3:.3f}",
+                           f"{m['product_floor_s']:.3f}", f"{m['gather_floor_s']:.3f}", f"{m['floor_s']:.3f}"])
+    lines += ["Matrix products at the MLP's shapes:", "", _markdown(speed_head, speed_rows), "",
+              f"Floors of a {epochs}-epoch run:", "", _markdown(floor_head, floor_rows), "",
+              "Fused: the gather and the products chunk-fused. Products + gather floor: the faster of product floor + "
+              f"gather floor (one after the other, whole batch) and the fused one (batches above {FUSE_ROWS} rows).",
+              ""]
     phases = ["forward", "backward", "train_step"]
     flop_rows = [[B] + [f"{phase_flops(B, machine['layers'], machine['n_train'], epochs)[p] / 1e6:,.1f}"
                         for p in phases] for B in sorted(machine["batch_sizes"])]
@@ -417,7 +422,9 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
         lines += ["Per implementation (full runs):", "",
                   _markdown(["impl", "B", "epochs", "median (s)", "GFLOP/s", "% of sgemm-peak bound",
                              "x product floor", "x products+gather floor"], impl_rows), ""]
-    return "\n".join(lines)
+    from bench.tables import wrap
+
+    return "\n".join(line if line.startswith("|") else wrap(line) for line in lines)
 
 
 def _markdown(head: list[str], rows: list[list[Any]]) -> str:

@@ -10,9 +10,11 @@ default. Records written before schema version 2 have no marker and count as com
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +23,9 @@ from typing import Any
 from impl.errors import MLPBenchError
 
 RUN_FILE = "run.json"
-SCHEMA_VERSION = 2  # 2: "complete" marker, worker processes per case
+#: 2: "complete" marker, worker processes per case; 3: plain strict JSON (no NaN, never gzipped), a pytest-benchmark
+#: group per benchmark, rounds per process run-length coded (``rounds_per_process``)
+SCHEMA_VERSION = 3
 REFERENCE_RUN = "reference"  # the committed run; never picked as a default for comparisons
 DEFAULT_RESULTS_DIR = Path("results")
 _UMASK = os.umask(0)
@@ -41,6 +45,26 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def strict(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None: strict JSON parsers refuse NaN and Infinity."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    return value
+
+
+def to_json(value: Any, indent: int | None = 1, default: Callable[[Any], Any] = str) -> str:
+    """Strict JSON text (RFC 8259: no NaN/Infinity; an unmeasured number is null)."""
+    return json.dumps(strict(value), indent=indent, default=lambda v: strict(default(v)), allow_nan=False)
+
+
+def write_json(path: Path, value: Any, indent: int | None = 1, default: Callable[[Any], Any] = str) -> None:
+    atomic_write_text(path, to_json(value, indent, default))
+
+
 def new_run_dir(results_dir: Path, tag: str, kind: str, meta: dict[str, Any] | None = None) -> Path:
     """Create ``results_dir/<UTC date-time>-<tag>`` (suffixed -2, -3, ... if taken) and its run.json."""
     now = datetime.now(UTC)
@@ -55,7 +79,7 @@ def new_run_dir(results_dir: Path, tag: str, kind: str, meta: dict[str, Any] | N
             continue
         record = {"schema_version": SCHEMA_VERSION, "run_id": path.name, "kind": kind, "tag": tag,
                   "created": now.isoformat(), "complete": False, **(meta or {})}
-        atomic_write_text(path / RUN_FILE, json.dumps(record, indent=2, default=str))
+        write_json(path / RUN_FILE, record, indent=2)
         return path
     raise MLPBenchError(f"could not create a new run folder under {results_dir}")
 
@@ -64,7 +88,7 @@ def update_run_record(path: Path, **fields: Any) -> None:
     """Rewrite a run's record with ``fields`` added (atomically: a reader sees the old or the new record)."""
     record = json.loads((path / RUN_FILE).read_text())
     record.update(fields)
-    atomic_write_text(path / RUN_FILE, json.dumps(record, indent=2, default=str))
+    write_json(path / RUN_FILE, record, indent=2)
 
 
 @dataclass(frozen=True)
@@ -86,11 +110,16 @@ def read_run(path: Path) -> RunInfo:
         raise MLPBenchError(f"{path}: no such run folder")
     try:
         record = json.loads(file.read_text())
-        return RunInfo(path, record["kind"], record["created"], record)
+        info = RunInfo(path, record["kind"], record["created"], record)
     except FileNotFoundError:
         raise MLPBenchError(f"{path}: not a run folder ({RUN_FILE} missing)") from None
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise MLPBenchError(f"{file}: corrupt run record ({err})") from None
+    version = record.get("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise MLPBenchError(f"{path}: written by a newer mlp-bench (schema version {version}, this one reads up to "
+                            f"{SCHEMA_VERSION}): upgrade mlp-bench to read it")
+    return info
 
 
 def list_runs(results_dir: Path, kind: str | None = None, include_reference: bool = False,

@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 
 from bench import pytest_benchmark_adapter as adapter
-from bench.runs import atomic_write_text
+from bench.runs import write_json
 from bench.settings import WORKER_SPEC_ENV, BenchSettings
 
 LOG_TAIL_LINES = 15
@@ -183,10 +183,9 @@ class ProcessRunner:
         out, log = self.workers_dir / f"{stem}.json", self.workers_dir / f"{stem}.log"
         spec = self.workers_dir / "specs" / f"{stem}.json"
         spec.parent.mkdir(exist_ok=True)
-        atomic_write_text(spec, json.dumps({
+        write_json(spec, {
             "schema": SPEC_SCHEMA, "settings": self.settings.to_spec(), "cases": list(group.node_ids),
-            "benchmark_options": self.timing, "process": process, "cpus": self.cpus["worker"], "out": str(out)},
-            indent=1))
+            "benchmark_options": self.timing, "process": process, "cpus": self.cpus["worker"], "out": str(out)})
         command = [sys.executable, "-m", "pytest", *group.node_ids, "--benchmark-only", "-q", "-p",
                    "no:cacheprovider"]
         env = {**os.environ, **group.environment, WORKER_SPEC_ENV: str(spec), "MPLBACKEND": "Agg"}
@@ -256,8 +255,8 @@ def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, An
     infos = [bench.get("extra_info", {}) for _, bench in measured]
     merged = dict(infos[0])
     merged["processes"] = len(measured)
-    merged["process_of_round"] = [p for p, bench in measured for _ in bench["stats"]["data"]]
-    merged["process_ids"] = [p for p, _ in measured]
+    merged["process_ids"] = [p for p, _ in measured]  # the rounds are in this order, process by process
+    merged["rounds_per_process"] = [len(bench["stats"]["data"]) for _, bench in measured]
     merged["process_medians_s"] = [float(np.median(bench["stats"]["data"])) for _, bench in measured]
     merged["yardstick_by_process"] = [info.get("yardstick_s") for info in infos]
     merged["noise_by_process"] = [{k: v for k, v in info.items() if k.startswith("noise_")} for info in infos]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.results import COLUMNS
+from bench.results import COLUMNS, process_of_round
 
 ROOT = Path(__file__).resolve().parents[1]
 # one BLAS thread: on a busy 2-core machine two OpenBLAS threads can stall a product 50-fold
@@ -81,7 +82,7 @@ def test_a_run_writes_json_tables_and_plots(two_runs):
     assert len(full_run["extra_info"]["epoch_seconds"][0]) == 1 and full_run["extra_info"]["first_call_s"] > 0
     assert "mlp_bench" in doc["machine_info"] and doc["machine_info"]["mlp_bench"]["blas"]
     record = json.loads((folder / "run.json").read_text())
-    assert record["kind"] == "benchmark" and record["complete"] is True and record["schema_version"] == 2
+    assert record["kind"] == "benchmark" and record["complete"] is True and record["schema_version"] == 3
     assert record["system"]["cores"] >= 1 and "load_average" in record["system"]
     tables = (folder / "tables.md").read_text()
     assert "speed-up vs numpy-v0-naive" in tables and "QUICK" in tables and "which is fastest" in tables
@@ -93,8 +94,9 @@ def test_every_case_is_measured_in_two_processes(two_runs):
     assert (frame["processes"] == 2).all()
     doc = json.loads((folder / "benchmark.json").read_text())
     for bench in doc["benchmarks"]:
-        owners = bench["extra_info"]["process_of_round"]
+        owners = process_of_round(bench)  # run-length coded: process ids and rounds per process
         assert sorted(set(owners)) == [1, 2] and len(owners) == len(bench["stats"]["data"])
+        assert bench["group"] == f"mlp {bench['params']['phase']} B={bench['params']['batch_size']}"
     schedule = doc["mlp_bench_schedule"]  # one worker at a time: process 1 of every group before process 2
     assert [w["process"] for w in schedule] == sorted(w["process"] for w in schedule)
     assert len(list((folder / "workers").glob("p2-*.json"))) == 4  # two implementations x two batch sizes
@@ -131,7 +133,31 @@ def test_compare_fail_above_trips_on_a_slowdown(two_runs, tmp_path):
     assert same.returncode == 0 and "0 slower, 0 faster" in same.stdout
 
 
-def test_the_compressed_reference_run_loads():
+def test_pytest_benchmarks_own_compare_shows_one_group_per_phase_and_size(two_runs):
+    """pytest-benchmark's own CLI on a fresh run's benchmark.json: grouped tables, nothing it cannot load."""
+    file = run_folders(two_runs)[0] / "benchmark.json"
+    done = subprocess.run([str(Path(sys.executable).with_name("pytest-benchmark")), "compare", str(file)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Failed to load" not in done.stdout + done.stderr, done.stdout + done.stderr
+    groups = set(re.findall(r"benchmark '([^']+)'", done.stdout))
+    assert {"mlp forward B=2000", "mlp train_step B=2000", "mlp full_run B=20000"} <= groups, groups
+    assert "benchmark: " not in done.stdout.replace("benchmark '", "")  # no ungrouped table
+
+
+def test_compare_and_table_read_a_plain_pytest_benchmark_json(two_runs):
+    a, b = (folder / "benchmark.json" for folder in run_folders(two_runs))
+    table = mlp_bench("table", str(a))
+    assert table.returncode == 0 and "full runs" in table.stdout, table.stderr
+    done = mlp_bench("compare", str(a), str(b))
+    assert done.returncode == 0 and "B/A" in done.stdout, done.stderr
+    foreign = a.with_name("foreign.json")
+    foreign.write_text(json.dumps({"benchmarks": [{"name": "x", "stats": {"data": [1.0]}, "extra_info": {}}]}))
+    refused = mlp_bench("table", str(foreign))
+    assert refused.returncode == 3 and "no mlp-bench benchmarks" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_the_reference_run_loads():
     done = mlp_bench("table", str(ROOT / "results" / "reference"))
     assert done.returncode == 0, done.stderr
     assert "which is fastest" in done.stdout and "numpy-tuned" in done.stdout
@@ -148,7 +174,9 @@ def test_a_single_process_run_from_before_still_loads_and_says_so(two_runs, tmp_
     (old / "run.json").write_text(json.dumps(record))
     doc = json.loads((a / "benchmark.json").read_text())
     for bench in doc["benchmarks"]:
-        owners = bench["extra_info"].pop("process_of_round")
+        owners = process_of_round(bench)
+        for key in ("process_ids", "rounds_per_process"):
+            bench["extra_info"].pop(key)
         bench["stats"]["data"] = [x for x, p in zip(bench["stats"]["data"], owners, strict=True) if p == 1]
     (old / "benchmark.json").write_text(json.dumps(doc))
     done = mlp_bench("compare", str(old), str(old))
@@ -285,12 +313,10 @@ def test_until_resolved_adds_processes_only_where_needed_and_records_its_looks(t
 
 
 def test_against_a_run_from_another_machine_is_refused_before_anything_runs(tmp_path):
-    import gzip
-
     saved = tmp_path / "saved" / "elsewhere"
     saved.mkdir(parents=True)
     shutil.copy(ROOT / "results" / "reference" / "run.json", saved / "run.json")
-    doc = json.loads(gzip.decompress((ROOT / "results" / "reference" / "benchmark.json.gz").read_bytes()))
+    doc = json.loads((ROOT / "results" / "reference" / "benchmark.json").read_text())
     doc["machine_info"]["mlp_bench"]["cpu_model"] = "Another CPU (tests)"
     (saved / "benchmark.json").write_text(json.dumps(doc))
     results = tmp_path / "results"

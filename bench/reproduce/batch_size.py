@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.figures import batch_axis, colour_of
 from bench.reproduce.claims import Measure
 from bench.reproduce.common import (
     Context,
@@ -149,17 +150,20 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
     if not parts:
         return None
     fig, left, right = two_panels()
+    measured: set[int] = set()
     for impl in IMPLS:
         points = sorted(((p["batch_size"], p) for k, p in parts.items() if p["impl"] == impl and k != EQUAL_UPDATES),
                         key=lambda point: point[0])
         if not points:
             continue
         sizes = [s for s, _ in points]
-        left.plot(sizes, [p["median_epoch_s"] / p["n_train"] * 1e6 for _, p in points], marker="o", label=impl)
-        right.plot(sizes, [p["test"] for _, p in points], marker="o", label=impl)
-    left.set(xscale="log", yscale="log", xlabel="batch size", ylabel="µs per sample (median epoch)",
-             title="time per sample")
-    right.set(xscale="log", xlabel="batch size", ylabel="test accuracy (whole set)",
-              title=f"accuracy after {profile_of(record).epochs} epochs")
+        measured.update(sizes)
+        left.plot(sizes, [p["median_epoch_s"] / p["n_train"] * 1e6 for _, p in points], marker="o", label=impl,
+                  color=colour_of(impl))
+        right.plot(sizes, [p["test"] for _, p in points], marker="o", label=impl, color=colour_of(impl))
+    left.set(yscale="log", ylabel="µs per sample (median epoch)", title="time per sample")
+    right.set(ylabel="test accuracy (whole set)", title=f"accuracy after {profile_of(record).epochs} epochs")
+    for ax in (left, right):
+        batch_axis(ax, measured)
     left.legend(fontsize="small")
     return save_figure(fig, folder / NAME / "batch-size.png", grid="both")

@@ -17,8 +17,9 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from bench.environment import blas_threads
+from bench.figures import pyplot, save
 from bench.reproduce.claims import Measure
-from bench.runs import atomic_write_text
+from bench.runs import atomic_write_text, write_json
 from impl.config import TrainConfig
 from impl.contract import Trainer
 from impl.data import Dataset, load_dataset
@@ -115,7 +116,7 @@ def run_parts(ctx: Context, experiment_dir: Path, units: list[tuple[str, Callabl
             if not path.exists():
                 bar.set_postfix_str(key)
                 result = work()
-                atomic_write_text(path, json.dumps({"key": key, **result}, indent=1, default=float))
+                write_json(path, {"key": key, **result}, default=float)
             bar.update()
 
 
@@ -204,16 +205,6 @@ def write_csv(experiment_dir: Path) -> Path | None:
     return path
 
 
-def pyplot() -> Any:
-    """matplotlib's pyplot on the file-only Agg backend (no display on a benchmark machine)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def two_panels(**kwargs: Any) -> tuple[Any, Any, Any]:
     """A figure with two panels side by side, as the experiments draw them: (figure, left, right)."""
     fig, (left, right) = pyplot().subplots(1, 2, figsize=(10, 3.8), **kwargs)
@@ -222,14 +213,10 @@ def two_panels(**kwargs: Any) -> tuple[Any, Any, Any]:
 
 def save_figure(fig: Any, path: Path, grid: str = "major") -> Path:
     """Grid on every panel, tight layout, written atomically (PNG), then closed."""
-    from bench.results import _save
-
     for ax in fig.axes:
         ax.grid(True, which=grid, alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
-    pyplot().close(fig)
-    return path
+    return save(fig, path)
 
 
 def markdown_table(head: list[str], rows: list[list[Any]]) -> str:

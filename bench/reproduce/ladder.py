@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from bench.figures import colour_of, pyplot, save
 from bench.reproduce.claims import Measure, articles_times
-from bench.reproduce.common import Context, Summary, markdown_table, pyplot
-from bench.results import _save, case_data, label_of, load_run, run_covariate
+from bench.reproduce.common import Context, Summary, markdown_table
+from bench.results import case_data, label_of, load_run, run_covariate
 from bench.runs import list_runs, read_run
 from bench.stats import compare_cases
 from impl.errors import MLPBenchError
@@ -154,7 +155,7 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
     articles = articles_times()
     for ax, size in zip(axes[0], table.columns, strict=True):
         y = range(len(order))
-        ax.barh(list(y), [table.loc[i, size] for i in order], color="tab:blue", label="ours")
+        ax.barh(list(y), [table.loc[i, size] for i in order], color=[colour_of(i) for i in order], label="ours")
         marks = [(n, articles[(i, int(size))]) for n, i in enumerate(order) if (i, int(size)) in articles]
         if marks:
             ax.scatter([s for _, s in marks], [n for n, _ in marks], color="tab:red", marker="D", zorder=3,
@@ -165,6 +166,4 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
         ax.grid(True, axis="x", alpha=0.3)
     axes[0][0].legend(fontsize="small")
     fig.tight_layout()
-    path = _save(fig, folder / NAME / "ladder.png")
-    plt.close(fig)
-    return path
+    return save(fig, folder / NAME / "ladder.png")

@@ -1,0 +1,186 @@
+"""The run folder's figures: time per step against batch size, the full-run ladder with its intervals, forest
+plots of ratios (a comparison, a run's "which is fastest"), memory against batch size.
+
+One colour per implementation in every figure and panel (fixed by the registry's order, so numpy-tuned is the
+same colour in every run), one legend per figure, batch sizes as plain tick labels.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from impl.registry import all_implementations
+
+#: verdict -> colour in the forest plots (colour-blind safe: Okabe-Ito)
+VERDICT_COLOURS = {"faster": "#009E73", "slower": "#D55E00", "same": "#0072B2", "cannot resolve": "#999999",
+                   "fastest": "#000000"}
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display on a benchmark machine)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def colour_of(label: str) -> Any:
+    """An implementation's colour: the registry's order on a 20-colour map; ``impl@backend`` labels (Keras on
+    another backend) and unknown names get a colour from a stable hash of the label."""
+    from matplotlib import colormaps
+
+    names = list(all_implementations())
+    palette = [*colormaps["tab20"].colors, *colormaps["tab20b"].colors]
+    index = names.index(label) if label in names else len(names) + zlib.crc32(label.encode()) % 20
+    return palette[index % len(palette)]
+
+
+def save(fig: Any, path: Path) -> Path:
+    """Write a PNG atomically (a reader never sees half a file), then close the figure."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight")
+    tmp.replace(path)
+    pyplot().close(fig)
+    return path
+
+
+def batch_axis(ax: Any, sizes: Sequence[int]) -> None:
+    """A log axis of batch sizes labelled with the sizes measured, as plain numbers."""
+    sizes = sorted({int(s) for s in sizes})
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("batch size")
+
+
+#: tick values a ratio axis may label (log scale): the ones that fall in its range, thinned to at most 8
+RATIO_TICKS = [0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 200]
+COARSE_TICKS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200]
+
+
+def ratio_axis(ax: Any) -> None:
+    """A log x axis of ratios or speed-ups labelled as plain numbers (1.5, 2, 10), never as 2x10^0."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    low, high = ax.get_xlim()
+    ticks = [t for t in RATIO_TICKS if low <= t <= high]
+    if len(ticks) > 8:
+        ticks = [t for t in COARSE_TICKS if low <= t <= high]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def shared_legend(fig: Any, labels: Sequence[str], title: str = "implementation") -> None:
+    """One legend for every panel, to the right of them, with every implementation drawn in any panel."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colour_of(label), marker="o", label=label) for label in labels]
+    fig.legend(handles=handles, title=title, loc="outside right upper", fontsize="small")
+
+
+def steps_figure(steps: pd.DataFrame, workload: str, path: Path) -> Path:
+    """Time per step against batch size, one panel per phase, log-log. ``steps``: the tidy frame's step rows
+    with a ``label`` column."""
+    plt = pyplot()
+    phases = list(dict.fromkeys(steps["phase"]))
+    fig, axes = plt.subplots(1, len(phases), figsize=(3.6 * len(phases) + 2.2, 3.6), squeeze=False,
+                             layout="constrained")
+    for ax, phase in zip(axes[0], phases, strict=True):
+        rows = steps[steps["phase"] == phase]
+        for label, sub in rows.groupby("label", sort=False):
+            sub = sub.sort_values("batch_size")
+            ax.plot(sub["batch_size"], sub["process_median_s"] * 1e3, marker="o", color=colour_of(label))
+        ax.set(yscale="log", title=phase, ylabel="ms per step")
+        batch_axis(ax, rows["batch_size"])
+        ax.grid(True, which="both", alpha=0.3)
+    shared_legend(fig, _ordered(steps["label"]))
+    fig.suptitle(f"{workload}: time per step against batch size (geometric mean of per-process medians)")
+    return save(fig, path)
+
+
+def ladder_figure(ladder: pd.DataFrame, workload: str, epochs: int, baseline: str, interval: str,
+                  path: Path) -> Path:
+    """The full-run speed-up ladder: speed-up against ``baseline`` per implementation, one panel per batch size,
+    with its interval as an error bar. ``ladder``: label, batch_size, speedup, low, high (speed-up bounds; NaN
+    where one process gave no interval)."""
+    plt = pyplot()
+    sizes = sorted(set(ladder["batch_size"]))
+    order = ladder.groupby("label")["speedup"].mean().sort_values().index.tolist()  # fastest on top
+    fig, axes = plt.subplots(1, len(sizes), figsize=(3.4 * len(sizes) + 2.5, 0.38 * len(order) + 1.6),
+                             sharey=True, squeeze=False, layout="constrained")
+    for ax, size in zip(axes[0], sizes, strict=True):
+        rows = ladder[ladder["batch_size"] == size].set_index("label")
+        for y, label in enumerate(order):
+            if label not in rows.index:
+                continue
+            row = rows.loc[label]
+            err = ([[row["speedup"] - row["low"]], [row["high"] - row["speedup"]]]
+                   if np.isfinite(row["low"]) else None)
+            ax.errorbar(row["speedup"], y, xerr=err, fmt="o", color=colour_of(label), capsize=3)
+        ax.axvline(1, color="grey", lw=0.8)
+        ax.set(xscale="log", title=f"B={size}", xlabel=f"speed-up vs {baseline}")
+        ratio_axis(ax)
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0][0].set_yticks(range(len(order)), order)
+    fig.suptitle(f"{workload}: the speed-up ladder, {epochs} epochs ({interval}s as bars)")
+    return save(fig, path)
+
+
+def forest_figure(rows: pd.DataFrame, title: str, xlabel: str, path: Path, threshold: float | None = None) -> Path:
+    """A forest plot: one row per case, the ratio as a point with its interval, coloured by its verdict; the
+    ``threshold`` band around 1 shaded. ``rows``: label, ratio, low, high, verdict."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) + 1.6), layout="constrained")
+    for y, row in enumerate(rows.itertuples()):
+        colour = VERDICT_COLOURS.get(row.verdict, "#999999")
+        err = [[row.ratio - row.low], [row.high - row.ratio]] if np.isfinite(row.low) else None
+        ax.errorbar(row.ratio, y, xerr=err, fmt="o", color=colour, capsize=2, ms=4)
+    if threshold:
+        ax.axvspan(1 / (1 + threshold), 1 + threshold, color="#0072B2", alpha=0.08, lw=0)
+    ax.axvline(1, color="grey", lw=0.8)
+    ax.set_yticks(range(len(rows)), list(rows["label"]), fontsize="small")
+    ax.invert_yaxis()
+    ax.set(xscale="log", xlabel=xlabel, title=title)
+    ratio_axis(ax)
+    ax.grid(True, axis="x", alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    seen = [v for v in VERDICT_COLOURS if v in set(rows["verdict"])]
+    ax.legend(handles=[Line2D([], [], color=VERDICT_COLOURS[v], marker="o", ls="", label=v) for v in seen],
+              loc="best", fontsize="small", title="verdict")
+    return save(fig, path)
+
+
+def memory_figure(memory: pd.DataFrame, workload: str, path: Path) -> Path:
+    """Peak memory of one train step against batch size, per implementation. ``memory``: label, batch_size,
+    peak_step_mb."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
+    for label, sub in memory.groupby("label", sort=False):
+        sub = sub.sort_values("batch_size")
+        ax.plot(sub["batch_size"], sub["peak_step_mb"], marker="o", color=colour_of(label))
+    ax.set(yscale="log", ylabel="peak MB above the start of one train step")
+    batch_axis(ax, memory["batch_size"])
+    ax.grid(True, which="both", alpha=0.3)
+    shared_legend(fig, _ordered(memory["label"]))
+    fig.suptitle(f"{workload}: memory of one step against batch size")
+    return save(fig, path)
+
+
+def _ordered(labels: pd.Series) -> list[str]:
+    """Labels in the registry's order (the legend reads the same in every figure)."""
+    names = list(all_implementations())
+    unique = list(dict.fromkeys(labels))
+    return sorted(unique, key=lambda label: (names.index(label.split("@")[0]) if label.split("@")[0] in names
+                                             else len(names), label))
