@@ -1,16 +1,22 @@
-"""`mlp-bench`: list implementations, train one, and (with the harness) tables, comparisons and profiles."""
+"""`mlp-bench`: list implementations, train one, and (with the harness) tables, comparisons and profiles.
+
+Exit codes: 0 done; 1 a gate failed (compare --fail-above / --fail-on-unresolved); 2 usage error (a bad
+option or value, an unknown implementation); 3 missing or unreadable data or runs (no MNIST, no such run, a
+corrupt or foreign file, runs that cannot be compared, a path that cannot be written); 4 unavailable here (a
+missing extra or GPU); 130 interrupted."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import NoReturn
 
 from tabulate import tabulate
 
 from bench import compare, profile, train
 from bench.reproduce import command as reproduce
-from impl.errors import MLPBenchError
+from impl.errors import ConfigError, MLPBenchError, UnavailableError
 from impl.registry import all_implementations
 
 #: Modules with ``add_parser(subparsers)``; each sets ``run`` on its parser. One line per command.
@@ -60,8 +66,40 @@ def _add_list_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_list)
 
 
+EXIT_GATE, EXIT_USAGE, EXIT_DATA, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+
+
+def exit_code(err: MLPBenchError) -> int:
+    """The documented exit code of an error a user can act on."""
+    if isinstance(err, ConfigError):
+        return EXIT_USAGE
+    if isinstance(err, UnavailableError):
+        return EXIT_UNAVAILABLE
+    return EXIT_DATA
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("mlp-bench")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with one-line usage errors, as every other mlp-bench error (its subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("mlp-bench").strip()
+        self.exit(EXIT_USAGE, f"mlp-bench: error: {command + ': ' if command else ''}{message} "
+                              f"(see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlp-bench", description=__doc__)
+    parser = OneLineParser(prog="mlp-bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"mlp-bench {version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_list_parser(subparsers)
     for command in COMMANDS:
@@ -75,13 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except MLPBenchError as err:
         print(f"mlp-bench: error: {err}", file=sys.stderr)
-        return 2
+        return exit_code(err)
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
         print("mlp-bench: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -13,56 +13,98 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.results import KEY, case_data, interval_label, label_of, load_run, render, run_alpha
-from bench.runs import DEFAULT_RESULTS_DIR, list_runs, read_run
+from bench import options
+from bench.results import KEY, case_data, interval_label, is_complete, label_of, load_run, render, run_alpha
+from bench.runs import DEFAULT_RESULTS_DIR, list_runs, to_json
 from bench.stats import MIN_CASES_BETWEEN_RUNS, Covariate, compare_runs
-from impl.errors import MLPBenchError
+from bench.tables import SYMBOL, UNIT_CHOICES, in_unit, markdown, pick_unit, wrap
+from impl.errors import ConfigError, MLPBenchError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     cmp = subparsers.add_parser("compare", help="compare two saved benchmark runs (ratios with intervals, verdicts)",
                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("runs", nargs="*", metavar="RUN",
-                     help="run folders or run ids under --results-dir (default: the two newest complete benchmark "
-                          "runs; one RUN: compared against the newest other complete run)")
+                     help="run folders, run ids under --results-dir or pytest-benchmark JSON files (default: the two "
+                          "newest complete benchmark runs; one RUN: compared against the newest other complete run)")
     cmp.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
-    cmp.add_argument("--alpha", type=float, default=0.01,
-                     help="1 - confidence of the intervals (default 0.01: 99%% intervals)")
-    cmp.add_argument("--threshold", metavar="PCT", type=_percent, default=0.05,
+    cmp.add_argument("--alpha", type=options.alpha, default=0.01,
+                     help="1 - confidence of the intervals, in (0, 0.5] (default 0.01: 99%% intervals)")
+    cmp.add_argument("--threshold", metavar="PCT", type=options.positive_percent, default=0.05,
                      help="changes smaller than this are 'same' (default 5%%)")
-    cmp.add_argument("--fail-above", metavar="PCT", type=_percent,
+    cmp.add_argument("--fail-above", metavar="PCT", type=options.percent,
                      help="exit 1 when a case is 'slower' by more than this, e.g. 10%%")
     cmp.add_argument("--fail-on-unresolved", action="store_true",
                      help="exit 1 when any case is 'cannot resolve' (with or without --fail-above)")
+    cmp.add_argument("--only-changed", action="store_true", help="show only the cases called slower or faster")
+    cmp.add_argument("--sort", choices=SORTS, default="case",
+                     help="case: workload, phase, batch size (default); ratio: largest B/A first; verdict: slower, "
+                          "faster, cannot resolve, same")
+    _add_view_options(cmp)
     cmp.set_defaults(run=run_compare)
     table = subparsers.add_parser("table", help="re-print the tables of a saved benchmark run",
                                   description="Re-print the tables of a saved benchmark run.")
     table.add_argument("run_name", nargs="?", metavar="RUN",
-                       help="run folder or id (default: the newest complete benchmark run)")
+                       help="run folder, run id or pytest-benchmark JSON file (default: the newest complete "
+                            "benchmark run)")
     table.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
+    _add_view_options(table)
     table.set_defaults(run=run_table)
 
 
-def _percent(text: str) -> float:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"expected a percentage such as 10%, got {text!r}")
-    return float(match.group(1)) / 100
+SORTS = ["case", "ratio", "verdict"]
+VERDICT_ORDER = {"slower": 0, "faster": 1, "cannot resolve": 2, "same": 3}
+
+
+def _add_view_options(parser: argparse.ArgumentParser) -> None:
+    """What compare and table share: which cases, in which unit, how wide, in which form."""
+    parser.add_argument("-k", "--filter", metavar="REGEX", type=_regex,
+                        help="only cases whose id (impl-B<batch>-<phase>, as in the test ids) matches")
+    parser.add_argument("--time-unit", choices=UNIT_CHOICES, default="auto",
+                        help="unit of the times (default auto: per table, the largest that keeps them above 1)")
+    parser.add_argument("--wide", action="store_true",
+                        help="every column (default: fit 120 columns, constant columns on a line above)")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print strict JSON on stdout, for scripts")
+    form.add_argument("--csv", action="store_true", help="print CSV on stdout, one row per case")
+    parser.add_argument("--html", metavar="FILE", type=Path,
+                        help="also write a self-contained HTML page (tables sortable and filterable, figures)")
+
+
+def _regex(text: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text)
+    except re.error as err:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({err})") from None
+
+
+def case_id(label: str, batch_size: int, phase: str) -> str:
+    """A case's id as in pytest's test ids: ``numpy-tuned-B500-forward``."""
+    return f"{label}-B{batch_size}-{phase}"
+
+
+def _check_output(path: Path | None) -> None:
+    """An output path is checked before the work, so nothing is half done when it cannot be written."""
+    if path is not None and not path.parent.is_dir():
+        raise MLPBenchError(f"cannot write {path}: no folder {path.parent}")
 
 
 def resolve_run(name: str, results_dir: Path) -> Path:
+    """A run folder, a pytest-benchmark JSON file, or a run id under ``results_dir``."""
     path = Path(name)
-    if path.is_dir():
+    if path.is_dir() or path.is_file():
         return path
     if (results_dir / name).is_dir():
         return results_dir / name
-    raise MLPBenchError(f"no run {name!r} (neither a folder nor a run id under {results_dir})")
+    raise MLPBenchError(f"no run {name!r} (neither a folder, a JSON file nor a run id under {results_dir})")
 
 
 def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[Path]:
@@ -162,72 +204,173 @@ def _threads(frame: pd.DataFrame) -> str:
     return ",".join(str(int(t)) if t else "unknown" for t in sorted(set(frame["threads"])))
 
 
-def _verdict_text(verdict: str, needed: Any, note: str) -> str:
-    if needed is not None and not pd.isna(needed):
-        verdict = f"{verdict} (needs ~{int(needed)} processes a side)"
-    return f"{verdict} ({note})" if note else verdict
+def _to_resolve(needed: Any) -> str:
+    return f"~{int(needed)} a side" if needed is not None and not pd.isna(needed) else ""
 
 
-def render_comparison(table: pd.DataFrame, alpha: float, threshold: float) -> str:
+def _summary(table: pd.DataFrame, threshold: float) -> str:
     pool = table.attrs.get("pool")
     covariate: Covariate | None = table.attrs.get("covariate")
-    alpha = table.attrs.get("alpha", alpha)
-    shown = pd.DataFrame({
-        "impl": [label_of(r) for r in table.itertuples()], "phase": table["phase"], "B": table["batch_size"],
-        "A s": table["process_median_s_a"].map("{:.4g}".format),
-        "B s": table["process_median_s_b"].map("{:.4g}".format),
-        "B/A": table["ratio_b_over_a"].map("{:.3f}".format),
-        **({"raw B/A": table["raw_ratio"].map("{:.3f}".format)} if covariate is not None and covariate.used else {}),
-        interval_label(alpha): [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a"
-                                      for lo, hi in zip(table["low"], table["high"], strict=True)],
-        "processes": [f"{a}+{b}" for a, b in zip(table["processes_a"], table["processes_b"], strict=True)],
-        "verdict": [_verdict_text(v, n, note) for v, n, note in
-                    zip(table["verdict"], table["processes_needed"], table["note"], strict=True)],
-        "flags": table["flags"]})
     counts = table["verdict"].value_counts()
     spread = f"{np.sqrt(pool.variance):.3f}" if pool is not None and np.isfinite(pool.variance) else "not measured"
-    summary = (f"{len(table)} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in
-                                                   ("slower", "faster", "same", "cannot resolve"))
-               + f"; pooled between-process spread (sd of log times) {spread}, threshold {threshold:.0%}"
-               + (f"\nverdicts: {covariate.reason}" if covariate is not None else "")
-               + _between_text(table))
-    return "\n".join([shown.to_markdown(index=False), "", summary])
+    return (f"{len(table)} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_ORDER)
+            + f"; pooled between-process spread (sd of log times) {spread}, threshold {threshold:.0%}"
+            + (f"\nverdicts: {covariate.reason}" if covariate is not None else "") + _between_text(table))
+
+
+def select(table: pd.DataFrame, pattern: re.Pattern[str] | None = None, only_changed: bool = False,
+           sort: str = "case") -> pd.DataFrame:
+    """The cases a user asked to see (the statistics were computed over all of them first), in their order."""
+    ids = [case_id(label_of(r), r.batch_size, r.phase) for r in table.itertuples()]
+    keep = [pattern is None or bool(pattern.search(i)) for i in ids]
+    if only_changed:
+        keep = [k and v in ("slower", "faster") for k, v in zip(keep, table["verdict"], strict=True)]
+    shown = table[keep]
+    if sort == "ratio":
+        shown = shown.sort_values("ratio_b_over_a", ascending=False, kind="stable")
+    elif sort == "verdict":
+        shown = shown.sort_values("verdict", key=lambda v: v.map(VERDICT_ORDER), kind="stable")
+    shown.attrs = table.attrs
+    return shown
+
+
+def render_comparison(table: pd.DataFrame, alpha: float, threshold: float, unit: str = "auto",
+                      wide: bool = False, shown: pd.DataFrame | None = None) -> str:
+    """One table per workload and phase (times in one unit each, named in the header), then the summary over
+    every case; ``shown``: the rows to print (default all). Fits 120 columns unless ``wide``."""
+    shown = table if shown is None else shown
+    covariate: Covariate | None = table.attrs.get("covariate")
+    alpha = table.attrs.get("alpha", alpha)
+    parts, notes, flagged = [], [], defaultdict(list)
+    for (workload, phase), group in shown.groupby(["workload", "phase"], sort=False):
+        shown_unit = pick_unit([*group["process_median_s_a"], *group["process_median_s_b"]], unit)
+        columns = {
+            "impl": [label_of(r) for r in group.itertuples()], "batch": group["batch_size"],
+            f"A ({SYMBOL[shown_unit]})": [in_unit(v, shown_unit) for v in group["process_median_s_a"]],
+            f"B ({SYMBOL[shown_unit]})": [in_unit(v, shown_unit) for v in group["process_median_s_b"]],
+            "B/A": group["ratio_b_over_a"].map("{:.3f}".format),
+            **({"raw B/A": group["raw_ratio"].map("{:.3f}".format)} if wide and covariate is not None
+               and covariate.used else {}),
+            interval_label(alpha): [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a"
+                                    for lo, hi in zip(group["low"], group["high"], strict=True)],
+            "processes": [f"{a}+{b}" for a, b in zip(group["processes_a"], group["processes_b"], strict=True)],
+            "verdict": group["verdict"], "to resolve": group["processes_needed"].map(_to_resolve)}
+        if wide:
+            columns |= {"flags": group["flags"], "note": group["note"]}
+        else:
+            for row in group.itertuples():
+                name = case_id(label_of(row), row.batch_size, row.phase)
+                if row.note:
+                    notes.append(f"{name}: {row.note}")
+                for flag in filter(None, row.flags.split(",")):
+                    flagged[flag].append(name)
+        frame = pd.DataFrame(columns)
+        if not frame["to resolve"].any():
+            frame = frame.drop(columns="to resolve")
+        parts += [f"### {workload} / {phase}", markdown(frame, wide=wide, keep=["impl", "batch", "B/A", "verdict"],
+                                                        disable_numparse=True), ""]
+    if shown.empty:
+        parts += ["(no case matches the selection)", ""]
+    if len(shown) < len(table):
+        parts.append(f"showing {len(shown)} of {len(table)} cases")
+    parts.append(wrap(_summary(table, threshold)))
+    notes += [f"flagged {flag} ({len(names)}): {', '.join(names)}" for flag, names in flagged.items()]
+    if notes:
+        parts += ["notes (--wide: as columns):", *(wrap(f"- {n}") for n in notes)]
+    return "\n".join(parts)
+
+
+def comparison_records(table: pd.DataFrame, threshold: float, paths: list[Path]) -> dict[str, Any]:
+    """The comparison as data: every shown case with its times in seconds, ratio, interval and verdict."""
+    pool = table.attrs.get("pool")
+    cases = [{"id": case_id(label_of(r), r.batch_size, r.phase), "impl": r.impl, "backend": r.backend,
+              "workload": r.workload, "phase": r.phase, "batch_size": int(r.batch_size),
+              "threads": int(r.threads) or None, "time_a_s": r.process_median_s_a, "time_b_s": r.process_median_s_b,
+              "ratio_b_over_a": r.ratio_b_over_a, "raw_ratio": r.raw_ratio, "low": r.low, "high": r.high,
+              "processes_a": int(r.processes_a), "processes_b": int(r.processes_b), "verdict": r.verdict,
+              "processes_needed": None if pd.isna(r.processes_needed) else int(r.processes_needed),
+              "note": r.note, "flags": r.flags} for r in table.itertuples()]
+    return {"a": str(paths[0]), "b": str(paths[1]), "alpha": table.attrs.get("alpha"), "threshold": threshold,
+            "pooled_spread": float(np.sqrt(pool.variance)) if pool is not None else None, "cases": cases}
+
+
+def _gate(table: pd.DataFrame, args: argparse.Namespace, say: Any) -> int:
+    """--fail-above / --fail-on-unresolved over every case (not only the shown ones): 1 when tripped."""
+    if args.fail_above is None and not args.fail_on_unresolved:
+        return 0
+    limit = args.fail_above if args.fail_above is not None else float("inf")
+    slower = table[(table["verdict"] == "slower") & (table["ratio_b_over_a"] > 1 + limit)]
+    unresolved = table[table["verdict"] == "cannot resolve"]
+    if len(unresolved):
+        say(f"unresolved ({len(unresolved)}): "
+            + ", ".join(case_id(label_of(r), r.batch_size, r.phase) for r in unresolved.itertuples()))
+    failed = len(slower) + (len(unresolved) if args.fail_on_unresolved else 0)
+    if failed:
+        say(f"FAILED: {len(slower)} slowdown(s) above {limit:.0%}"
+            + (f", {len(unresolved)} unresolved case(s)" if args.fail_on_unresolved else ""))
+        return 1
+    return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
     if len(args.runs) > 2:
-        raise MLPBenchError("compare takes at most two runs")
+        raise ConfigError("compare takes at most two runs")
+    _check_output(args.html)
     named = [resolve_run(name, args.results_dir) for name in args.runs]
     paths = named + _default_runs(args.results_dir, 2 - len(named), [p.resolve() for p in named])
     (doc_a, fa), (doc_b, fb) = load_run(paths[0]), load_run(paths[1])
     table = compare_frames(doc_a, fa, doc_b, fb, args.alpha, args.threshold)
-    print(f"A: {paths[0]}\nB: {paths[1]}\n")
-    print(render_comparison(table, args.alpha, args.threshold))
+    shown = select(table, args.filter, args.only_changed, args.sort)
+    if args.filter is not None and shown.empty and not args.only_changed:
+        first = next(table.itertuples())
+        raise ConfigError(f"no case matches -k {args.filter.pattern!r}; case ids look like "
+                          f"{case_id(label_of(first), first.batch_size, first.phase)}")
     notes = machine_warnings(doc_a, doc_b, fa, fb)
     notes += [f"WARNING: run {p} is marked incomplete (interrupted or failed): some cases may be missing"
-              for p in paths if not read_run(p).complete]
+              for p in paths if not is_complete(p)]
+    notes += [f"NOTE: {p} is a plain pytest-benchmark JSON: one process per case unless its rounds are tagged"
+              for p in paths if p.is_file()]
     if (table["processes_a"] == 1).all() or (table["processes_b"] == 1).all():
         notes.append("NOTE: one run was measured in a single process: its between-process spread is borrowed "
                      "from the other run, or unknown")
-    print("\n".join(notes))
-    if args.fail_above is not None or args.fail_on_unresolved:
-        limit = args.fail_above if args.fail_above is not None else float("inf")
-        slower = table[(table["verdict"] == "slower") & (table["ratio_b_over_a"] > 1 + limit)]
-        unresolved = table[table["verdict"] == "cannot resolve"]
-        if len(unresolved):
-            names = ", ".join(f"{label_of(r)}/{r.phase}/B{r.batch_size}" for r in unresolved.itertuples())
-            print(f"unresolved ({len(unresolved)}): {names}")
-        failed = len(slower) + (len(unresolved) if args.fail_on_unresolved else 0)
-        if failed:
-            print(f"FAILED: {len(slower)} slowdown(s) above {limit:.0%}"
-                  + (f", {len(unresolved)} unresolved case(s)" if args.fail_on_unresolved else ""))
-            return 1
-    return 0
+    machine_readable = args.json or args.csv
+    if args.json:
+        print(to_json(comparison_records(shown, args.threshold, paths) | {"warnings": notes}))
+    elif args.csv:
+        print(pd.DataFrame(comparison_records(shown, args.threshold, paths)["cases"]).to_csv(index=False), end="")
+    else:
+        print(f"A: {paths[0]}\nB: {paths[1]}\n")
+        print(render_comparison(table, args.alpha, args.threshold, args.time_unit, args.wide, shown))
+    say = (lambda line: print(line, file=sys.stderr)) if machine_readable else print
+    for note in notes:
+        say(wrap(note))
+    if args.html:
+        from bench import html
+
+        html.write_comparison_page(args.html, table, shown, paths, notes, args.threshold)
+        say(f"page: {args.html}")
+    return _gate(table, args, say)
 
 
 def run_table(args: argparse.Namespace) -> int:
+    _check_output(args.html)
     path = resolve_run(args.run_name, args.results_dir) if args.run_name else _default_runs(args.results_dir, 1, [])[0]
     doc, frame = load_run(path)
-    print(f"run: {path}" + ("" if read_run(path).complete else "  (INCOMPLETE: interrupted or failed)") + "\n")
-    print(render(frame, doc))
+    if args.filter is not None:
+        ids = [case_id(label_of(r), r.batch_size, r.phase) for r in frame.itertuples()]
+        frame = frame[[bool(args.filter.search(i)) for i in ids]]
+        if frame.empty:
+            raise ConfigError(f"no case matches -k {args.filter.pattern!r}")
+    if args.json:
+        print(to_json({"run": str(path), "cases": frame.drop(columns=["noise"]).to_dict(orient="records")}))
+    elif args.csv:
+        print(frame.drop(columns=["noise"]).to_csv(index=False), end="")
+    else:
+        print(f"run: {path}" + ("" if is_complete(path) else "  (INCOMPLETE: interrupted or failed)") + "\n")
+        print(render(frame, doc, wide=args.wide, unit=args.time_unit))
+    if args.html:
+        from bench import html
+
+        html.write_run_page(args.html, path, doc, frame)
+        print(f"page: {args.html}", file=sys.stderr if args.json or args.csv else sys.stdout)
     return 0

@@ -3,8 +3,70 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
+from collections.abc import Callable
 
 from impl.data import SPLITS, Dataset, load_dataset
+
+
+# -- value checks: argparse turns an ArgumentTypeError into a one-line usage error (exit code 2) ------------
+def _number(text: str, kind: Callable[[str], float]) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(_number(text, int))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    value = int(_number(text, int))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text!r}")
+    return value
+
+
+def alpha(text: str) -> float:
+    """1 - confidence of an interval: (0, 0.5], so that an interval is never narrower than its point."""
+    value = _number(text, float)
+    if not 0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be in (0, 0.5], e.g. 0.01 for 99% intervals; got {text!r}")
+    return value
+
+
+def percent(text: str) -> float:
+    """A percentage as a fraction: ``10%`` or ``10`` -> 0.1; 0 up to (not including) 100 %."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%?\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 10%, got {text!r}")
+    value = float(match.group(1)) / 100
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be below 100%, got {text!r}")
+    return value
+
+
+def positive_percent(text: str) -> float:
+    value = percent(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0%, got {text!r}")
+    return value
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +85,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights and batch order (0)")
-    parser.add_argument("--threads", type=int, metavar="N",
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="seed of the initial weights and batch order (0)")
+    parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="BLAS/OpenMP threads via threadpoolctl (default: the library's own choice)")
 
 

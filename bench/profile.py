@@ -25,7 +25,7 @@ from line_profiler import LineProfiler, LineStats
 from tabulate import tabulate
 
 from bench.environment import blas_threads, current_blas_threads, machine_facts
-from bench.options import add_data_options, add_run_options, load_data
+from bench.options import add_data_options, add_run_options, load_data, positive_int
 from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, new_run_dir, update_run_record
 from impl.config import TrainConfig
 from impl.contract import Trainer, Transition
@@ -38,7 +38,7 @@ WARMUP_STEPS = 3  # unprofiled train steps after warm_up(): BLAS threads and cac
 _TRANSITION = re.compile(r"(fw|bw):(-?\d+)")
 
 
-class NotProfilableError(MLPBenchError):
+class NotProfilableError(ConfigError):
     """The implementation runs its transitions compiled (a framework, a numba kernel): no Python lines to time."""
 
 
@@ -309,8 +309,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--compare", metavar="A,B", help="two implementations, profiled one after the other")
     parser.add_argument("--transition", required=True, metavar="fw:N|bw:N",
                         help="fw:N = layer N-1 into N (N=1..3); bw:N = layer N+1 to N (N=0..2)")
-    parser.add_argument("--batch-size", type=int, help="mini-batch size (default: the workload's: 500)")
-    parser.add_argument("--steps", type=int, default=200, help="profiled train steps (200)")
+    parser.add_argument("--batch-size", type=positive_int, help="mini-batch size (default: the workload's: 500)")
+    parser.add_argument("--steps", type=positive_int, default=200, help="profiled train steps (200)")
     parser.add_argument("--unit", choices=list(UNITS), default="ms", help="time unit of the tables (ms)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown instead of plain tables")
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR,

@@ -421,6 +421,10 @@ def save_run(doc: dict[str, Any], run_dir: Path, complete: bool) -> str:
         plot(frame, doc, run_dir)
     update_run_record(run_dir, complete=complete, benchmarks=len(frame),
                       machine=doc.get("machine_info", {}).get("mlp_bench", {}))
+    if not frame.empty:  # last: the page shows the record as it now stands (complete or not)
+        from bench.html import write_run_page
+
+        write_run_page(run_dir / "index.html", run_dir, doc, frame)
     return text
 
 

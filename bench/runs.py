@@ -33,13 +33,22 @@ os.umask(_UMASK)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder and rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write through a temporary file in the same folder and rename: readers never see half a file. A path
+    that cannot be written is a one-line error, and nothing is left behind."""
+    if not path.parent.is_dir():
+        raise MLPBenchError(f"cannot write {path}: no folder {path.parent}")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise MLPBenchError(f"cannot write {path}: {err.strerror}") from None
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise MLPBenchError(f"cannot write {path}: {err.strerror or err}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

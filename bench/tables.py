@@ -35,7 +35,8 @@ def in_unit(seconds: float | None, unit: str, digits: int = 4) -> str:
     """``seconds`` in ``unit``, with ``digits`` significant digits ("" where nothing was measured)."""
     if seconds is None or not np.isfinite(seconds):
         return ""
-    return f"{seconds / UNITS[unit]:.{digits}g}"
+    value = seconds / UNITS[unit]
+    return f"{value:,.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"  # 28,310, never 2.831e+04
 
 
 def with_unit(label: str, unit: str) -> str:

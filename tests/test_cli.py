@@ -69,9 +69,12 @@ def test_short_reasons(reason, short):
 
 @pytest.mark.parametrize("args, words", [
     (["--impl", "numpy-v9"], ["unknown implementation", "numpy-v9"]),
-    (["--impl", "numpy-v3-sliced", "--batch-size", "0"], ["batch size"]),
+    (["--impl", "numpy-v3-sliced", "--batch-size", "0"], ["--batch-size", "at least 1"]),
     (["--impl", "numpy-v3-sliced", "--batch-size", "70000"], ["batch size", "60000"]),
-    (["--impl", "numpy-v3-sliced", "--epochs", "0"], ["epochs"]),
+    (["--impl", "numpy-v3-sliced", "--epochs", "0"], ["--epochs", "at least 1"]),
+    (["--impl", "numpy-v3-sliced", "--seed", "-1"], ["--seed", "0 or more"]),
+    (["--impl", "numpy-v3-sliced", "--threads", "-3"], ["--threads", "at least 1"]),
+    (["--impl", "numpy-v3-sliced", "--lr", "inf"], ["--lr", "finite"]),
     (["--impl", "numpy-v3-sliced", "--mnist", "/nonexistent/mnist"], ["/nonexistent/mnist"]),
 ])
 def test_train_bad_input(args, words):
@@ -97,3 +100,68 @@ def test_train_text_report_on_real_data(real_data):
     result = mlp_bench("train", "--impl", "numpy-v2-f", "--epochs", "1", "--batch-size", "20000")
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout and "data=real" in result.stdout
+
+
+# -- every option, every bad value: a one-line usage error (exit 2), never a traceback ----------------------------
+#: what each subcommand needs besides the option under test
+BASE = {"train": ["--impl", "numpy-v3-sliced", "--synthetic"], "profile": ["--impl", "numpy-v3-sliced",
+        "--transition", "bw:1", "--synthetic"], "report": ["reference"], "compare": [], "table": [],
+        "reproduce": ["--quick"], "list": []}
+ALWAYS_BAD = ["abc", "nan", "inf", "-1", "1e999"]
+
+
+def _valued_options():
+    import argparse
+    from pathlib import Path
+
+    from bench.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.option_strings and action.nargs != 0 and (action.choices or action.type not in (None, str, Path)):
+                yield command, action.option_strings[-1], action
+
+
+@pytest.mark.parametrize(("command", "option", "action"), list(_valued_options()),
+                         ids=[f"{c} {o}" for c, o, _ in _valued_options()])
+def test_every_bad_value_of_every_option_is_a_one_line_usage_error(command, option, action, capsys):
+    from bench.cli import build_parser
+
+    must_refuse = ["(", "[a-"] if action.type is not None and action.type.__name__ == "_regex" else \
+        ["bogus"] if action.choices else ALWAYS_BAD
+    for bad in [*must_refuse, "0", "("]:
+        try:  # values are checked as the command line is parsed: an accepted one is not run here
+            build_parser().parse_args([command, *BASE[command], option, bad])
+        except SystemExit as stop:
+            err = capsys.readouterr().err.strip().splitlines()
+            assert stop.code == 2 and len(err) == 1 and err[0].startswith(f"mlp-bench: error: {command}: argument"), \
+                (bad, err)
+            continue
+        if bad in must_refuse:
+            pytest.fail(f"{command} {option} {bad!r} was accepted")
+
+
+def test_zero_is_refused_where_it_makes_no_sense():
+    for args in (["train", "--impl", "numpy-v3-sliced", "--threads", "0"], ["train", "--impl", "x", "--epochs", "0"],
+                 ["train", "--impl", "x", "--batch-size", "0"], ["train", "--impl", "x", "--lr", "0"],
+                 ["profile", "--impl", "x", "--transition", "bw:1", "--steps", "0"], ["compare", "--threshold", "0"],
+                 ["compare", "--alpha", "0"], ["compare", "--alpha", "0.6"], ["compare", "--threshold", "100%"]):
+        done = mlp_bench(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr and ": argument --" in done.stderr, args
+
+
+def test_version():
+    done = mlp_bench("--version")
+    assert done.returncode == 0 and done.stdout.startswith("mlp-bench ") and "unknown" not in done.stdout
+
+
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    for args in (["report", "reference", "--output", str(tmp_path / "missing" / "x.md")],
+                 ["report", "reference", "--html", str(tmp_path / "missing" / "x.html")],
+                 ["table", "reference", "--html", str(tmp_path / "missing" / "x.html")],
+                 ["compare", "reference", "reference", "--html", str(tmp_path / "missing" / "x.html")]):
+        done = mlp_bench(*args, "--results-dir", "results")
+        assert_one_line_error(done, "cannot write", "no folder")
+        assert done.returncode == 3
+    assert list(tmp_path.iterdir()) == []

@@ -255,8 +255,8 @@ def test_bad_saved_runs_are_one_line_errors(tmp_path):
                        (["table", str(tmp_path / "corrupt")], "corrupt"),
                        (["table", str(tmp_path / "profile")], "not a benchmark run"),
                        (["compare", "--results-dir", str(tmp_path)], "need 2 more")):
-        done = mlp_bench(*args)
-        assert done.returncode == 2 and word in done.stderr and "Traceback" not in done.stderr, done.stderr
+        done = mlp_bench(*args)  # 3: missing or unreadable runs (2 is a usage error)
+        assert done.returncode == 3 and word in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
 def test_system_report_warns_about_forced_openblas_kernels(monkeypatch):
@@ -292,7 +292,7 @@ def test_compare_refuses_cases_measured_with_other_thread_counts(two_runs, tmp_p
     a, b = run_folders(two_runs)
     other = edited_copy(b, tmp_path / "other", lambda bench: bench["extra_info"].update(threads=2))
     done = mlp_bench("compare", str(a), str(other))
-    assert done.returncode == 2 and "different BLAS threads (1 vs 2)" in done.stderr, done.stderr
+    assert done.returncode == 3 and "different BLAS threads (1 vs 2)" in done.stderr, done.stderr
 
 
 def test_until_resolved_adds_processes_only_where_needed_and_records_its_looks(tmp_path, real_data):
@@ -324,3 +324,26 @@ def test_against_a_run_from_another_machine_is_refused_before_anything_runs(tmp_
                "--against", str(saved))
     assert done.returncode == 4 and "measured on another machine" in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and not results.exists()
+
+
+def test_compare_for_scripts_and_for_eyes(two_runs):
+    from bench.tables import too_wide
+
+    a, b = run_folders(two_runs)
+    done = mlp_bench("compare", str(a), str(b), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout, parse_constant=lambda c: 1 / 0)  # strict JSON
+    assert len(doc["cases"]) == 4 and {"id", "ratio_b_over_a", "low", "high", "verdict"} <= set(doc["cases"][0])
+    csv = mlp_bench("compare", str(a), str(b), "--csv", "-k", "numpy-v3-sliced-B2000-")
+    frame = pd.read_csv(__import__("io").StringIO(csv.stdout))
+    assert csv.returncode == 0 and set(frame["impl"]) == {"numpy-v3-sliced"} and set(frame["batch_size"]) == {2000}
+    changed = mlp_bench("compare", str(a), str(b), "--only-changed", "--sort", "verdict", "--time-unit", "us")
+    assert changed.returncode == 0 and "4 cases" in changed.stdout
+    for text in (changed.stdout, mlp_bench("compare", str(a), str(b)).stdout, mlp_bench("table", str(a)).stdout):
+        assert too_wide(text) == [], too_wide(text)
+    wide = mlp_bench("compare", str(a), str(b), "--wide")
+    assert wide.returncode == 0 and "note" in wide.stdout and "flags" in wide.stdout
+    nothing = mlp_bench("compare", str(a), str(b), "-k", "no-such-case")
+    assert nothing.returncode == 2 and "no case matches" in nothing.stderr
+    page = a / "index.html"
+    assert page.is_file() and page.read_text().count("<table") >= 4 and "data:image/png;base64," in page.read_text()

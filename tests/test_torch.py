@@ -75,7 +75,7 @@ def test_train_on_a_missing_gpu_is_a_one_line_error():
         pytest.skip("torch-gpu has a GPU here")
     done = run("-m", "bench.cli", "train", "--impl", "torch-gpu", "--synthetic", "--epochs", "1")
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 2 and lines == [f"mlp-bench: error: torch-gpu is not available here: {reason}"]
+    assert done.returncode == 4 and lines == [f"mlp-bench: error: torch-gpu is not available here: {reason}"]
 
 
 def test_a_numpy_only_run_never_imports_torch_or_jax():

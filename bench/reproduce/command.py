@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.compare import resolve_run
 from bench.environment import machine_record
+from bench.options import positive_int
 from bench.reproduce import ladder
 from bench.reproduce.claims import CLAIMS_FILE, load_claims
 from bench.reproduce.common import FULL, QUICK, Context, profile_of, write_csv
@@ -44,13 +45,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "reference) instead of measuring them")
     parser.add_argument("--impl", help=f"implementation of the long training runs (lambda2; default "
                                        f"{DEFAULT_IMPL}, the fastest one the equivalence tests cover)")
-    parser.add_argument("--seeds", type=int, help=f"seeds of accuracy-35 (default {FULL.seeds}; --quick "
+    parser.add_argument("--seeds", type=positive_int, help=f"seeds of accuracy-35 (default {FULL.seeds}; --quick "
                                                   f"{QUICK.seeds})")
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR,
                         help="where the run folder is written (default: results)")
     parser.add_argument("--resume", metavar="RUN", type=Path,
                         help="go on with an interrupted reproduction (same code version and machine only)")
-    parser.add_argument("--threads", type=int, metavar="N", help="BLAS threads (default: the library's choice)")
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="BLAS threads (default: the library's choice)")
     parser.add_argument("--mnist", metavar="PATH", help="MNIST directory or mnist.npz (default: $MLPBENCH_MNIST, "
                                                          "the Keras cache, a verified download)")
     parser.set_defaults(run=run)
@@ -62,6 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("runs", nargs="+", type=Path, metavar="RUN",
                         help="run folders, or run ids under --results-dir (e.g. reproduction, reference)")
     report.add_argument("--output", type=Path, metavar="FILE", help="write the report here (default: stdout)")
+    report.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write it as a self-contained HTML page (figures embedded)")
     report.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR,
                         help="where run ids are looked up (default: results)")
     report.set_defaults(run=run_report)
@@ -217,6 +221,9 @@ def _run_experiment(ctx: Context, folder: Path, record: dict[str, Any], name: st
 
 
 def run_report(args: argparse.Namespace) -> int:
+    for output in (args.output, args.html):
+        if output is not None and not output.parent.is_dir():  # before the work, not after it
+            raise MLPBenchError(f"cannot write {output}: no folder {output.parent}")
     out_dir = (args.output.parent if args.output else Path.cwd()).resolve()
     text = render([resolve_run(str(p), args.results_dir) for p in args.runs], out_dir)
     if args.output:
@@ -224,4 +231,9 @@ def run_report(args: argparse.Namespace) -> int:
         print(f"report: {args.output}", file=sys.stderr)
     else:
         print(text, end="")
+    if args.html:
+        from bench.html import write_report_page
+
+        write_report_page(args.html, text, out_dir)
+        print(f"page: {args.html}", file=sys.stderr)
     return 0
