@@ -62,12 +62,13 @@ def batch_axis(ax: Any, sizes: Sequence[int]) -> None:
 
 
 #: tick values a ratio axis may label (log scale): the ones that fall in its range, thinned to at most 8
-RATIO_TICKS = [0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 200]
-COARSE_TICKS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200]
+RATIO_TICKS = [0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 200,
+               500, 1000]
+COARSE_TICKS = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 
 
 def ratio_axis(ax: Any) -> None:
-    """A log x axis of ratios or speed-ups labelled as plain numbers (1.5, 2, 10), never as 2x10^0."""
+    """A log x axis (ratios, speed-ups, GFLOP/s) labelled as plain numbers (1.5, 2, 10), never as 2x10^0."""
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     ax.set_xscale("log")
@@ -175,6 +176,74 @@ def memory_figure(memory: pd.DataFrame, workload: str, path: Path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     shared_legend(fig, _ordered(memory["label"]))
     fig.suptitle(f"{workload}: memory of one step against batch size")
+    return save(fig, path)
+
+
+def roofline_figure(table: pd.DataFrame, machine: dict[str, Any], path: Path) -> Path:
+    """Achieved GFLOP/s of every full run against the machine's ceilings: sgemm at a large square size, the
+    matrix products at the MLP's own shapes, and the products + gather floor, one panel per batch size.
+    ``table``: :func:`bench.roofline.roofline_table`; ``machine``: what the run measured."""
+    plt = pyplot()
+    sizes = sorted(set(table["batch_size"]))
+    order = table.groupby("impl")["achieved_gflops"].mean().sort_values().index.tolist()
+    fig, axes = plt.subplots(1, len(sizes), figsize=(3.6 * len(sizes) + 2.5, 0.36 * len(order) + 1.9),
+                             sharey=True, squeeze=False, layout="constrained")
+    run_gflop = table["gflop"].iloc[0]
+    for ax, size in zip(axes[0], sizes, strict=True):
+        rows = table[table["batch_size"] == size].set_index("impl")
+        for y, impl in enumerate(order):
+            if impl in rows.index:
+                ax.plot(rows.loc[impl, "achieved_gflops"], y, "o", color=colour_of(impl))
+        at = machine["batch_sizes"].get(int(size), {})
+        ceilings = [("sgemm, square", machine["square_gflops"], "-"),
+                    ("products, MLP shapes", at.get("mlp_shape_gflops"), "--"),
+                    ("products + gather floor", run_gflop / rows["floor_s"].iloc[0] if len(rows) else None, ":")]
+        for name, value, style in ceilings:
+            if value is not None and np.isfinite(value):
+                ax.axvline(value, color="black", ls=style, lw=1, label=name)
+        ax.set(xscale="log", title=f"B={size}", xlabel="achieved GFLOP/s (matrix products only)")
+        ratio_axis(ax)
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0][0].set_yticks(range(len(order)), order)
+    axes[0][-1].legend(fontsize="small", loc="lower right")
+    fig.suptitle(f"roofline: full runs ({int(table['epochs'].iloc[0])} epochs) against this machine's ceilings")
+    return save(fig, path)
+
+
+#: claim verdict -> colour (the forest plots' palette)
+CLAIM_COLOURS = {"reproduced": VERDICT_COLOURS["faster"], "differs": VERDICT_COLOURS["slower"],
+                 "not run here": VERDICT_COLOURS["cannot resolve"]}
+
+
+def claims_figure(rows: pd.DataFrame, title: str, path: Path) -> Path:
+    """The reproduction's claim table as a picture: per claim, our measurement over the articles' figure (1 =
+    the printed number) with its interval, the region that reproduces the claim shaded, coloured by verdict.
+    ``rows``: label, ours, low, high, band_low, band_high (all over the figure), verdict."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.8), layout="constrained")
+    finite = [v for v in (*rows["ours"], *rows["band_low"], *rows["band_high"]) if np.isfinite(v) and v > 0]
+    left, right = (min(finite) / 1.3, max(finite) * 1.3) if finite else (0.5, 2)
+    for y, row in enumerate(rows.itertuples()):
+        low = row.band_low if np.isfinite(row.band_low) and row.band_low > 0 else left
+        high = row.band_high if np.isfinite(row.band_high) else right
+        ax.fill_betweenx([y - 0.35, y + 0.35], low, high, color="#0072B2", alpha=0.12, lw=0)
+        if np.isfinite(row.ours):
+            err = ([[row.ours - row.low], [row.high - row.ours]]
+                   if np.isfinite(row.low) and np.isfinite(row.high) else None)
+            ax.errorbar(row.ours, y, xerr=err, fmt="o", color=CLAIM_COLOURS.get(row.verdict, "#999999"), capsize=2)
+    ax.axvline(1, color="grey", lw=0.8)
+    ax.set_xlim(left, right)
+    ax.set_yticks(range(len(rows)), list(rows["label"]), fontsize="small")
+    ax.invert_yaxis()
+    ax.set(xscale="log", xlabel="ours / the articles' figure (shaded: the values that reproduce the claim)",
+           title=title)
+    ratio_axis(ax)
+    ax.grid(True, axis="x", alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    seen = [v for v in CLAIM_COLOURS if v in set(rows["verdict"])]
+    ax.legend(handles=[Line2D([], [], color=CLAIM_COLOURS[v], marker="o", ls="", label=v) for v in seen],
+              loc="best", fontsize="small", title="verdict")
     return save(fig, path)
 
 

@@ -155,7 +155,10 @@ def run_page(source: Path, doc: dict[str, Any], frame: pd.DataFrame) -> str:
     body = [f"<p class=\"meta\">{html.escape(str(source))}"
             + ("" if complete else " — <strong>INCOMPLETE: interrupted or failed</strong>") + "</p>"]
     if folder is not None:
-        body += ["<h2>Figures</h2>", figures_html(sorted(folder.glob("*.png")))]
+        order = ["ladder", "steps", "fastest", "memory"]  # the answer first, then where the time goes
+        pngs = sorted(folder.glob("*.png"), key=lambda p: (next((i for i, k in enumerate(order) if p.stem.endswith(k)),
+                                                                len(order)), p.name))
+        body += ["<h2>Figures</h2>", figures_html(pngs)]
     body += ["<h2>Tables</h2>", markdown_html(render(frame, doc, wide=True)),
             "<h2>Every implementation against the fastest</h2>",
             markdown_html(verdicts.drop(columns=["impl_name"]).to_markdown(index=False, floatfmt=".4g"))

@@ -400,6 +400,13 @@ def plot(frame: pd.DataFrame, doc: dict[str, Any], run_dir: Path) -> list[Path]:
             written.append(figures.forest_figure(
                 forest, f"{workload}: which is fastest (runner-up / fastest, {alpha_text})",
                 "runner-up's time / fastest's", run_dir / f"{workload}-fastest.png", THRESHOLD))
+        if workload == "mlp" and doc.get("mlp_bench_roofline") and not rungs.empty:
+            from bench.roofline import machine_from_json, roofline_table
+
+            machine = machine_from_json(doc["mlp_bench_roofline"])
+            table = roofline_table(group.drop(columns="label").assign(impl=group["label"]), machine)
+            if not table.empty:
+                written.append(figures.roofline_figure(table, machine, run_dir / f"{workload}-roofline.png"))
         memory = group.dropna(subset=["peak_step_mb"]).drop_duplicates(["label", "batch_size"])
         if memory["batch_size"].nunique() > 1:
             written.append(figures.memory_figure(memory, workload, run_dir / f"{workload}-memory.png"))

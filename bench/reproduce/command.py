@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
             failed += [name] if not _run_experiment(ctx, folder, record, name) else []
         update_run_record(folder, complete=not failed)
     finally:  # interrupted or not: the report says what exists and what is missing
-        report = render([folder], folder)
+        report = render([folder], folder, claims_png=folder / "claims.png")
         atomic_write_text(folder / REPORT_FILE, report)
     print(claims_section(report))
     print(f"report: {folder / REPORT_FILE}", file=sys.stderr)

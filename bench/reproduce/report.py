@@ -6,11 +6,14 @@ table gains a machine column and one row per claim and folder."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import pandas as pd
 
 from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2
 from bench.reproduce.claims import Claim, load_claims, verdict
@@ -110,8 +113,31 @@ def claims_section(report: str) -> str:
     return report[start:end if end >= 0 else None].rstrip() + "\n" if start >= 0 else report
 
 
-def render(paths: list[Path], out_dir: Path) -> str:
-    """The whole report for ``paths`` (run folders); figures are linked relative to ``out_dir``."""
+def claims_frame(claims: list[Claim], folder: FolderSummary) -> pd.DataFrame:
+    """One row per claim of one folder, for the claims figure: ours and the reproducing region over the
+    articles' figure, and the verdict word."""
+    rows = []
+    for claim in claims:
+        summary = folder.summaries.get(claim.experiment)
+        measure = summary.measures.get(claim.measure) if summary else None
+        word = verdict(claim, measure, "-")[1].split(" (")[0] if summary else "not run here"
+        low, high = claim.region()
+        scale = claim.figure or 1.0
+        rows.append({"label": f"{claim.id}: {claim.figure_text}",
+                     "ours": _over(measure.value if measure else None, scale),
+                     "low": _over(measure.low if measure else None, scale),
+                     "high": _over(measure.high if measure else None, scale),
+                     "band_low": _over(low, scale), "band_high": _over(high, scale), "verdict": word})
+    return pd.DataFrame(rows)
+
+
+def _over(value: float | None, scale: float) -> float:
+    return value / scale if value is not None and math.isfinite(value) else math.nan
+
+
+def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> str:
+    """The whole report for ``paths`` (run folders); figures are linked relative to ``out_dir``. With
+    ``claims_png`` (one folder), the claim table is also drawn there and linked under it."""
     folders = [summarise_folder(p, out_dir) for p in paths]
     claims = load_claims()
     rows, reasons, counts = claim_rows(claims, folders)
@@ -140,6 +166,11 @@ def render(paths: list[Path], out_dir: Path) -> str:
               "difference whose 99 % interval (in brackets) still reaches the claim. Time claims are ratios "
               "measured in one run, never seconds across machines.", "",
               markdown_table(head, rows), ""]
+    if claims_png is not None and len(folders) == 1:
+        from bench.figures import claims_figure
+
+        claims_figure(claims_frame(claims, folders[0]), "the articles' claims: ours over their figure", claims_png)
+        lines += [f"![claims]({os.path.relpath(claims_png, out_dir)})", ""]
     if reasons:
         lines += ["Measured reasons:", ""] + [f"- **{label}**: {text}" for label, text in reasons.items()] + [""]
     for name, module in EXPERIMENTS.items():
