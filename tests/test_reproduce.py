@@ -187,7 +187,7 @@ def test_resume_refuses_another_code_version(quick_run: Path, tmp_path: Path) ->
 
 @pytest.mark.parametrize("args, words", [
     (["--only", "ladder,nope"], "unknown experiment nope"),
-    (["--seeds", "0"], "--seeds must be at least 1"),
+    (["--seeds", "0"], "--seeds: must be at least 1"),
     (["--impl", "keras-fit-cpu"], "equivalence"),
     (["--impl", "numpy-v9"], "unknown implementation"),
     (["--only", "lambda2", "--from", "."], "leaves out"),

@@ -99,10 +99,11 @@ def _experiments(text: str | None) -> list[str]:
 
 
 def _long_run_impl(name: str) -> str:
-    cls = get_implementation(name)  # unknown or unavailable: one-line error
+    cls = get_implementation(name, require_available=False)  # unknown: one-line error
     if cls.workload != "mlp" or not cls.shared_batch_order:
         raise ConfigError(f"--impl {name}: the long training runs need an MLP implementation that the equivalence "
                           "tests cover (the shared weights and batch order), e.g. numpy-tuned or numpy-v3-sliced")
+    get_implementation(name)  # unavailable here: one-line error
     return name
 
 
@@ -115,9 +116,7 @@ def _check_mnist(path: str | None) -> None:
 def _new_record(args: argparse.Namespace) -> dict[str, Any]:
     experiments = _experiments(args.only)
     profile = QUICK if args.quick else FULL
-    seeds = profile.seeds if args.seeds is None else args.seeds
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1 (got {seeds})")
+    seeds = profile.seeds if args.seeds is None else args.seeds  # --seeds >= 1: checked as it is parsed
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be at least 1 (got {args.threads})")
     impl = _long_run_impl(args.impl or DEFAULT_IMPL)
