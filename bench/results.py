@@ -264,6 +264,7 @@ def full_run_table(frame: pd.DataFrame, doc: dict[str, Any] | None = None) -> pd
     columns = ["workload", "batch_size", "label", "epochs", "processes", "rounds", "process_median_s", "min_s",
                "speedup", "vs", fastest_column, *(["vs fastest"] if doc is not None else []),
                "first_epoch_s", "first_call_s", "train_accuracy", "test_accuracy", "peak_run_mb", "flags"]
+    full = full.assign(epochs=full["epochs"].astype("Int64"))  # 35, not 35.0
     return full[columns].rename(columns={"label": "impl", "process_median_s": "seconds", "speedup": "speed-up",
                                          "vs": "speed-up vs", "batch_size": "batch"})
 
