@@ -82,6 +82,17 @@ def ratio_axis(ax: Any) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def plain_log_y(ax: Any) -> None:
+    """A log y axis labelled 0.5, 1, 2, 5, 10 rather than 10^-1 ... 10^1 (ticks at 1, 2, 5 per decade, so that a
+    range inside one decade is labelled too)."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def shared_legend(fig: Any, labels: Sequence[str], title: str = "implementation") -> None:
     """One legend for every panel, to the right of them, with every implementation drawn in any panel."""
     from matplotlib.lines import Line2D
@@ -102,7 +113,8 @@ def steps_figure(steps: pd.DataFrame, workload: str, path: Path) -> Path:
         for label, sub in rows.groupby("label", sort=False):
             sub = sub.sort_values("batch_size")
             ax.plot(sub["batch_size"], sub["process_median_s"] * 1e3, marker="o", color=colour_of(label))
-        ax.set(yscale="log", title=phase, ylabel="ms per step")
+        ax.set(title=phase, ylabel="ms per step")
+        plain_log_y(ax)
         batch_axis(ax, rows["batch_size"])
         ax.grid(True, which="both", alpha=0.3)
     shared_legend(fig, _ordered(steps["label"]))
@@ -171,7 +183,8 @@ def memory_figure(memory: pd.DataFrame, workload: str, path: Path) -> Path:
     for label, sub in memory.groupby("label", sort=False):
         sub = sub.sort_values("batch_size")
         ax.plot(sub["batch_size"], sub["peak_step_mb"], marker="o", color=colour_of(label))
-    ax.set(yscale="log", ylabel="peak MB above the start of one train step")
+    ax.set(ylabel="peak MB above the start of one train step")
+    plain_log_y(ax)
     batch_axis(ax, memory["batch_size"])
     ax.grid(True, which="both", alpha=0.3)
     shared_legend(fig, _ordered(memory["label"]))

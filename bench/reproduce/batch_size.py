@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.figures import batch_axis, colour_of
+from bench.figures import batch_axis, colour_of, plain_log_y
 from bench.reproduce.claims import Measure
 from bench.reproduce.common import (
     Context,
@@ -161,7 +161,8 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
         left.plot(sizes, [p["median_epoch_s"] / p["n_train"] * 1e6 for _, p in points], marker="o", label=impl,
                   color=colour_of(impl))
         right.plot(sizes, [p["test"] for _, p in points], marker="o", label=impl, color=colour_of(impl))
-    left.set(yscale="log", ylabel="µs per sample (median epoch)", title="time per sample")
+    left.set(ylabel="µs per sample (median epoch)", title="time per sample")
+    plain_log_y(left)
     right.set(ylabel="test accuracy (whole set)", title=f"accuracy after {profile_of(record).epochs} epochs")
     for ax in (left, right):
         batch_axis(ax, measured)

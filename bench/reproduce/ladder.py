@@ -160,7 +160,7 @@ def draw(folder: Path, record: dict[str, Any]) -> Path | None:
         ax.barh(list(y), [table.loc[i, size] for i in order], color=[colour_of(i) for i in order], label="ours")
         marks = [(n, articles[(i, int(size))]) for n, i in enumerate(order) if (i, int(size)) in articles]
         if marks:
-            ax.scatter([s for _, s in marks], [n for n, _ in marks], color="tab:red", marker="D", zorder=3,
+            ax.scatter([s for _, s in marks], [n for n, _ in marks], color="black", marker="D", zorder=3,
                        label="articles (i7-6700K, 2020)")
         ax.set(title=f"B={size}", xlabel="seconds for the run")
         ax.set_yticks(list(y), order)
