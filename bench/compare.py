@@ -23,7 +23,7 @@ import pandas as pd
 
 from bench import options
 from bench.results import KEY, case_data, interval_label, is_complete, label_of, load_run, render, run_alpha
-from bench.runs import DEFAULT_RESULTS_DIR, list_runs, to_json
+from bench.runs import DEFAULT_RESULTS_DIR, check_writable, list_runs, to_json
 from bench.stats import MIN_CASES_BETWEEN_RUNS, Covariate, compare_runs
 from bench.tables import SYMBOL, UNIT_CHOICES, in_unit, markdown, pick_unit, wrap
 from impl.errors import ConfigError, MLPBenchError
@@ -89,12 +89,6 @@ def _regex(text: str) -> re.Pattern[str]:
 def case_id(label: str, batch_size: int, phase: str) -> str:
     """A case's id as in pytest's test ids: ``numpy-tuned-B500-forward``."""
     return f"{label}-B{batch_size}-{phase}"
-
-
-def _check_output(path: Path | None) -> None:
-    """An output path is checked before the work, so nothing is half done when it cannot be written."""
-    if path is not None and not path.parent.is_dir():
-        raise MLPBenchError(f"cannot write {path}: no folder {path.parent}")
 
 
 def resolve_run(name: str, results_dir: Path) -> Path:
@@ -315,7 +309,7 @@ def _gate(table: pd.DataFrame, args: argparse.Namespace, say: Any) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     if len(args.runs) > 2:
         raise ConfigError("compare takes at most two runs")
-    _check_output(args.html)
+    check_writable(args.html)
     named = [resolve_run(name, args.results_dir) for name in args.runs]
     paths = named + _default_runs(args.results_dir, 2 - len(named), [p.resolve() for p in named])
     (doc_a, fa), (doc_b, fb) = load_run(paths[0]), load_run(paths[1])
@@ -353,7 +347,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_table(args: argparse.Namespace) -> int:
-    _check_output(args.html)
+    check_writable(args.html)
     path = resolve_run(args.run_name, args.results_dir) if args.run_name else _default_runs(args.results_dir, 1, [])[0]
     doc, frame = load_run(path)
     if args.filter is not None:

@@ -8,7 +8,7 @@ same colour in every run), one legend per figure, batch sizes as plain tick labe
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,15 @@ def plain_log_y(ax: Any) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def verdict_legend(ax: Any, colours: dict[str, Any], verdicts: Iterable[str]) -> None:
+    """A legend of the verdict words that occur, in the palette's order."""
+    from matplotlib.lines import Line2D
+
+    present = set(verdicts)
+    ax.legend(handles=[Line2D([], [], color=c, marker="o", ls="", label=v) for v, c in colours.items() if v in present],
+              loc="best", fontsize="small", title="verdict")
+
+
 def shared_legend(fig: Any, labels: Sequence[str], title: str = "implementation") -> None:
     """One legend for every panel, to the right of them, with every implementation drawn in any panel."""
     from matplotlib.lines import Line2D
@@ -167,11 +176,7 @@ def forest_figure(rows: pd.DataFrame, title: str, xlabel: str, path: Path, thres
     ax.set(xscale="log", xlabel=xlabel, title=title)
     ratio_axis(ax)
     ax.grid(True, axis="x", alpha=0.3)
-    from matplotlib.lines import Line2D
-
-    seen = [v for v in VERDICT_COLOURS if v in set(rows["verdict"])]
-    ax.legend(handles=[Line2D([], [], color=VERDICT_COLOURS[v], marker="o", ls="", label=v) for v in seen],
-              loc="best", fontsize="small", title="verdict")
+    verdict_legend(ax, VERDICT_COLOURS, rows["verdict"])
     return save(fig, path)
 
 
@@ -252,11 +257,7 @@ def claims_figure(rows: pd.DataFrame, title: str, path: Path) -> Path:
            title=title)
     ratio_axis(ax)
     ax.grid(True, axis="x", alpha=0.3)
-    from matplotlib.lines import Line2D
-
-    seen = [v for v in CLAIM_COLOURS if v in set(rows["verdict"])]
-    ax.legend(handles=[Line2D([], [], color=CLAIM_COLOURS[v], marker="o", ls="", label=v) for v in seen],
-              loc="best", fontsize="small", title="verdict")
+    verdict_legend(ax, CLAIM_COLOURS, rows["verdict"])
     return save(fig, path)
 
 

@@ -27,13 +27,13 @@ from tabulate import tabulate
 from bench.environment import blas_threads, current_blas_threads, machine_facts
 from bench.options import add_data_options, add_run_options, load_data, positive_int
 from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, new_run_dir, update_run_record
+from bench.tables import UNITS
 from impl.config import TrainConfig
 from impl.contract import Trainer, Transition
 from impl.errors import ConfigError, MLPBenchError
 from impl.registry import get_implementation
 from impl.workloads import get_workload
 
-UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 WARMUP_STEPS = 3  # unprofiled train steps after warm_up(): BLAS threads and caches settle before counting
 _TRANSITION = re.compile(r"(fw|bw):(-?\d+)")
 

@@ -32,11 +32,17 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def check_writable(path: Path | None) -> None:
+    """Refuse an output whose folder does not exist: commands call this before their work, so that nothing is
+    half done when the result cannot be written."""
+    if path is not None and not path.parent.is_dir():
+        raise MLPBenchError(f"cannot write {path}: no folder {path.parent}")
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write through a temporary file in the same folder and rename: readers never see half a file. A path
     that cannot be written is a one-line error, and nothing is left behind."""
-    if not path.parent.is_dir():
-        raise MLPBenchError(f"cannot write {path}: no folder {path.parent}")
+    check_writable(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:

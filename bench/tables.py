@@ -39,10 +39,6 @@ def in_unit(seconds: float | None, unit: str, digits: int = 4) -> str:
     return f"{value:,.0f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"  # 28,310, never 2.831e+04
 
 
-def with_unit(label: str, unit: str) -> str:
-    return f"{label} ({SYMBOL[unit]})"
-
-
 def split_constant(frame: pd.DataFrame, keep: Iterable[str] = ()) -> tuple[str, pd.DataFrame]:
     """("col: value, ..." for every column that holds one value in all rows, the frame without them); columns in
     ``keep`` stay whatever they hold. A one-row table keeps its columns (nothing to factor out)."""

@@ -21,7 +21,7 @@ from bench.reproduce import ladder
 from bench.reproduce.claims import CLAIMS_FILE, load_claims
 from bench.reproduce.common import FULL, QUICK, Context, profile_of, write_csv
 from bench.reproduce.report import EXPERIMENTS, KIND, REPORT_FILE, claims_section, machine_identity, render
-from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, new_run_dir, read_run, update_run_record
+from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, check_writable, new_run_dir, read_run, update_run_record
 from impl.data import load_dataset
 from impl.errors import ConfigError, MLPBenchError
 from impl.registry import get_implementation
@@ -221,8 +221,7 @@ def _run_experiment(ctx: Context, folder: Path, record: dict[str, Any], name: st
 
 def run_report(args: argparse.Namespace) -> int:
     for output in (args.output, args.html):
-        if output is not None and not output.parent.is_dir():  # before the work, not after it
-            raise MLPBenchError(f"cannot write {output}: no folder {output.parent}")
+        check_writable(output)  # before the work, not after it
     out_dir = (args.output.parent if args.output else Path.cwd()).resolve()
     text = render([resolve_run(str(p), args.results_dir) for p in args.runs], out_dir)
     if args.output:
