@@ -37,6 +37,8 @@ def check_writable(path: Path | None) -> None:
     half done when the result cannot be written."""
     if path is not None and not path.parent.is_dir():
         raise MLPBenchError(f"cannot write {path}: no folder {path.parent}")
+    if path is not None and path.is_dir():
+        raise MLPBenchError(f"cannot write {path}: a folder (name a file in it)")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
