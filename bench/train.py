@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from bench.environment import blas_threads, current_blas_threads, library_versions
 from bench.options import add_data_options, add_run_options, load_data, positive_float, positive_int
+from bench.reproduce.claims import figures_for
 from impl.config import PRESETS, TrainConfig
 from impl.registry import get_implementation
 from impl.workloads import get_workload
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             "dataset": data.kind, "split": args.split, "data_source": data.source, "data_warnings": list(data.warnings),
             "versions": library_versions(),
         }
+        report["articles_figures"] = articles_figures(cls.name, config, default_lr=args.lr is None)
         if hasattr(trainer, "run_facts"):  # a framework's own facts: verified device, its threads, jit_compile
             report.update(trainer.run_facts())
     if args.json:
@@ -71,6 +73,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report))
     return 0
+
+
+def articles_figures(impl: str, config: TrainConfig, default_lr: bool) -> list[dict[str, Any]]:
+    """The articles' accuracy figures printed for exactly this run (claims.toml's ``setting``): only with the
+    seed's hyperparameters and the default learning rate, since a figure says nothing about another setting."""
+    if config.preset != "seed" or not default_lr:
+        return []
+    return [{"figure": c.figure, "claim": c.claim, "source": c.source, "id": c.id}
+            for c in figures_for(impl, config.batch_size, config.epochs)]
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -88,7 +99,8 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append("accuracy: not measured (synthetic data are for timing only)")
     else:
         lines += [f"train accuracy (whole training set): {r['train_accuracy']:.4f}",
-                  f"test accuracy  (whole test set):     {r['test_accuracy']:.4f}",
-                  "(the seed's 0.99272 is an average over the last mini-batch, not the whole set)"]
+                  f"test accuracy  (whole test set):     {r['test_accuracy']:.4f}"]
+        lines += [f"the articles printed {f['figure']:g} for this setting ({f['source']}: \"{f['claim']}\"); a "
+                  "measure of their own, not the whole-set accuracy above" for f in r.get("articles_figures", [])]
     lines += [f"WARNING: {w}" for w in r["data_warnings"]]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ sizes :func:`default_learn_rate` follows the power law through those two anchors
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from impl.errors import ConfigError
@@ -59,13 +59,6 @@ class TrainConfig:
         if not config.learn_rate > 0:
             raise ConfigError(f"learn rate must be positive (got {config.learn_rate})")
         return config
-
-    def with_(self, **changes: Any) -> TrainConfig:
-        """A copy with some fields changed (the dataclass stays frozen)."""
-        return replace(self, **changes)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def validate_batch_size(batch_size: int, n_train: int = N_TRAIN) -> None:

@@ -94,11 +94,29 @@ def test_verdicts_follow_each_check() -> None:
     (CLAIMS.replace('quality = "second-hand"', 'quality = "rumour"'), "quality"),
     (CLAIMS.replace('"range"', '"rel"', 1), "duplicate"),
     (CLAIMS.replace('"10 / 5"', '"ten"'), "figure"),
+    (CLAIMS.replace('at_least = 0.977', 'at_least = 0.977\nsetting = { impl = "x", batch_size = "500", epochs = 35 }'),
+     "setting"),
 ])
 def test_a_broken_claims_file_is_a_one_line_error(broken: str, words: str) -> None:
     from impl.errors import MLPBenchError
     with pytest.raises(MLPBenchError, match=words):
         parse_claims(broken)
+
+
+def test_train_shows_an_articles_figure_only_for_the_run_it_was_printed_for() -> None:
+    from bench.train import articles_figures
+    from impl.config import TrainConfig
+
+    def ids(impl: str, default_lr: bool = True, **config: object) -> list[str]:
+        return [f["id"] for f in articles_figures(impl, TrainConfig.make(**config), default_lr)]
+
+    assert ids("numpy-v3-sliced", batch_size=500, epochs=35) == ["accuracy-500-last-batch"]
+    assert ids("numpy-v3-sliced", batch_size=20000, epochs=35) == ["accuracy-20000-last-batch"]
+    assert ids("numpy-tuned", batch_size=500, epochs=35) == []  # the articles never ran it
+    assert ids("numpy-v3-sliced", batch_size=1000, epochs=35) == []
+    assert ids("numpy-v3-sliced", batch_size=500, epochs=10) == []
+    assert ids("numpy-v3-sliced", default_lr=False, batch_size=500, epochs=35) == []
+    assert ids("numpy-v3-sliced", batch_size=500, epochs=35, preset="xiii") == []
 
 
 def test_convergence_is_where_the_moving_average_settles() -> None:

@@ -56,6 +56,9 @@ class Claim:
     check: str
     bound: Any
     reason: str | None = None
+    #: The training run the figure was printed for, where the claim names one (``mlp-bench train`` shows the
+    #: figure beside a run with this implementation, batch size and epochs): ``{impl, batch_size, epochs}``.
+    setting: dict[str, Any] | None = None
 
     def tolerance_text(self) -> str:
         if self.check == "tolerance_rel":
@@ -127,8 +130,27 @@ def parse_claims(text: str, where: str = "claims") -> list[Claim]:
         figure_text, figure = _figure(entry["figure"], here)
         claims.append(Claim(entry["id"], entry["experiment"], entry["claim"], entry["source"], entry["quality"],
                             figure_text, figure, entry["unit"], entry["measure"], checks[0], entry[checks[0]],
-                            entry.get("reason")))
+                            entry.get("reason"), _setting(entry.get("setting"), here)))
     return claims
+
+
+SETTING_KEYS = {"impl": str, "batch_size": int, "epochs": int}
+
+
+def _setting(raw: Any, where: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != set(SETTING_KEYS) or any(
+            not isinstance(raw[k], kind) for k, kind in SETTING_KEYS.items()):
+        raise MLPBenchError(f"{where}: setting must be {{impl = NAME, batch_size = N, epochs = N}}, got {raw!r}")
+    return dict(raw)
+
+
+def figures_for(impl: str, batch_size: int, epochs: int, unit: str = "accuracy",
+                path: Path = CLAIMS_FILE) -> list[Claim]:
+    """The articles' figures printed for exactly this training run (none for most runs)."""
+    wanted = {"impl": impl, "batch_size": batch_size, "epochs": epochs}
+    return [c for c in load_claims(path) if c.setting == wanted and c.unit == unit]
 
 
 def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:

@@ -49,7 +49,6 @@ FULL = Profile("full", epochs=35, batch_sizes=(100, 500, 1000, 5000, 10000, 2000
                lambda2_every=10, lambda2_window=50, cnn_epochs=5, n_train=None)
 QUICK = Profile("quick", epochs=1, batch_sizes=(100, 500, 1000, 5000, 10000, 20000), seeds=1, lambda2_epochs=6,
                 lambda2_every=1, lambda2_window=3, cnn_epochs=1, n_train=20_000)
-PROFILES = {p.name: p for p in (FULL, QUICK)}
 
 
 @dataclass
