@@ -1,0 +1,101 @@
+"""Figures the README and the docs quote from the committed runs are checked against those runs, so that a
+regenerated reference or reproduction cannot leave a stale copy behind.
+
+* A table quoted from ``mlp-bench table reference`` (recognised by one of its exact header lines) may drop
+  rows, never change one: every row shown must be a row of the command's real output.
+* The README's trimmed claim table: each row's articles' figure and our value must be those of one claim
+  of ``results/reproduction/report.md``, with the same verdict; the sentence counting the verdicts must
+  match the report's own count.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+REPORT = ROOT / "results" / "reproduction" / "report.md"
+
+
+def command_output(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    assert main([*args, "--results-dir", str(ROOT / "results")]) == 0
+    return [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+
+
+def table_rows(lines: list[str], start: int) -> list[str]:
+    """The rows of the markdown table whose header line is ``lines[start]`` (the rule line skipped)."""
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line.rstrip())
+    return rows
+
+
+def cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def test_tables_quoted_from_the_reference_run_are_rows_of_its_output(capsys):
+    output = command_output(capsys, "table", "reference")
+    headers = {line for line, rule in zip(output, output[1:], strict=False)
+               if line.startswith("|") and rule.startswith("|--")}
+    quoted = 0
+    for page in PAGES:
+        lines = [line.rstrip() for line in page.read_text(encoding="utf-8").splitlines()]
+        for n, line in enumerate(lines):
+            if line in headers:
+                stale = [row for row in table_rows(lines, n) if row not in output]
+                assert not stale, f"{page.relative_to(ROOT)}:{n + 1}: rows not in `mlp-bench table reference`: {stale}"
+                quoted += 1
+    assert quoted >= 2  # the README's answer and docs/results-and-machines.md
+
+
+def report_claims() -> list[list[str]]:
+    """claim, source, articles' figure, ours, tolerance, verdict of every row of the reproduction report."""
+    lines = REPORT.read_text(encoding="utf-8").splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("| claim "))
+    return [cells(row) for row in table_rows(lines, start)]
+
+
+def readme_claim_rows() -> list[list[str]]:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(n for n, line in enumerate(lines) if re.match(r"\| claim +\| articles' figure", line))
+    return [cells(row) for row in table_rows(lines, start)]
+
+
+def same_verdict(quoted: str, reported: str) -> bool:
+    """``differs (unresolved)`` stands for ``differs (unresolved: the interval reaches the claim)``."""
+    word, _, detail = quoted.partition(" (")
+    return reported.split(" (")[0] == word and all(part in reported for part in re.findall(r"[\w ]+", detail))
+
+
+def test_the_readmes_claim_rows_are_the_reports(capsys):
+    claims = report_claims()
+    rows = readme_claim_rows()
+    assert len(rows) >= 5
+    for claim, figure, ours, verdict in rows:
+        merged = " (both)" in verdict  # two claims in one row: "a / b" figures and values
+        pairs = (list(zip(figure.split(" / "), ours.split(" / "), strict=True)) if merged else [(figure, ours)])
+        for one_figure, one_ours in pairs:
+            matches = [c for c in claims if c[2] == one_figure and c[3] == one_ours]
+            assert matches, f"README row {claim!r}: no claim of the report has figure {one_figure}, ours {one_ours}"
+            assert any(same_verdict(verdict.replace(" (both)", ""), c[5]) for c in matches), (claim, verdict, matches)
+
+
+def test_the_readmes_verdict_count_is_the_reports():
+    report = REPORT.read_text(encoding="utf-8")
+    count = re.search(r"^(\d+) reproduced, (\d+) differ \((\d+) of them unresolved\), (\d+) not run here", report, re.M)
+    assert count, "the report no longer states its verdict count"
+    reproduced, differ, unresolved, not_run = count.groups()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
+    assert (f"{reproduced} claims reproduced, {differ} differ ({unresolved} of them unresolved), {not_run} not run "
+            "here") in readme
+    verdicts = [c[5] for c in report_claims()]
+    assert verdicts.count("reproduced") == int(reproduced)
+    assert sum(v.startswith("differs") for v in verdicts) == int(differ)
