@@ -110,6 +110,16 @@ def shared_legend(fig: Any, labels: Sequence[str], title: str = "implementation"
     fig.legend(handles=handles, title=title, loc="outside right upper", fontsize="small")
 
 
+def lines_over_batch_size(ax: Any, rows: pd.DataFrame, column: str, scale: float = 1.0) -> None:
+    """One line per implementation label of ``column`` against batch size, on log-log axes."""
+    for label, sub in rows.groupby("label", sort=False):
+        sub = sub.sort_values("batch_size")
+        ax.plot(sub["batch_size"], sub[column] * scale, marker="o", color=colour_of(label))
+    plain_log_y(ax)
+    batch_axis(ax, rows["batch_size"])
+    ax.grid(True, which="both", alpha=0.3)
+
+
 def steps_figure(steps: pd.DataFrame, workload: str, path: Path) -> Path:
     """Time per step against batch size, one panel per phase, log-log. ``steps``: the tidy frame's step rows
     with a ``label`` column."""
@@ -118,14 +128,8 @@ def steps_figure(steps: pd.DataFrame, workload: str, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(phases), figsize=(3.6 * len(phases) + 2.2, 3.6), squeeze=False,
                              layout="constrained")
     for ax, phase in zip(axes[0], phases, strict=True):
-        rows = steps[steps["phase"] == phase]
-        for label, sub in rows.groupby("label", sort=False):
-            sub = sub.sort_values("batch_size")
-            ax.plot(sub["batch_size"], sub["process_median_s"] * 1e3, marker="o", color=colour_of(label))
+        lines_over_batch_size(ax, steps[steps["phase"] == phase], "process_median_s", scale=1e3)
         ax.set(title=phase, ylabel="ms per step")
-        plain_log_y(ax)
-        batch_axis(ax, rows["batch_size"])
-        ax.grid(True, which="both", alpha=0.3)
     shared_legend(fig, _ordered(steps["label"]))
     fig.suptitle(f"{workload}: time per step against batch size (geometric mean of per-process medians)")
     return save(fig, path)
@@ -185,13 +189,8 @@ def memory_figure(memory: pd.DataFrame, workload: str, path: Path) -> Path:
     peak_step_mb."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
-    for label, sub in memory.groupby("label", sort=False):
-        sub = sub.sort_values("batch_size")
-        ax.plot(sub["batch_size"], sub["peak_step_mb"], marker="o", color=colour_of(label))
+    lines_over_batch_size(ax, memory, "peak_step_mb")
     ax.set(ylabel="peak MB above the start of one train step")
-    plain_log_y(ax)
-    batch_axis(ax, memory["batch_size"])
-    ax.grid(True, which="both", alpha=0.3)
     shared_legend(fig, _ordered(memory["label"]))
     fig.suptitle(f"{workload}: memory of one step against batch size")
     return save(fig, path)
