@@ -7,6 +7,7 @@ backward, update. Batches come from :func:`impl.batching.epoch_batches` and are 
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from abc import ABC, abstractmethod
@@ -18,12 +19,42 @@ import numpy as np
 
 from impl.batching import epoch_batches, initial_weights
 from impl.config import TrainConfig
+from impl.errors import ConfigError, UnavailableError
 
 if TYPE_CHECKING:
     from impl.data import Dataset
 
 #: Phases a benchmark can time. An implementation lists the ones it can time on its own in ``phases``.
 PHASES = ("prepare", "forward", "backward", "forward_backward", "train_step", "full_run")
+
+#: The methods a listed phase calls (the timed call and what the equivalence tests read back). A phase an
+#: implementation does not list needs none of its methods: :class:`Trainer` checks this once, when a named
+#: class is defined.
+PHASE_METHODS: dict[str, tuple[str, ...]] = {
+    "prepare": ("prepare_batch",),
+    "forward": ("prepare_batch", "forward", "batch_loss"),
+    "backward": ("prepare_batch", "forward", "backward", "gradients_as_arrays"),
+    "forward_backward": ("prepare_batch", "forward_backward", "gradients_as_arrays"),
+    "train_step": ("train_step",),
+    "full_run": ("fit",),
+}
+#: What :class:`Trainer`'s own compositions call: an implementation that keeps one needs these in turn.
+DEFAULT_NEEDS: dict[str, tuple[str, ...]] = {
+    "train_step": ("prepare_batch", "forward", "batch_loss", "backward", "update"),
+    "forward_backward": ("forward", "backward"),
+    "fit": ("train_step",),
+}
+
+
+def _placeholder(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A phase method an implementation defines only where it lists a phase that needs it; calling the
+    placeholder says which phases this implementation times instead."""
+    @functools.wraps(method)
+    def refuse(self: Trainer, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{self.name} has no {method.__name__}(): it times only "
+                                  f"{', '.join(self.phases)}")
+    refuse.placeholder = True  # type: ignore[attr-defined]
+    return refuse
 
 
 @dataclass(frozen=True)
@@ -117,7 +148,32 @@ class Trainer(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("name"):
+            missing = cls.missing_phase_methods()
+            if missing:
+                needs = "; ".join(f"{phase} needs {', '.join(methods)}" for phase, methods in missing.items())
+                raise TypeError(f"{cls.__name__} ({cls.name}) lists phases whose methods it does not define: {needs}")
             Trainer.registry[cls.name] = cls
+
+    @classmethod
+    def missing_phase_methods(cls) -> dict[str, list[str]]:
+        """For each listed phase, the methods it needs that neither this class nor a base defines."""
+        def provided(method: str) -> bool:
+            return not getattr(getattr(cls, method), "placeholder", False)
+
+        def needs(method: str) -> set[str]:
+            found = {method}
+            if getattr(cls, method) is getattr(Trainer, method):  # Trainer's own composition
+                for inner in DEFAULT_NEEDS.get(method, ()):
+                    found |= needs(inner)
+            return found
+
+        missing = {}
+        for phase in cls.phases:
+            methods = set().union(*(needs(m) for m in PHASE_METHODS[phase]))
+            absent = sorted(m for m in methods if not provided(m))
+            if absent:
+                missing[phase] = absent
+        return missing
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -154,6 +210,13 @@ class Trainer(ABC):
         return cls.unavailable_reason()
 
     @classmethod
+    def require_available(cls) -> None:
+        """Raise the one-line "is not available here" error when :meth:`unavailable_reason` says why."""
+        reason = cls.unavailable_reason()
+        if reason:
+            raise UnavailableError(f"{cls.name} is not available here: {reason}")
+
+    @classmethod
     def short_unavailable_reason(cls) -> str | None:
         """None when available, else a few words for one line of ``mlp-bench list`` (``--long``: the full one)."""
         reason = cls.unavailable_reason()
@@ -167,26 +230,31 @@ class Trainer(ABC):
         self.learn_rate = config.learn_rate
         self.epoch = 0
 
-    # -- phases -------------------------------------------------------------------------------------------
-    @abstractmethod
+    # -- phases: only those ``phases`` lists need a method (see PHASE_METHODS) --------------------------------
+    @_placeholder
     def prepare_batch(self, idx: np.ndarray) -> Any:
         """Gather the shuffled mini-batch (inputs and targets) in the layout the forward pass wants."""
+        raise NotImplementedError  # never runs: _placeholder raises, naming the phases timed
 
-    @abstractmethod
+    @_placeholder
     def forward(self, batch: Any) -> Any:
         """Forward pass of one mini-batch; returns the state the loss and the backward pass need."""
+        raise NotImplementedError  # never runs: _placeholder raises, naming the phases timed
 
-    @abstractmethod
+    @_placeholder
     def batch_loss(self, state: Any, batch: Any) -> float:
         """Loss of the mini-batch (summed log loss plus the regularisers), as a Python float."""
+        raise NotImplementedError  # never runs: _placeholder raises, naming the phases timed
 
-    @abstractmethod
+    @_placeholder
     def backward(self, state: Any, batch: Any) -> Any:
         """Gradients from the cached forward state."""
+        raise NotImplementedError  # never runs: _placeholder raises, naming the phases timed
 
-    @abstractmethod
+    @_placeholder
     def update(self, grads: Any) -> None:
         """The seed's momentum update with the current learning rate."""
+        raise NotImplementedError  # never runs: _placeholder raises, naming the phases timed
 
     def forward_backward(self, batch: Any) -> Any:
         state = self.forward(batch)
@@ -251,9 +319,23 @@ class Trainer(ABC):
     def set_weights(self, weights: list[np.ndarray]) -> None:
         """Load weights in the seed's layout and zero the momentum."""
 
-    @abstractmethod
+    @_placeholder
     def gradients_as_arrays(self, grads: Any) -> list[np.ndarray]:
         """Gradients from :meth:`backward` as float64 arrays in the seed's layout."""
+        raise NotImplementedError  # never runs: _placeholder raises, naming the phases timed
+
+    def check_layout(self, weights: list[np.ndarray]) -> None:
+        """Weights must come in the seed layout, W_N of shape (n_{N+1}, n_N + 1); else a one-line error."""
+        layers = self.config.layers
+        expected = [(n_out, n_in + 1) for n_in, n_out in zip(layers[:-1], layers[1:], strict=True)]
+        got = [np.shape(W) for W in weights]
+        if got != expected:
+            raise ConfigError(f"{self.name}: weight shapes {got} do not match the layout {expected}")
+
+    def batch_shapes(self) -> list[np.ndarray]:
+        """One batch of each size an epoch has (a smaller last batch is a second shape): what a compiled
+        implementation warms up on, so no compilation falls into a timed region."""
+        return list({len(b): b for b in self.batches(0)}.values())
 
     # -- profiling ----------------------------------------------------------------------------------------
     def transitions(self) -> dict[str, Transition]:

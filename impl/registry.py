@@ -10,7 +10,7 @@ from functools import cache
 
 import impl
 from impl.contract import Trainer
-from impl.errors import ConfigError, UnavailableError
+from impl.errors import ConfigError
 from impl.workloads import WORKLOADS
 
 
@@ -36,9 +36,8 @@ def get_implementation(name: str, *, require_available: bool = True) -> type[Tra
     if name not in found:
         raise ConfigError(f"unknown implementation {name!r}; known: {', '.join(found)}")
     cls = found[name]
-    reason = cls.unavailable_reason() if require_available else None
-    if reason:
-        raise UnavailableError(f"{name} is not available here: {reason}")
+    if require_available:
+        cls.require_available()
     return cls
 
 

@@ -26,6 +26,7 @@ from tolerances import TOLERANCE, assert_all_close, assert_close
 from impl.batching import epoch_batches, initial_weights
 from impl.config import TrainConfig
 from impl.errors import ConfigError, UnavailableError
+from impl.frameworks import placement_kind
 from impl.keras import runtime
 from impl.numpy_mlp import reference
 from impl.registry import all_implementations, get_implementation
@@ -88,20 +89,23 @@ def test_missing_backend_is_named(monkeypatch):
 def test_every_keras_variant_accepts_every_backend(monkeypatch, backend):
     monkeypatch.setenv("KERAS_BACKEND", backend)
     monkeypatch.setattr(runtime, "installed_version", lambda dist: "3.15.0")  # keras and every backend present
-    monkeypatch.setattr(runtime, "_gpu_probe", lambda backend, cuda_visible: None)
+    monkeypatch.setattr(runtime, "probe_gpu", lambda *args, **kwargs: None)
     for name in KERAS_IMPLS:
         assert all_implementations()[name].unavailable_reason() is None, (name, backend)
 
 
 def test_gpu_probe_answers_cheaply_without_a_gpu(monkeypatch):
-    runtime._gpu_probe.cache_clear()
-    monkeypatch.setattr(runtime.shutil, "which", lambda name: None)
-    monkeypatch.setattr(runtime.Path, "glob", lambda self, pattern: iter(()))
-    monkeypatch.setattr(runtime.subprocess, "run", lambda *a, **k: pytest.fail("probe started a process"))
-    assert "no GPU found" in runtime._gpu_probe("tensorflow", None)
-    assert runtime._gpu_probe("tensorflow", None).short == "no GPU"
-    assert "CUDA_VISIBLE_DEVICES" in runtime._gpu_probe("tensorflow", "-1")
-    runtime._gpu_probe.cache_clear()
+    from impl import frameworks
+    frameworks._gpu_probe.cache_clear()
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(frameworks.shutil, "which", lambda name: None)
+    monkeypatch.setattr(frameworks.Path, "glob", lambda self, pattern: iter(()))
+    monkeypatch.setattr(frameworks.subprocess, "run", lambda *a, **k: pytest.fail("probe started a process"))
+    assert "no GPU found" in frameworks.gpu_unavailable_reason("tensorflow", "print(1)")
+    assert frameworks.gpu_unavailable_reason("tensorflow", "print(1)").short == "no GPU"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert "CUDA_VISIBLE_DEVICES" in frameworks.gpu_unavailable_reason("tensorflow", "print(1)")
+    frameworks._gpu_probe.cache_clear()
 
 
 def test_thread_counts_come_from_mlpbench_threads_else_blas(monkeypatch):
@@ -135,7 +139,7 @@ def test_each_variant_trains_on_its_verified_device(name, small_data):
     trainer = cls(TrainConfig.make(batch_size=1000), small_data)
     assert np.isfinite(trainer.train_step(trainer.batches(0)[0]))
     facts = trainer.run_facts()
-    assert facts["device"] == cls.device and runtime.placement_kind(facts["placement"]) == cls.device
+    assert facts["device"] == cls.device and placement_kind(facts["placement"]) == cls.device
     assert set(cls.phases) <= {"prepare", "forward", "forward_backward", "train_step", "full_run"}
 
 
@@ -320,7 +324,7 @@ def test_keras_fit_runs_model_fit_and_resets(fit_trainer):
     for w, w0 in zip(fit_trainer.get_weights(), before, strict=True):
         np.testing.assert_array_equal(w, w0)
     assert 0.0 <= fit_trainer.accuracy("test") <= 1.0
-    with pytest.raises(NotImplementedError, match="no separate backward"):
+    with pytest.raises(NotImplementedError, match="has no backward"):
         fit_trainer.backward(None, None)
 
 

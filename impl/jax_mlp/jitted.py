@@ -16,26 +16,14 @@ A remainder batch (60,000 % B != 0) is a second input shape: a second compilatio
 from __future__ import annotations
 
 import functools
-import time
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from impl.config import TrainConfig
-from impl.contract import Trainer
 from impl.data import Dataset
-from impl.errors import UnavailableError
-from impl.frameworks import check_layout, seed_layout
+from impl.frameworks import CompiledTrainer, DeviceBatch
 from impl.jax_mlp import runtime
-
-_EVAL_CHUNK = 10_000
-
-
-@dataclass
-class JaxBatch:
-    x: Any
-    y: Any
 
 
 @functools.cache
@@ -87,78 +75,50 @@ def _functions(lambda2: float, lambda1: float, mom_rate: float) -> dict[str, Any
             "train_step": jax.jit(train, donate_argnums=(0, 1)), "objective": jax.jit(objective)}
 
 
-class JaxMLP(Trainer):
+class JaxMLP(CompiledTrainer):
     """The seed's training step as jitted JAX functions; see the module docstring."""
 
-    in_default_run = False  # a framework peer: named with --impl (the default run must fit 15 min)
-
     backend: ClassVar[str] = "jax"
-    dtype: ClassVar[str] = "float32"
-    phases: ClassVar[tuple[str, ...]] = ("prepare", "forward", "forward_backward", "train_step", "full_run")
+    compiled_as = "one XLA program (jax.jit)"
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
         return runtime.jax_gpu_unavailable_reason() if cls.device == "gpu" else runtime.jax_unavailable_reason()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name"):
-            cls.line_profile_refusal = ("its layer transitions run inside one XLA program (jax.jit); time its "
-                                        f"phases with pytest bench/ --benchmark-only --impl {cls.name}")
-
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
         super().__init__(config, data)
-        reason = type(self).unavailable_reason()
-        if reason:
-            raise UnavailableError(f"{self.name} is not available here: {reason}")
         self.jax = jax = runtime.load()
         self.dev = jax.devices(self.device)[0]
         self._fns = _functions(float(config.lambda2), float(config.lambda1), float(config.mom_rate))
         self._cache_at_start = self._cache_sizes()
-        self._x = {"train": self._put(data.x_train), "test": self._put(data.x_test)}
+        self.inputs = {"train": self._put(data.x_train), "test": self._put(data.x_test)}
         self._y = self._put(data.onehot_train())
-        self._labels = {"train": np.asarray(data.y_train), "test": np.asarray(data.y_test)}
         self._params: tuple[Any, ...] = ()
         self._moms: tuple[Any, ...] = ()
         self.set_weights(self.initial_weights)
-        self.compile_seconds: float | None = None
-        self.placement = self._verify_placement()
+        arrays = [*self._params, *self._moms, *self.inputs.values(), self._y]
+        self.verify_placement([f"{d.platform}:{d.id}" for a in arrays for d in a.devices()])
 
-    # -- device ----------------------------------------------------------------------------------------------
     def _put(self, array: np.ndarray, dtype: Any = np.float32) -> Any:
         return self.jax.device_put(np.asarray(array, dtype=dtype), self.dev)
-
-    def _verify_placement(self) -> str:
-        arrays = [*self._params, *self._moms, *self._x.values(), self._y]
-        placements = sorted({f"{d.platform}:{d.id}" for a in arrays for d in a.devices()})
-        wrong = [p for p in placements if not p.startswith(self.device)]
-        if wrong:
-            raise UnavailableError(f"{self.name}: expected everything on the {self.device.upper()}, "
-                                   f"found {', '.join(wrong)}")
-        return ", ".join(placements)
 
     def _ready(self, tree: Any) -> Any:
         return self.jax.block_until_ready(tree)
 
     # -- phases ----------------------------------------------------------------------------------------------
-    def prepare_batch(self, idx: np.ndarray) -> JaxBatch:
+    def prepare_batch(self, idx: np.ndarray) -> DeviceBatch:
         """Indices to the device, the batch gathered there (one jitted take)."""
-        x, y = self._fns["prepare"](self._x["train"], self._y, self._put(idx, np.int32))
-        return JaxBatch(*self._ready((x, y)))
+        x, y = self._fns["prepare"](self.inputs["train"], self._y, self._put(idx, np.int32))
+        return DeviceBatch(*self._ready((x, y)))
 
-    def forward(self, batch: JaxBatch) -> tuple[Any, Any]:
+    def forward(self, batch: DeviceBatch) -> tuple[Any, Any]:
         return self._ready(self._fns["forward"](self._params, batch.x))
 
-    def batch_loss(self, state: tuple[Any, Any], batch: JaxBatch) -> float:
+    def batch_loss(self, state: tuple[Any, Any], batch: DeviceBatch) -> float:
         """Un-timed helper (the jitted step computes its own loss): the batch loss at the current weights."""
         return float(self._fns["objective"](self._params, batch.x, batch.y))
 
-    def backward(self, state: Any, batch: JaxBatch) -> tuple[Any, ...]:
-        """``jax.grad`` differentiates the whole batch loss, so this runs the forward pass again: time the pair
-        as ``forward_backward``, never ``backward`` alone."""
-        return self.forward_backward(batch)
-
-    def forward_backward(self, batch: JaxBatch) -> tuple[Any, ...]:
+    def forward_backward(self, batch: DeviceBatch) -> tuple[Any, ...]:
         loss, grads = self._ready(self._fns["forward_backward"](self._params, batch.x, batch.y))
         return grads
 
@@ -175,42 +135,20 @@ class JaxMLP(Trainer):
         self._ready(self._params)
         return float(loss)
 
-    def warm_up(self) -> None:
-        """Compile every function for every batch shape of an epoch, untimed, then reset."""
-        start = time.perf_counter()
-        for idx in {len(b): b for b in self.batches(0)}.values():
-            batch = self.prepare_batch(idx)
-            self.forward(batch)
-            self.update(self.forward_backward(batch))
-            self.train_step(idx)
-        self.reset()
-        self.compile_seconds = time.perf_counter() - start
+    # -- FrameworkTrainer's hooks, facts ---------------------------------------------------------------------
+    def evaluation_logits(self, x: Any) -> Any:
+        return self._fns["forward"](self._params, x)[0]
 
-    # -- evaluation, weights ---------------------------------------------------------------------------------
-    def accuracy(self, split: str) -> float:
-        x, hits = self._x[split], 0
-        for start in range(0, x.shape[0], _EVAL_CHUNK):
-            z, _ = self._fns["forward"](self._params, x[start:start + _EVAL_CHUNK])
-            hits += int(np.sum(np.argmax(np.asarray(z), axis=1) == self._labels[split][start:start + _EVAL_CHUNK]))
-        return hits / x.shape[0]
+    def parameter_values(self) -> list[Any]:
+        return list(self._params)
 
-    def get_weights(self) -> list[np.ndarray]:
-        arrays = [np.asarray(p) for p in self._params]
-        return seed_layout(list(zip(arrays[0::2], arrays[1::2], strict=True)))
-
-    def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Fresh device arrays from the seed layout (W = columns 1.., b = column 0), momentum zero."""
-        check_layout(self.name, self.config.layers, weights)
+    def load_weights(self, weights: list[np.ndarray]) -> None:
+        """Fresh device arrays (W = columns 1.., b = column 0), momentum zero."""
         params = []
         for W in weights:
-            W = np.asarray(W, dtype=np.float32)
             params += [self._put(W[:, 1:]), self._put(W[:, 0])]
         self._params = tuple(params)
         self._moms = tuple(self.jax.numpy.zeros_like(p) for p in params)
-
-    def gradients_as_arrays(self, grads: tuple[Any, ...]) -> list[np.ndarray]:
-        arrays = [np.asarray(g) for g in grads]
-        return seed_layout(list(zip(arrays[0::2], arrays[1::2], strict=True)))
 
     def _cache_sizes(self) -> dict[str, int]:
         return {name: fn._cache_size() for name, fn in self._fns.items() if hasattr(fn, "_cache_size")}

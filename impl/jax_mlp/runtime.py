@@ -12,17 +12,15 @@ Environment variables:
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 from impl.errors import UnavailableError
-from impl.frameworks import gpu_unavailable_reason, installed_version, requested_threads
+from impl.frameworks import apply_xla_threads, gpu_unavailable_reason, installed_version, requested_threads
 
 INSTALL_HINT = 'pip install -e ".[jax]"'
 GPU_INSTALL_HINT = 'pip install "jax[cuda12]"'
 REQUIRE_ENV = "MLPBENCH_REQUIRE_JAX"
 _GPU_PROBE = "import jax\ntry:\n    print(len(jax.devices('gpu')))\nexcept RuntimeError:\n    print(0)"
-_SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 _RUNTIME: dict[str, Any] = {}
 
@@ -52,14 +50,9 @@ def load() -> Any:
         raise UnavailableError(reason)
     n, source = requested_threads()
     facts: dict[str, Any] = {"threads_requested": n, "threads_source": source}
-    if "jax" in sys.modules:
-        facts["threads_applied"], facts["threads_note"] = False, "jax was already imported"
-    elif n == 1:
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_SINGLE_THREAD_FLAGS}".strip()
-        facts["threads_applied"] = True
-    else:
-        facts["threads_applied"] = False
-        facts["threads_note"] = "XLA:CPU uses one thread per core; only 1 can be forced"
+    facts["threads_applied"], note = apply_xla_threads(n)
+    if note:
+        facts["threads_note"] = note
     import jax
 
     _RUNTIME.update(jax=jax, facts=facts)

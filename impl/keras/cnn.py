@@ -20,10 +20,7 @@ import numpy as np
 from impl.config import TrainConfig
 from impl.data import Dataset
 from impl.errors import ConfigError
-from impl.keras.runtime import KerasFitTrainer
-
-#: Parameters of the seed's CNN (its article's count).
-CNN_PARAMETERS = 96_844
+from impl.keras.fit import KerasFitTrainer
 
 
 def build_cnn(keras: Any) -> Any:
@@ -63,7 +60,7 @@ class KerasCNN(KerasFitTrainer):
                       jit_compile=self.jit_compile)
         return model
 
-    def inputs(self, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    def model_inputs(self, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
         return (data.x_train.reshape(-1, 28, 28, 1).astype(np.float32),
                 data.x_test.reshape(-1, 28, 28, 1).astype(np.float32))
 
@@ -77,9 +74,6 @@ class KerasCNN(KerasFitTrainer):
         if got != expected:
             raise ConfigError(f"{self.name}: weight shapes {got} do not match the model's {expected}")
         self.set_model_weights(weights)
-
-
-
 
 class KerasCNNCPU(KerasCNN):
     name = "keras-cnn-cpu"

@@ -17,7 +17,6 @@ from scipy.special import expit
 from impl.config import TrainConfig
 from impl.contract import Trainer, Transition
 from impl.data import Dataset
-from impl.errors import ConfigError
 
 
 @dataclass
@@ -152,11 +151,7 @@ class NumpyMLP(Trainer):
         return [W.astype(np.float64) for W in self._li_w]
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        layers = self.config.layers
-        expected = [(n_out, n_in + 1) for n_in, n_out in zip(layers[:-1], layers[1:], strict=True)]
-        got = [np.shape(W) for W in weights]
-        if got != expected:
-            raise ConfigError(f"{self.name}: weight shapes {got} do not match the layout {expected}")
+        self.check_layout(weights)
         self._li_w = [np.array(W, dtype=self._dt) for W in weights]
         self._li_mom = [np.zeros_like(W) for W in self._li_w]
 

@@ -488,10 +488,7 @@ class NumpyTuned(Trainer):
         return self._seed_layout(self._w, self._b)
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
-        expected = [(n_out, n_in + 1) for n_in, n_out in zip(self._layers[:-1], self._layers[1:], strict=True)]
-        got = [np.shape(W) for W in weights]
-        if got != expected:
-            raise ConfigError(f"{self.name}: weight shapes {got} do not match the layout {expected}")
+        self.check_layout(weights)
         self._params.fill(0.0)  # the padding stays zero
         for W, b, new in zip(self._w, self._b, weights, strict=True):
             n_out, n_in = new.shape[0], new.shape[1] - 1

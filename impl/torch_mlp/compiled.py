@@ -28,8 +28,9 @@ import numpy as np
 
 from impl.config import TrainConfig
 from impl.data import Dataset
+from impl.frameworks import CompiledTrainer, DeviceBatch
 from impl.torch_mlp import runtime
-from impl.torch_mlp.eager import TorchBatch, TorchMLP
+from impl.torch_mlp.eager import TorchMLP
 
 COMPILE_MODE = "default"  # "max-autotune" benchmarks GEMM kernels at compile time: minutes on 2 cores
 
@@ -84,20 +85,13 @@ def compiled_graph_count() -> int:
     return int(counters["stats"]["unique_graphs"])
 
 
-class TorchCompiledMLP(TorchMLP):
+class TorchCompiledMLP(CompiledTrainer, TorchMLP):
     """torch eager's mathematics as compiled pure functions; see the module docstring."""
 
-    phases: ClassVar[tuple[str, ...]] = ("prepare", "forward", "forward_backward", "train_step", "full_run")
     autograd_parameters: ClassVar[bool] = False  # torch.func differentiates plain tensors
     backward_profile_refusal: ClassVar[str | None] = None
     compile_mode: ClassVar[str] = COMPILE_MODE
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("name"):
-            cls.line_profile_refusal = (
-                f"its layer transitions run inside one torch.compile (Inductor, mode={cls.compile_mode!r}) graph "
-                f"of generated kernels; time its phases with pytest bench/ --benchmark-only --impl {cls.name}")
+    compiled_as = f"one torch.compile (Inductor, mode={COMPILE_MODE!r}) graph of generated kernels"
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
         self._hyper: dict[str, Any] = {}
@@ -139,22 +133,17 @@ class TorchCompiledMLP(TorchMLP):
             self._hyper["lr"].fill_(self._learn_rate)
 
     # -- phases ----------------------------------------------------------------------------------------------
-    def forward(self, batch: TorchBatch) -> tuple[Any, Any]:
+    def forward(self, batch: DeviceBatch) -> tuple[Any, Any]:  # type: ignore[override]
         """Compiled forward pass; returns (Z_E, A_E) once the device has finished."""
         out = self._call("forward", self._params, batch.x)
         self.sync()
         return out
 
-    def batch_loss(self, state: tuple[Any, Any], batch: TorchBatch) -> float:  # type: ignore[override]
+    def batch_loss(self, state: tuple[Any, Any], batch: DeviceBatch) -> float:  # type: ignore[override]
         """Un-timed helper (the compiled steps compute the loss themselves): the loss from the forward state."""
         return float(self.objective(state[0], batch.y, self._params[0::2]))
 
-    def backward(self, state: Any, batch: TorchBatch) -> list[Any]:  # type: ignore[override]
-        """The compiled function differentiates the whole batch loss, so this runs the forward pass again:
-        time the pair as ``forward_backward``, never ``backward`` alone."""
-        return self.forward_backward(batch)
-
-    def forward_backward(self, batch: TorchBatch) -> list[Any]:
+    def forward_backward(self, batch: DeviceBatch) -> list[Any]:
         loss, grads = self._call("forward_backward", self._params, batch.x, batch.y, self._hyper, self._use_l1)
         self.sync()
         return list(grads)
@@ -166,16 +155,9 @@ class TorchCompiledMLP(TorchMLP):
                                                     self._hyper, self._use_l1)
         return float(loss)  # reading the loss waits for the device
 
-    def warm_up(self) -> None:
-        """Compile every function for every batch shape of an epoch (a smaller last batch is a second shape),
-        untimed, then reset; ``compile_s`` records how long the compiling calls took."""
-        batches = self.batches(0)
-        for idx in {len(b): b for b in batches}.values():
-            batch = self.prepare_batch(idx)
-            self.forward(batch)
-            self.update(self.forward_backward(batch))
-            self.train_step(idx)
-        self.reset()
+    def record_warm_up(self, seconds: float) -> None:
+        """``compile_s`` stays the time of the calls that compiled (:meth:`_call`); what warm-up compiled is
+        the baseline for counting recompilations in steady state."""
         self._graphs_after_warm_up = self.graphs_compiled
 
     def run_facts(self) -> dict[str, Any]:

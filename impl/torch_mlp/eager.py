@@ -12,6 +12,8 @@
   rate decays per epoch as everywhere (a Python float: eager mode never retraces);
 * the shared initial weights and batch order; the whole data set lives on the device, a batch is an
   ``index_select`` there (``prepare``).
+
+Availability, placement checks, accuracy and the seed layout come from :class:`impl.frameworks.FrameworkTrainer`.
 """
 
 from __future__ import annotations
@@ -22,21 +24,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from impl.config import TrainConfig
-from impl.contract import Trainer, Transition
+from impl.contract import Transition
 from impl.data import Dataset
-from impl.errors import UnavailableError
-from impl.frameworks import check_layout, seed_layout
+from impl.frameworks import DeviceBatch, FrameworkTrainer
 from impl.torch_mlp import runtime
-
-_EVAL_CHUNK = 10_000  # samples per forward call when measuring whole-set accuracy
-
-
-@dataclass
-class TorchBatch:
-    """A mini-batch on the trainer's device: x (B, 784) float32, y one-hot (B, 10) float32 (None to evaluate)."""
-
-    x: Any
-    y: Any
 
 
 @dataclass
@@ -49,14 +40,11 @@ class TorchState:
     loss: Any = None
 
 
-class TorchMLP(Trainer):
-    """Shared by the PyTorch trainers: availability, the data and parameters on the device, weights in the seed
-    layout, evaluation, run facts. This class itself is the eager trainer."""
-
-    in_default_run = False  # a framework peer: named with --impl (the default run must fit 15 min)
+class TorchMLP(FrameworkTrainer):
+    """Shared by the PyTorch trainers: the data and parameters on the device, the objective, run facts. This
+    class itself is the eager trainer."""
 
     backend: ClassVar[str] = "torch"
-    dtype: ClassVar[str] = "float32"
     backward_profile_refusal: ClassVar[str | None] = (
         "the backward transitions run inside PyTorch's autograd engine (C++), not in Python lines; time them "
         "with the backward phase: pytest bench/ --benchmark-only --impl {name}")
@@ -76,31 +64,16 @@ class TorchMLP(Trainer):
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
         super().__init__(config, data)
-        reason = type(self).unavailable_reason()
-        if reason:
-            raise UnavailableError(f"{self.name} is not available here: {reason}")
         self.torch = runtime.load()
         self.dev = runtime.device_of(self.device)
         self._n_layers = len(config.layers)
-        self._x = {"train": self._to_device(data.x_train), "test": self._to_device(data.x_test)}
+        self.inputs = {"train": self._to_device(data.x_train), "test": self._to_device(data.x_test)}
         self._y = self._to_device(data.onehot_train())
-        self._labels = {"train": np.asarray(data.y_train), "test": np.asarray(data.y_test)}
         self._params: list[Any] = []  # W_0, b_0, W_1, b_1, ...
         self._moms: list[Any] = []  # the previous step dW of each parameter (the seed's momentum)
         self.set_weights(self.initial_weights)
-        self.placement = self._verify_placement()
-
-    # -- device ----------------------------------------------------------------------------------------------
-    def _verify_placement(self) -> str:
-        """Every parameter and the data set on the variant's device, else an error; returns the placement."""
-        tensors = [*self._params, *self._moms, *self._x.values(), self._y]
-        kinds = {"cuda": "gpu", "cpu": "cpu"}
-        placements = sorted({str(t.device) for t in tensors})
-        wrong = [p for p in placements if kinds.get(p.split(":")[0]) != self.device]
-        if wrong:
-            raise UnavailableError(f"{self.name}: expected everything on the {self.device.upper()}, "
-                                   f"found {', '.join(wrong)}")
-        return ", ".join(placements)
+        tensors = [*self._params, *self._moms, *self.inputs.values(), self._y]
+        self.verify_placement([str(t.device) for t in tensors])
 
     def _to_device(self, array: np.ndarray) -> Any:
         """A float32 copy on the device (the data set's arrays are read-only; torch wants writable memory)."""
@@ -110,14 +83,14 @@ class TorchMLP(Trainer):
         runtime.synchronize(self.device)
 
     # -- phases ----------------------------------------------------------------------------------------------
-    def prepare_batch(self, idx: np.ndarray) -> TorchBatch:
+    def prepare_batch(self, idx: np.ndarray) -> DeviceBatch:
         """The batch gathered on the device (the indices are copied there)."""
         rows = self.torch.as_tensor(idx, dtype=self.torch.int64, device=self.dev)
-        batch = TorchBatch(self._x["train"].index_select(0, rows), self._y.index_select(0, rows))
+        batch = DeviceBatch(self.inputs["train"].index_select(0, rows), self._y.index_select(0, rows))
         self.sync()
         return batch
 
-    def forward(self, batch: TorchBatch) -> TorchState:
+    def forward(self, batch: DeviceBatch) -> TorchState:
         """Eager forward pass, recording autograd's graph (that is part of eager PyTorch's forward cost)."""
         li_Z: list[Any] = [None] * self._n_layers
         li_A: list[Any] = [None] * self._n_layers
@@ -145,11 +118,11 @@ class TorchMLP(Trainer):
                 loss = loss + self.config.lambda1 * torch.sum(torch.abs(W))
         return loss
 
-    def batch_loss(self, state: TorchState, batch: TorchBatch) -> float:
+    def batch_loss(self, state: TorchState, batch: DeviceBatch) -> float:
         state.loss = self.objective(state.li_Z[-1], batch.y, self._params[0::2])
         return float(state.loss.detach())
 
-    def backward(self, state: TorchState, batch: TorchBatch) -> list[Any]:
+    def backward(self, state: TorchState, batch: DeviceBatch) -> list[Any]:
         """Autograd from the forward state (the loss is computed first when the caller has not asked for it)."""
         if state.loss is None:
             state.loss = self.objective(state.li_Z[-1], batch.y, self._params[0::2])
@@ -174,43 +147,32 @@ class TorchMLP(Trainer):
         self.update(self.backward(state, batch))
         return float(state.loss.detach())
 
-    # -- evaluation, weights, profiling ----------------------------------------------------------------------
-    def _logits(self, x: Any) -> Any:
+    # -- FrameworkTrainer's hooks, profiling, facts ----------------------------------------------------------
+    def evaluation_logits(self, x: Any) -> Any:
         """Z_E of a whole chunk, without autograd (evaluation only)."""
-        a = x
-        for N in range(self._n_layers - 1):
-            z = self.torch.addmm(self._params[2 * N + 1], a, self._params[2 * N].t())
-            a = self.torch.sigmoid(z)
-        return z
-
-    def accuracy(self, split: str) -> float:
-        x, hits = self._x[split], 0
         with self.torch.no_grad():
-            for start in range(0, x.shape[0], _EVAL_CHUNK):
-                predicted = self._logits(x[start:start + _EVAL_CHUNK]).argmax(dim=1).cpu().numpy()
-                hits += int(np.sum(predicted == self._labels[split][start:start + _EVAL_CHUNK]))
-        return hits / x.shape[0]
+            a = x
+            for N in range(self._n_layers - 1):
+                z = self.torch.addmm(self._params[2 * N + 1], a, self._params[2 * N].t())
+                a = self.torch.sigmoid(z)
+            return z
 
-    def get_weights(self) -> list[np.ndarray]:
-        arrays = [p.detach().cpu().numpy() for p in self._params]
-        return seed_layout(list(zip(arrays[0::2], arrays[1::2], strict=True)))
+    def to_numpy(self, tensor: Any) -> np.ndarray:
+        return tensor.detach().cpu().numpy()
 
-    def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Fresh parameter tensors from the seed layout (W = columns 1.., b = column 0), momentum zero."""
-        check_layout(self.name, self.config.layers, weights)
+    def parameter_values(self) -> list[Any]:
+        return self._params
+
+    def load_weights(self, weights: list[np.ndarray]) -> None:
+        """Fresh parameter tensors (W = columns 1.., b = column 0), momentum zero."""
         torch = self.torch
         params = []
         for W in weights:
-            W = np.asarray(W, dtype=np.float32)
             params += [torch.tensor(W[:, 1:], device=self.dev), torch.tensor(W[:, 0], device=self.dev)]
         for p in params:
             p.requires_grad_(self.autograd_parameters)
         self._params = params
         self._moms = [torch.zeros_like(p, requires_grad=False) for p in params]
-
-    def gradients_as_arrays(self, grads: list[Any]) -> list[np.ndarray]:
-        arrays = [g.detach().cpu().numpy() for g in grads]
-        return seed_layout(list(zip(arrays[0::2], arrays[1::2], strict=True)))
 
     def transitions(self) -> dict[str, Transition]:
         """Forward transitions only: the backward ones are autograd's (``backward_profile_refusal``)."""

@@ -10,12 +10,17 @@ Environment variables:
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
 from impl.errors import UnavailableError
-from impl.frameworks import bool_env, gpu_unavailable_reason, installed_version, requested_threads
+from impl.frameworks import (
+    apply_torch_threads,
+    bool_env,
+    gpu_unavailable_reason,
+    installed_version,
+    requested_threads,
+)
 
 INSTALL_HINT = ('pip install -e ".[torch]" (CPU-only on Linux, without the CUDA stack: '
                 "pip install torch --index-url https://download.pytorch.org/whl/cpu)")
@@ -56,12 +61,7 @@ def load() -> Any:
         raise UnavailableError(reason)
     n, source = requested_threads()
     flush = bool_env(FLUSH_DENORMAL_ENV, FLUSH_DENORMAL_DEFAULT)
-    import torch
-
-    torch.set_num_threads(n)
-    # the inter-op pool serves only parallel graph branches (none in eager MLP code); it can be set only once
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(n)
+    torch = apply_torch_threads(n)
     supported = torch.set_flush_denormal(flush)  # False where the CPU has no FTZ/DAZ (non-x86 without SSE3)
     _RUNTIME.update(torch=torch, threads_requested=n, threads_source=source, flush_requested=flush,
                     flush_supported=bool(supported) or not flush)
