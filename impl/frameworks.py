@@ -251,6 +251,19 @@ class CompiledTrainer(FrameworkTrainer):
 
     phases: ClassVar[tuple[str, ...]] = COMPILED_PHASES
 
+    @property
+    def learn_rate(self) -> float:
+        return self._learn_rate
+
+    @learn_rate.setter
+    def learn_rate(self, value: float) -> None:
+        self._learn_rate = float(value)
+        self.learn_rate_changed(self._learn_rate)
+
+    def learn_rate_changed(self, value: float) -> None:
+        """Hook: write the new rate where the compiled step reads it (a 0-d tensor, an optimizer variable), so
+        the per-epoch decay changes a value, never the graph. Default: the step takes it as an argument."""
+
     def backward(self, state: Any, batch: Any) -> Any:
         raise NotImplementedError(f"{self.name} differentiates the whole batch loss in one compiled call, so "
                                   "it has no backward pass apart from its forward pass: time forward_backward")

@@ -87,16 +87,10 @@ class KerasMLP(CompiledTrainer, KerasTrainer):
                 total = total + self.config.lambda1 * ops.sum(ops.abs(kernel))
         return total
 
-    @property
-    def learn_rate(self) -> float:
-        return self._learn_rate
-
-    @learn_rate.setter
-    def learn_rate(self, value: float) -> None:
+    def learn_rate_changed(self, value: float) -> None:
         """A variable of the optimizer: the per-epoch decay changes a value, never the compiled step."""
-        self._learn_rate = float(value)
         if self._steps is not None:
-            self._steps.set_learning_rate(self._learn_rate)
+            self._steps.set_learning_rate(value)
 
     # -- phases -------------------------------------------------------------------------------------------
     def prepare_batch(self, idx: np.ndarray) -> DeviceBatch:

@@ -121,16 +121,10 @@ class TorchCompiledMLP(CompiledTrainer, TorchMLP):
             self.compile_seconds += time.perf_counter() - start
         return out
 
-    @property
-    def learn_rate(self) -> float:
-        return self._learn_rate
-
-    @learn_rate.setter
-    def learn_rate(self, value: float) -> None:
+    def learn_rate_changed(self, value: float) -> None:
         """A 0-d tensor the compiled step reads: the per-epoch decay changes a value, never the graph."""
-        self._learn_rate = float(value)
         if self._hyper:
-            self._hyper["lr"].fill_(self._learn_rate)
+            self._hyper["lr"].fill_(value)
 
     # -- phases ----------------------------------------------------------------------------------------------
     def forward(self, batch: DeviceBatch) -> tuple[Any, Any]:  # type: ignore[override]
