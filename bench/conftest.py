@@ -27,9 +27,8 @@ from bench.system import render_system, system_report
 from bench.workers import ProcessRunner, case_key, cpu_plan, pin_process
 from impl.data import load_dataset
 from impl.errors import MLPBenchError
+from impl.phases import step_phases
 from impl.registry import get_implementation
-
-STEP_PHASES = ("prepare", "forward", "backward", "forward_backward", "train_step")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,7 +86,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     settings: BenchSettings = metafunc.config.mlpbench_settings
     full_run = metafunc.function.__name__ == "test_full_run"
-    phases = ["full_run"] if full_run else list(STEP_PHASES)
+    phases = ["full_run"] if full_run else list(step_phases())
     cases = []
     for cls in settings.impls:
         sizes = (settings.full_run_batch_sizes if full_run else settings.step_batch_sizes)[cls.workload]

@@ -51,6 +51,7 @@ import pandas as pd
 
 from bench.environment import blas_threads, current_blas_threads
 from impl.config import N_TRAIN
+from impl.phases import PHASE_TABLE
 
 LAYERS: tuple[int, ...] = (784, 70, 30, 10)
 EPOCHS = 35
@@ -83,9 +84,9 @@ def phase_flops(batch_size: int, layers: Sequence[int] = LAYERS, n_train: int = 
                 epochs: int = EPOCHS) -> dict[str, int]:
     """FLOP of each benchmark phase at one batch size (gather and update: 0, they are not matrix products)."""
     per = flops_per_sample(layers)
-    return {"prepare": 0, "forward": per["forward"] * batch_size, "backward": per["backward"] * batch_size,
-            "forward_backward": per["total"] * batch_size, "train_step": per["total"] * batch_size,
-            "update": 0, "epoch": per["total"] * n_train, "full_run": per["total"] * n_train * epochs}
+    flops = {name: phase.flops_of(per, n_train * epochs if phase.mode == "full_run" else batch_size)
+             for name, phase in PHASE_TABLE.items()}
+    return {**flops, "update": 0, "epoch": per["total"] * n_train}
 
 
 def run_flops(epochs: int = EPOCHS, layers: Sequence[int] = LAYERS, n_train: int = N_TRAIN) -> int:

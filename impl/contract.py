@@ -20,24 +20,15 @@ import numpy as np
 from impl.batching import epoch_batches, initial_weights
 from impl.config import TrainConfig
 from impl.errors import ConfigError, UnavailableError
+from impl.phases import PHASE_TABLE
 
 if TYPE_CHECKING:
     from impl.data import Dataset
 
-#: Phases a benchmark can time. An implementation lists the ones it can time on its own in ``phases``.
-PHASES = ("prepare", "forward", "backward", "forward_backward", "train_step", "full_run")
-
-#: The methods a listed phase calls (the timed call and what the equivalence tests read back). A phase an
-#: implementation does not list needs none of its methods: :class:`Trainer` checks this once, when a named
-#: class is defined.
-PHASE_METHODS: dict[str, tuple[str, ...]] = {
-    "prepare": ("prepare_batch",),
-    "forward": ("prepare_batch", "forward", "batch_loss"),
-    "backward": ("prepare_batch", "forward", "backward", "gradients_as_arrays"),
-    "forward_backward": ("prepare_batch", "forward_backward", "gradients_as_arrays"),
-    "train_step": ("train_step",),
-    "full_run": ("fit",),
-}
+#: Phases a benchmark can time (the table in :mod:`impl.phases`, which also says which methods each calls). An
+#: implementation lists the ones it can time on its own in ``phases``; a phase it does not list needs none of
+#: its methods: :class:`Trainer` checks this once, when a named class is defined.
+PHASES = tuple(PHASE_TABLE)
 #: What :class:`Trainer`'s own compositions call: an implementation that keeps one needs these in turn.
 DEFAULT_NEEDS: dict[str, tuple[str, ...]] = {
     "train_step": ("prepare_batch", "forward", "batch_loss", "backward", "update"),
@@ -167,9 +158,12 @@ class Trainer(ABC):
                     found |= needs(inner)
             return found
 
+        unknown = [phase for phase in cls.phases if phase not in PHASE_TABLE]
+        if unknown:
+            raise TypeError(f"{cls.__name__} lists unknown phases {unknown}; the phase table has {list(PHASE_TABLE)}")
         missing = {}
         for phase in cls.phases:
-            methods = set().union(*(needs(m) for m in PHASE_METHODS[phase]))
+            methods = set().union(*(needs(m) for m in PHASE_TABLE[phase].methods))
             absent = sorted(m for m in methods if not provided(m))
             if absent:
                 missing[phase] = absent
@@ -230,7 +224,7 @@ class Trainer(ABC):
         self.learn_rate = config.learn_rate
         self.epoch = 0
 
-    # -- phases: only those ``phases`` lists need a method (see PHASE_METHODS) --------------------------------
+    # -- phases: only those ``phases`` lists need a method (impl.phases says which) ------------------------------
     @_placeholder
     def prepare_batch(self, idx: np.ndarray) -> Any:
         """Gather the shuffled mini-batch (inputs and targets) in the layout the forward pass wants."""

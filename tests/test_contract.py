@@ -1,5 +1,5 @@
 """The contract checks itself once, when a named implementation is defined: a listed phase needs its methods
-(impl.contract.PHASE_METHODS), a phase not listed needs no stub."""
+(the phase table, impl.phases), a phase not listed needs no stub."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from impl.config import TrainConfig
-from impl.contract import PHASE_METHODS, PHASES, Trainer
+from impl.contract import Trainer
+from impl.phases import PHASE_TABLE
 
 
 class _Weights(Trainer):
@@ -35,8 +36,16 @@ def registry() -> Iterator[dict[str, type[Trainer]]]:
     Trainer.registry.update(saved)
 
 
-def test_every_phase_says_which_methods_it_needs():
-    assert set(PHASE_METHODS) == set(PHASES)
+def test_every_phase_names_methods_of_the_contract():
+    for phase in PHASE_TABLE.values():
+        assert phase.methods and all(callable(getattr(Trainer, m, None)) for m in phase.methods), phase.name
+
+
+def test_an_unknown_phase_is_refused(registry):
+    with pytest.raises(TypeError, match=r"lists unknown phases \['warp'\]"):
+        class Warp(_Weights):
+            name = "contract-warp"
+            phases = ("warp",)
 
 
 def test_a_listed_phase_without_its_method_is_refused_when_the_class_is_defined(registry):
