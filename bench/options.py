@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 
 from impl.data import SPLITS, Dataset, load_dataset
+from impl.errors import ConfigError
+from impl.registry import parse_names
 
 
 # -- value checks: argparse turns an ArgumentTypeError into a one-line usage error (exit code 2) ------------
@@ -67,6 +69,25 @@ def positive_percent(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be above 0%, got {text!r}")
     return value
+
+
+def positive_int_list(text: str) -> list[int]:
+    """Comma-separated positive integers (batch sizes), in the order given, without repeats."""
+    values = [positive_int(part.strip()) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return list(dict.fromkeys(values))
+
+
+def implementation_names(text: str) -> list[str]:
+    """Comma-separated implementation names, each one the registry knows."""
+    try:
+        names = parse_names(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated implementation names, got {text!r}")
+    return list(dict.fromkeys(names))
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

@@ -106,7 +106,7 @@ def test_train_text_report_on_real_data(real_data):
 #: what each subcommand needs besides the option under test
 BASE = {"train": ["--impl", "numpy-v3-sliced", "--synthetic"], "profile": ["--impl", "numpy-v3-sliced",
         "--transition", "bw:1", "--synthetic"], "report": ["reference"], "compare": [], "table": [],
-        "reproduce": ["--quick"], "list": []}
+        "reproduce": ["--quick"], "list": [], "roofline": []}
 ALWAYS_BAD = ["abc", "nan", "inf", "-1", "1e999"]
 
 

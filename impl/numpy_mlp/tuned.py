@@ -3,7 +3,7 @@
 Every choice below was measured on the 2-core benchmark machine (OpenBLAS 0.3.31, AVX-512, one BLAS
 thread unless said otherwise), and re-measured where marked on the 2-vCPU AMD EPYC VM (Zen 5, 1 MB L2 per
 core; its environment sets OPENBLAS_CORETYPE=Haswell, so OpenBLAS runs its AVX2 kernels there). At these
-skinny shapes the matrix products are the floor (see bench/roofline.py); everything else is kept to a few
+skinny shapes the matrix products are the floor (see bench/roofline/); everything else is kept to a few
 cheap passes.
 
 * Layout: samples-major (rows = samples), float32, every array C-contiguous. The training set is stored once
@@ -233,9 +233,13 @@ class NumpyTuned(Trainer):
         its delta exactly 0; the only non-zero gradient it would get, its column of grad W_N (0.5 times the
         sum of delta_{N+1}), is zeroed in the backward transition, so the padding stays zero and the
         mathematics is the unpadded network's. Weights, gradients and loss are reported unpadded."""
-        pad = max(1, self.pad_to)
-        hidden = [-(-n // pad) * pad for n in self._layers[1:-1]]
-        return (self._layers[0], *hidden, self._layers[-1])
+        return self.padded_widths(self._layers)
+
+    @classmethod
+    def padded_widths(cls, layers: Sequence[int]) -> tuple[int, ...]:
+        """``layers`` with the hidden widths rounded up to a multiple of ``pad_to`` (the roofline reads it)."""
+        pad = max(1, cls.pad_to)
+        return (layers[0], *(-(-n // pad) * pad for n in layers[1:-1]), layers[-1])
 
     def _views(self, flat: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
         """W_N and b_N as views into a flat parameter-layout vector: [W_0 | W_1 | ... | b_0 | b_1 | ...]."""

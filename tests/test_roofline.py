@@ -1,0 +1,115 @@
+"""The roofline: its FLOP counts, the arithmetic of results against it, its measurements' consistency (never
+timings), the constants it reads from numpy-tuned, and ``mlp-bench roofline``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import roofline
+from bench.cli import main
+from impl.numpy_mlp.tuned import NumpyTuned
+
+
+def cells(line: str) -> list[str]:
+    """The cells of one Markdown table row (none for other lines)."""
+    return [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+
+
+# -- roofline --------------------------------------------------------------------------------------------
+def test_flop_counts_match_the_issue():
+    per = roofline.flops_per_sample()
+    assert per == {"forward": 114_780, "backward": 119_580, "total": 234_360}
+    assert roofline.run_flops(35) == 234_360 * 60_000 * 35 == 492_156_000_000
+    layers = roofline.layer_flops()
+    assert layers == {"fw:1": 109_900, "fw:2": 4_260, "fw:3": 620, "bw:0": 109_900, "bw:1": 8_460, "bw:2": 1_220}
+    phases = roofline.phase_flops(500)
+    assert phases["forward"] == 114_780 * 500 and phases["train_step"] == 234_360 * 500
+    assert phases["prepare"] == 0 and phases["full_run"] == 492_156_000_000
+
+
+def fake_machine() -> dict:
+    """A machine dict with round numbers: 100 GFLOP/s square; at B=500 the products take 1 ms per step and
+    the gather 0.25 ms (120 steps per epoch)."""
+    per = roofline.flops_per_sample()
+    epoch_flops = per["total"] * 60_000
+    return {"threads": 1, "layers": roofline.LAYERS, "n_train": 60_000, "epochs": 35, "flops_per_sample": per,
+            "layer_flops": roofline.layer_flops(), "epoch_flops": epoch_flops, "run_flops": epoch_flops * 35,
+            "square_n": 2048, "square_gflops": 100.0, "peak_bound_epoch_s": epoch_flops / 100e9,
+            "peak_bound_s": epoch_flops * 35 / 100e9,
+            "batch_sizes": {500: {"batch_size": 500, "steps_per_epoch": 120, "remainder": 0,
+                                  "step_flops": per["total"] * 500, "step_products_s": 1e-3, "best_layout": "split",
+                                  "mlp_shape_gflops": per["total"] * 500 / 1e-3 / 1e9, "gather_s": 2.5e-4,
+                                  "product_floor_epoch_s": 0.12, "gather_floor_epoch_s": 0.03,
+                                  "floor_epoch_s": 0.15, "product_floor_s": 4.2, "gather_floor_s": 1.05,
+                                  "floor_s": 5.25}}}
+
+
+def test_roofline_table_arithmetic():
+    frame = pd.DataFrame([
+        {"impl": "slow", "workload": "mlp", "phase": "full_run", "batch_size": 500, "epochs": 35, "median_s": 10.5},
+        {"impl": "fast", "workload": "mlp", "phase": "full_run", "batch_size": 500, "epochs": 10, "median_s": 2.0},
+        {"impl": "fast", "workload": "mlp", "phase": "forward", "batch_size": 500, "epochs": None, "median_s": 1e-3},
+        {"impl": "other", "workload": "mlp", "phase": "full_run", "batch_size": 64, "epochs": 35, "median_s": 9.0},
+    ])
+    table = roofline.roofline_table(frame, fake_machine())
+    assert list(table.columns) == roofline.TABLE_COLUMNS and len(table) == 3  # the forward row is not a run
+    slow = table.set_index("impl").loc["slow"]
+    assert slow.gflop == pytest.approx(492.156)
+    assert slow.achieved_gflops == pytest.approx(492.156 / 10.5)
+    assert slow.pct_of_peak_bound == pytest.approx(100 * 4.92156 / 10.5)
+    assert slow.x_product_floor == pytest.approx(10.5 / 4.2) and slow.x_floor == pytest.approx(10.5 / 5.25)
+    fast = table.set_index("impl").loc["fast"]  # floors follow the run's own epochs
+    assert fast.product_floor_s == pytest.approx(1.2) and fast.x_floor == pytest.approx(2.0 / 1.5)
+    other = table.set_index("impl").loc["other"]  # a batch size the machine was not measured at
+    assert np.isnan(other.x_floor) and other.achieved_gflops == pytest.approx(492.156 / 9.0)
+    text = roofline.render_roofline(fake_machine(), table)
+    again = roofline.machine_from_json(json.loads(json.dumps(fake_machine())))
+    assert again == fake_machine() and roofline.render_roofline(again, table) == text
+    assert "100.0 GFLOP/s" in text and "234,360" in text
+    assert ["slow", "500", "35", "10.500"] in [cells(line)[:4] for line in text.splitlines()]
+
+
+def test_measure_machine_returns_consistent_floors():
+    machine = roofline.measure_machine([70, 2500], threads=1, layers=(20, 7, 5, 3), n_train=5_000, epochs=2,
+                                       square_n=64, budget=0.05)
+    assert machine["threads"] in (1, None) and machine["square_gflops"] > 0
+    assert machine["flops_per_sample"]["total"] == 2 * 2 * (21 * 7 + 8 * 5 + 6 * 3) + 2 * (7 * 5 + 5 * 3)
+    m = machine["batch_sizes"][70]
+    assert m["steps_per_epoch"] == 72 and m["remainder"] == 5_000 - 71 * 70
+    assert m["product_floor_s"] == pytest.approx(2 * m["product_floor_epoch_s"])
+    assert np.isnan(m["fused_step_s"])  # at most FUSE_ROWS rows: nothing to fuse
+    assert m["floor_s"] == pytest.approx(m["product_floor_s"] + m["gather_floor_s"])
+    assert m["best_layout"] in roofline.LAYOUTS and m["mlp_shape_gflops"] > 0
+    big = machine["batch_sizes"][2500]
+    assert big["remainder"] == 0 and big["fused_step_s"] > 0
+    assert big["floor_s"] == pytest.approx(min(big["product_floor_s"] + big["gather_floor_s"], big["fused_floor_s"]))
+
+
+def test_the_floors_follow_numpy_tuneds_constants(monkeypatch):
+    assert roofline.FUSE_ROWS == NumpyTuned.chunk_rows
+    assert roofline.padded_layers((784, 70, 30, 10)) == (784, 72, 32, 10)
+    monkeypatch.setattr(NumpyTuned, "pad_to", 16)  # a retune moves the padded floor with it
+    assert roofline.padded_layers((784, 70, 30, 10)) == (784, 80, 32, 10)
+
+
+def test_mlp_bench_roofline_prints_the_section(capsys):
+    assert main(["roofline", "--batch-sizes", "64", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("## Roofline") and any(cells(line)[:1] == ["64"] for line in out.splitlines())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batch-sizes", "0"], "must be at least 1"),
+    (["--batch-sizes", ","], "expected comma-separated positive integers"),
+    (["--impl", "nope"], "unknown implementation 'nope'"),
+    (["--rounds", "0"], "must be at least 1"),
+])
+def test_mlp_bench_roofline_rejects_bad_input_in_one_line(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["roofline", *args])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
