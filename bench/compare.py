@@ -23,7 +23,7 @@ import pandas as pd
 
 from bench import options
 from bench.results import KEY, case_data, interval_label, is_complete, label_of, load_run, render, run_alpha
-from bench.runs import DEFAULT_RESULTS_DIR, check_writable, list_runs, to_json
+from bench.runs import check_writable, list_runs, to_json
 from bench.stats import MIN_CASES_BETWEEN_RUNS, Covariate, compare_runs
 from bench.tables import SYMBOL, UNIT_CHOICES, in_unit, markdown, pick_unit, wrap
 from impl.errors import ConfigError, MLPBenchError
@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     cmp.add_argument("runs", nargs="*", metavar="RUN",
                      help="run folders, run ids under --results-dir or pytest-benchmark JSON files (default: the two "
                           "newest complete benchmark runs; one RUN: compared against the newest other complete run)")
-    cmp.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
+    options.add_results_dir(cmp)
     cmp.add_argument("--alpha", type=options.alpha, default=0.01,
                      help="1 - confidence of the intervals, in (0, 0.5] (default 0.01: 99%% intervals)")
     cmp.add_argument("--threshold", metavar="PCT", type=options.positive_percent, default=0.05,
@@ -55,7 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     table.add_argument("run_name", nargs="?", metavar="RUN",
                        help="run folder, run id or pytest-benchmark JSON file (default: the newest complete "
                             "benchmark run)")
-    table.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="default: results")
+    options.add_results_dir(table)
     _add_view_options(table)
     table.set_defaults(run=run_table)
 

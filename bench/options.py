@@ -1,4 +1,6 @@
-"""Command-line options shared by several `mlp-bench` commands (one definition, one help text)."""
+"""Command-line options shared by the `mlp-bench` commands and the pytest plugin: one definition each (flag,
+value check, help), added to an argparse parser or to pytest's with the same check, so a bad value gets the same
+one-line usage error everywhere."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ import argparse
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from impl.data import SPLITS, Dataset, load_dataset
 from impl.errors import ConfigError
@@ -90,11 +95,42 @@ def implementation_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+@dataclass(frozen=True)
+class Option:
+    """One option, defined once. :meth:`add_to` adds it to an ``argparse`` parser or group (the `mlp-bench`
+    commands) or to a pytest option group (``addoption``: the benchmark plugin, which uses argparse too)."""
+
+    flag: str
+    help: str
+    type: Callable[[str], Any] | None = None
+    metavar: str | None = None
+
+    def add_to(self, parser: Any, *, default_help: str | None = None, **kwargs: Any) -> None:
+        """Add the option; ``default_help`` says what an unset option means in that command."""
+        text = f"{self.help} (default: {default_help})" if default_help else self.help
+        extra = {k: v for k, v in (("type", self.type), ("metavar", self.metavar)) if v is not None}
+        add = getattr(parser, "addoption", None) or parser.add_argument
+        add(self.flag, help=text, **extra, **kwargs)
+
+
+THREADS = Option("--threads", "BLAS/OpenMP threads via threadpoolctl", positive_int, "N")
+SEED = Option("--seed", "seed of the initial weights and batch order", nonnegative_int)
+MNIST = Option("--mnist", "directory with the four MNIST IDX files (.gz or raw) or a Keras mnist.npz",
+               metavar="PATH")
+MNIST_DEFAULT = "$MLPBENCH_MNIST, then the Keras cache, then a verified download"
+RESULTS_DIR = Option("--results-dir", "where run folders are written and run ids looked up", Path, "DIR")
+
+
+def add_results_dir(parser: argparse.ArgumentParser) -> None:
+    """``--results-dir`` of every `mlp-bench` command (default: results)."""
+    from bench.runs import DEFAULT_RESULTS_DIR
+
+    RESULTS_DIR.add_to(parser, default=DEFAULT_RESULTS_DIR, default_help=str(DEFAULT_RESULTS_DIR))
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--mnist", metavar="PATH",
-                       help="directory with the four MNIST IDX files (.gz or raw) or a Keras mnist.npz "
-                            "(default: $MLPBENCH_MNIST, then the Keras cache, then a verified download)")
+    MNIST.add_to(group, default_help=MNIST_DEFAULT)
     group.add_argument("--offline", action="store_true", default=None,
                        help="never download MNIST (also: MLPBENCH_OFFLINE=1)")
     group.add_argument("--synthetic", action="store_true",
@@ -106,10 +142,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=nonnegative_int, default=0,
-                        help="seed of the initial weights and batch order (0)")
-    parser.add_argument("--threads", type=positive_int, metavar="N",
-                        help="BLAS/OpenMP threads via threadpoolctl (default: the library's own choice)")
+    SEED.add_to(parser, default=0, default_help="0")
+    THREADS.add_to(parser, default_help="the library's own choice")
 
 
 def load_data(args: argparse.Namespace) -> Dataset:

@@ -25,8 +25,8 @@ from line_profiler import LineProfiler, LineStats
 from tabulate import tabulate
 
 from bench.environment import blas_threads, current_blas_threads, machine_facts
-from bench.options import add_data_options, add_run_options, load_data, positive_int
-from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, new_run_dir, update_run_record
+from bench.options import add_data_options, add_results_dir, add_run_options, load_data, positive_int
+from bench.runs import atomic_write_text, new_run_dir, update_run_record
 from bench.tables import UNITS
 from impl.config import TrainConfig
 from impl.contract import Trainer, Transition
@@ -313,8 +313,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=positive_int, default=200, help="profiled train steps (200)")
     parser.add_argument("--unit", choices=list(UNITS), default="ms", help="time unit of the tables (ms)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown instead of plain tables")
-    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR,
-                        help=f"where the run folder goes ({DEFAULT_RESULTS_DIR})")
+    add_results_dir(parser)
     add_run_options(parser)
     add_data_options(parser)
     parser.set_defaults(run=run)

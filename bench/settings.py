@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bench.options import MNIST, MNIST_DEFAULT, RESULTS_DIR, SEED, THREADS, Option
 from impl.config import N_TRAIN
 from impl.contract import PHASES, Trainer
 from impl.errors import MLPBenchError
@@ -51,13 +52,6 @@ OPTIONS: list[tuple[str, dict]] = [
     ("--backends", {"help": "comma-separated backends for implementations that run on several (Keras: tensorflow,"
                             "jax,torch), each measured in worker processes of its own; 'all' = every installed "
                             "one (default: the configured backend)"}),
-    ("--threads", {"type": int, "help": "BLAS/OpenMP threads via threadpoolctl (default: one core fewer than the "
-                                        "machine has, at least 1: the spare core keeps the controller and the OS "
-                                        "off the measurement; see docs/noise.md)"}),
-    ("--seed", {"type": int, "default": 0, "help": "seed of initial weights and batch order (0)"}),
-    ("--mnist", {"help": "MNIST directory or mnist.npz (default: $MLPBENCH_MNIST, Keras cache, download, "
-                         "else synthetic data for timing only)"}),
-    ("--results-dir", {"help": "where the run folder is written (default: results)"}),
     ("--tag", {"help": "short tag in the run folder's name (default: quick, default or full)"}),
     ("--line-profile", {"metavar": "TRANSITION", "help": "after the benchmarks (never inside timed rounds), "
                         "line-profile this transition (fw:N or bw:N) of every selected line-profilable implementation "
@@ -85,10 +79,27 @@ INI_KEYS = {"mlpbench_batch_sizes": "default of --batch-sizes", "mlpbench_full_r
             "mlpbench_worker_timeout": "default of --worker-timeout"}
 
 
+#: The options the plugin shares with the `mlp-bench` commands (defined once in bench/options.py), and what
+#: leaving each unset means here.
+SHARED_OPTIONS: list[tuple[Option, dict]] = [
+    (THREADS, {"default_help": "one core fewer than the machine has, at least 1: the spare core keeps the "
+                               "controller and the OS off the measurement; see docs/noise.md"}),
+    (SEED, {"default": 0, "default_help": "0"}),
+    (MNIST, {"default_help": f"{MNIST_DEFAULT}, else synthetic data for timing only"}),
+    (RESULTS_DIR, {"default_help": "results, or the ini value mlpbench_results_dir"}),
+]
+
+
+def _dest(flag: str) -> str:
+    return "mlpbench_" + flag.lstrip("-").replace("-", "_")
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlp-bench", "mlp-bench benchmark selection and profile")
     for flag, kwargs in OPTIONS:
-        group.addoption(flag, dest="mlpbench_" + flag.lstrip("-").replace("-", "_"), **kwargs)
+        group.addoption(flag, dest=_dest(flag), **kwargs)
+    for option, kwargs in SHARED_OPTIONS:
+        option.add_to(group, dest=_dest(option.flag), **kwargs)
     for key, help_text in INI_KEYS.items():
         parser.addini(key, help_text, default="")
 
@@ -225,8 +236,6 @@ class BenchSettings:
         rounds = opt("rounds") or (int(ini("mlpbench_rounds")) if ini("mlpbench_rounds") else None)
         if rounds is not None and rounds < 1:
             raise MLPBenchError(f"--rounds must be at least 1 (got {rounds})")
-        if opt("threads") is not None and opt("threads") < 1:
-            raise MLPBenchError(f"--threads must be at least 1 (got {opt('threads')})")
         threads, threads_why = ((opt("threads"), "--threads") if opt("threads") is not None else default_threads())
         processes = _positive_int(opt("processes"), ini("mlpbench_processes"), "--processes",
                                   QUICK["processes"] if quick else DEFAULT_PROCESSES)

@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from bench import options
 from bench.compare import resolve_run
 from bench.environment import machine_record
 from bench.options import positive_int
@@ -21,7 +22,7 @@ from bench.reproduce import ladder
 from bench.reproduce.claims import CLAIMS_FILE, load_claims
 from bench.reproduce.common import FULL, QUICK, Context, profile_of, write_csv
 from bench.reproduce.report import EXPERIMENTS, KIND, REPORT_FILE, claims_section, machine_identity, render
-from bench.runs import DEFAULT_RESULTS_DIR, atomic_write_text, check_writable, new_run_dir, read_run, update_run_record
+from bench.runs import atomic_write_text, check_writable, new_run_dir, read_run, update_run_record
 from impl.data import load_dataset
 from impl.errors import ConfigError, MLPBenchError
 from impl.registry import get_implementation
@@ -47,14 +48,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                        f"{DEFAULT_IMPL}, the fastest one the equivalence tests cover)")
     parser.add_argument("--seeds", type=positive_int, help=f"seeds of accuracy-35 (default {FULL.seeds}; --quick "
                                                   f"{QUICK.seeds})")
-    parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR,
-                        help="where the run folder is written (default: results)")
+    options.add_results_dir(parser)
     parser.add_argument("--resume", metavar="RUN", type=Path,
                         help="go on with an interrupted reproduction (same code version and machine only)")
-    parser.add_argument("--threads", type=positive_int, metavar="N",
-                        help="BLAS threads (default: the library's choice)")
-    parser.add_argument("--mnist", metavar="PATH", help="MNIST directory or mnist.npz (default: $MLPBENCH_MNIST, "
-                                                         "the Keras cache, a verified download)")
+    options.THREADS.add_to(parser, default_help="the library's own choice")
+    options.MNIST.add_to(parser, default_help=options.MNIST_DEFAULT)
     parser.set_defaults(run=run)
 
     report = subparsers.add_parser(
@@ -66,8 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--output", type=Path, metavar="FILE", help="write the report here (default: stdout)")
     report.add_argument("--html", type=Path, metavar="FILE",
                         help="also write it as a self-contained HTML page (figures embedded)")
-    report.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR,
-                        help="where run ids are looked up (default: results)")
+    options.add_results_dir(report)
     report.set_defaults(run=run_report)
 
 
