@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from impl.config import N_TRAIN
 from impl.data import SPLITS, Dataset, load_dataset
 from impl.errors import ConfigError
 from impl.registry import parse_names
@@ -76,11 +77,18 @@ def positive_percent(text: str) -> float:
     return value
 
 
-def positive_int_list(text: str) -> list[int]:
-    """Comma-separated positive integers (batch sizes), in the order given, without repeats."""
-    values = [positive_int(part.strip()) for part in text.split(",") if part.strip()]
+def batch_sizes(text: str) -> list[int]:
+    """Comma-separated batch sizes, each between 1 and the training set's 60,000, in the order given, without
+    repeats (the benchmark plugin's --batch-sizes reads them the same way)."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    for value in values:
+        if not 1 <= value <= N_TRAIN:
+            raise argparse.ArgumentTypeError(f"batch size must be between 1 and {N_TRAIN}, got {value}")
     return list(dict.fromkeys(values))
 
 

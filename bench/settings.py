@@ -8,6 +8,7 @@ sees these options.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -17,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench.options import MNIST, MNIST_DEFAULT, RESULTS_DIR, SEED, THREADS, Option
-from impl.config import N_TRAIN
+from bench.options import MNIST, MNIST_DEFAULT, RESULTS_DIR, SEED, THREADS, Option, batch_sizes
 from impl.contract import PHASES, Trainer
 from impl.errors import MLPBenchError
 from impl.phases import PHASE_TABLE
@@ -105,14 +105,11 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
+    """Batch sizes of an option or ini key, checked as every mlp-bench command checks them."""
     try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise MLPBenchError(f"{what}: expected comma-separated integers, got {text!r}") from None
-    for value in values:
-        if not 1 <= value <= N_TRAIN:
-            raise MLPBenchError(f"{what}: batch size must be between 1 and {N_TRAIN}, got {value}")
-    return values
+        return tuple(batch_sizes(text))
+    except argparse.ArgumentTypeError as err:
+        raise MLPBenchError(f"{what}: {err}") from None
 
 
 def _names(text: str) -> list[str]:

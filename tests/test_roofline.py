@@ -103,8 +103,10 @@ def test_mlp_bench_roofline_prints_the_section(capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--batch-sizes", "0"], "must be at least 1"),
-    (["--batch-sizes", ","], "expected comma-separated positive integers"),
+    (["--batch-sizes", "0"], "batch size must be between 1 and 60000, got 0"),
+    (["--batch-sizes", "70000"], "batch size must be between 1 and 60000, got 70000"),
+    (["--batch-sizes", "500,x"], "expected comma-separated integers"),
+    (["--batch-sizes", ","], "expected comma-separated integers"),
     (["--impl", "nope"], "unknown implementation 'nope'"),
     (["--rounds", "0"], "must be at least 1"),
 ])

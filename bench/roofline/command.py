@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from bench.environment import blas_threads
-from bench.options import add_run_options, implementation_names, positive_int, positive_int_list
+from bench.options import add_run_options, batch_sizes, implementation_names, positive_int
 from bench.roofline.flops import EPOCHS
 from bench.roofline.machine import measure_machine
 from bench.roofline.report import render_roofline, roofline_table
@@ -46,7 +46,7 @@ def compare_full_runs(names: Sequence[str], batch_sizes: Sequence[int], epochs: 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("roofline", help="this machine's sgemm peak and floors, and full runs against them",
                                    description=__doc__)
-    parser.add_argument("--batch-sizes", type=positive_int_list, default=[500, 20000],
+    parser.add_argument("--batch-sizes", type=batch_sizes, default=[500, 20000],
                         help="comma-separated batch sizes (default: 500,20000)")
     parser.add_argument("--impl", type=implementation_names,
                         help="comma-separated implementations to run in full, interleaved")
