@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     cmp.add_argument("runs", nargs="*", metavar="RUN",
                      help="run folders, run ids under --results-dir or pytest-benchmark JSON files (default: the two "
                           "newest complete benchmark runs; one RUN: compared against the newest other complete run)")
-    options.add_results_dir(cmp)
+    options.RESULTS_DIR.add_to(cmp)
     cmp.add_argument("--alpha", type=options.alpha, default=0.01,
                      help="1 - confidence of the intervals, in (0, 0.5] (default 0.01: 99%% intervals)")
     cmp.add_argument("--threshold", metavar="PCT", type=options.positive_percent, default=0.05,
@@ -55,7 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     table.add_argument("run_name", nargs="?", metavar="RUN",
                        help="run folder, run id or pytest-benchmark JSON file (default: the newest complete "
                             "benchmark run)")
-    options.add_results_dir(table)
+    options.RESULTS_DIR.add_to(table)
     _add_view_options(table)
     table.set_defaults(run=run_table)
 

@@ -5,13 +5,15 @@ one-line usage error everywhere."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from bench.runs import DEFAULT_RESULTS_DIR
 from impl.config import N_TRAIN
 from impl.data import SPLITS, Dataset, load_dataset
 from impl.errors import ConfigError
@@ -103,42 +105,115 @@ def implementation_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+class PytestConfig(Protocol):
+    """What :meth:`Option.read` needs of a ``pytest.Config``."""
+
+    def getoption(self, name: str) -> Any: ...
+
+    def getini(self, name: str) -> Any: ...
+
+
+PYTEST_DEST = "mlpbench_"  # the plugin's options live under mlpbench_* in pytest's namespace
+
+
+def path_text(text: str) -> str:
+    """A file or folder name, kept as given (it is recorded so); empty text would silently mean '.'."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
+    return text
+
+
+def folder(text: str) -> Path:
+    return Path(path_text(text))
+
+
 @dataclass(frozen=True)
 class Option:
-    """One option, defined once. :meth:`add_to` adds it to an ``argparse`` parser or group (the `mlp-bench`
-    commands) or to a pytest option group (``addoption``: the benchmark plugin, which uses argparse too)."""
+    """One long option as every parser that takes it defines it: flag, value check, default, help. A parser
+    whose default differs (the plugin picks its thread count itself) says so with :meth:`but`, keeping the
+    flag, the check and the help."""
 
     flag: str
-    help: str
-    type: Callable[[str], Any] | None = None
+    help: str  # what the value is, without the default
+    check: Callable[[str], Any] | None = None  # text -> value, raising ArgumentTypeError; None: the text as is
+    default: Any = None  # the value when the option is not given (None: the command decides)
+    default_help: str = ""  # the default as the help states it; "" states none
     metavar: str | None = None
+    switch: bool = False  # a flag without a value (store_true)
+    ini: str | None = None  # pytest only: the ini key whose value replaces ``default``
 
-    def add_to(self, parser: Any, *, default_help: str | None = None, **kwargs: Any) -> None:
-        """Add the option; ``default_help`` says what an unset option means in that command."""
-        text = f"{self.help} (default: {default_help})" if default_help else self.help
-        extra = {k: v for k, v in (("type", self.type), ("metavar", self.metavar)) if v is not None}
-        add = getattr(parser, "addoption", None) or parser.add_argument
-        add(self.flag, help=text, **extra, **kwargs)
+    def but(self, **changes: Any) -> Option:
+        """The same option with another default, default text or ini key, for one parser."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def full_help(self) -> str:
+        text = f"{self.help} (default: {self.default_help})" if self.default_help else self.help
+        return text.replace("%", "%%")  # argparse formats help with %
+
+    def add_to(self, parser: argparse._ActionsContainer, **extra: Any) -> None:
+        """Add to an argparse parser or group; ``extra`` for what is that parser's own (``required``)."""
+        if self.switch:
+            parser.add_argument(self.flag, action="store_true", help=self.full_help, **extra)
+            return
+        parser.add_argument(self.flag, type=self.check, default=self.default, metavar=self.metavar,
+                            help=self.full_help, **extra)
+
+    def add_to_pytest(self, group: Any) -> None:
+        """Add to a pytest option group as text: :meth:`read` checks it, so that a bad value is the same
+        one-line error as in `mlp-bench` (pytest's own type errors come with its usage text)."""
+        kwargs: dict[str, Any] = {"action": "store_true"} if self.switch else {"metavar": self.metavar}
+        group.addoption(self.flag, dest=PYTEST_DEST + self.dest, help=self.full_help, **kwargs)
+
+    def parse(self, text: str, source: str = "") -> Any:
+        """The checked value of ``text``, or a ConfigError worded as argparse words the same failure."""
+        if self.check is None:
+            return text
+        try:
+            return self.check(text)
+        except argparse.ArgumentTypeError as err:
+            raise ConfigError(f"argument {self.flag}: {err}{source}") from None
+
+    def read(self, config: PytestConfig) -> Any:
+        """The plugin's value: the command line, else the ini key, else the default; checked as argparse
+        checks it."""
+        given = config.getoption(PYTEST_DEST + self.dest)
+        if self.switch:
+            return bool(given)
+        if given is not None:
+            return self.parse(given)
+        ini = (config.getini(self.ini) or "").strip() if self.ini else ""
+        if ini:
+            return self.parse(ini, f" (from the ini key {self.ini})")
+        return self.default
 
 
-THREADS = Option("--threads", "BLAS/OpenMP threads via threadpoolctl", positive_int, "N")
-SEED = Option("--seed", "seed of the initial weights and batch order", nonnegative_int)
-MNIST = Option("--mnist", "directory with the four MNIST IDX files (.gz or raw) or a Keras mnist.npz",
-               metavar="PATH")
-MNIST_DEFAULT = "$MLPBENCH_MNIST, then the Keras cache, then a verified download"
-RESULTS_DIR = Option("--results-dir", "where run folders are written and run ids looked up", Path, "DIR")
+# -- the options more than one parser takes ---------------------------------------------------------------------
+THREADS = Option("--threads", "BLAS/OpenMP threads via threadpoolctl", positive_int, metavar="N",
+                 default_help="the library's own choice")
+SEED = Option("--seed", "seed of the initial weights and batch order", nonnegative_int, default=0, default_help="0")
+MNIST = Option("--mnist", "directory with the four MNIST IDX files (.gz or raw) or a Keras mnist.npz", path_text,
+               metavar="PATH", default_help="$MLPBENCH_MNIST, then the Keras cache, then a verified download")
+RESULTS_DIR = Option("--results-dir", "where run folders are written and run ids looked up", folder,
+                     default=DEFAULT_RESULTS_DIR, default_help=str(DEFAULT_RESULTS_DIR), metavar="DIR")
+EPOCHS = Option("--epochs", "epochs of each training run", positive_int, default_help="the workload's: 35")
+ROUNDS = Option("--rounds", "rounds of each full training run, per process where there are several", positive_int)
+IMPL = Option("--impl", "implementation name (see `mlp-bench list`)")
+IMPLS = Option("--impl", "comma-separated implementations (see `mlp-bench list`)", implementation_names)
+BATCH_SIZE = Option("--batch-size", "mini-batch size", positive_int, default_help="the workload's: 500")
+BATCH_SIZES = Option("--batch-sizes", "comma-separated batch sizes", batch_sizes)
 
-
-def add_results_dir(parser: argparse.ArgumentParser) -> None:
-    """``--results-dir`` of every `mlp-bench` command (default: results)."""
-    from bench.runs import DEFAULT_RESULTS_DIR
-
-    RESULTS_DIR.add_to(parser, default=DEFAULT_RESULTS_DIR, default_help=str(DEFAULT_RESULTS_DIR))
+#: what tests/test_options.py holds to one definition and one message: flag -> the option
+SHARED = {o.flag: o for o in (THREADS, SEED, MNIST, RESULTS_DIR, EPOCHS, ROUNDS, BATCH_SIZE, BATCH_SIZES)}
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
-    MNIST.add_to(group, default_help=MNIST_DEFAULT)
+    MNIST.add_to(group)
     group.add_argument("--offline", action="store_true", default=None,
                        help="never download MNIST (also: MLPBENCH_OFFLINE=1)")
     group.add_argument("--synthetic", action="store_true",
@@ -150,8 +225,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    SEED.add_to(parser, default=0, default_help="0")
-    THREADS.add_to(parser, default_help="the library's own choice")
+    SEED.add_to(parser)
+    THREADS.add_to(parser)
 
 
 def load_data(args: argparse.Namespace) -> Dataset:

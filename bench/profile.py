@@ -25,7 +25,7 @@ from line_profiler import LineProfiler, LineStats
 from tabulate import tabulate
 
 from bench.environment import blas_threads, current_blas_threads, machine_facts
-from bench.options import add_data_options, add_results_dir, add_run_options, load_data, positive_int
+from bench.options import BATCH_SIZE, IMPL, RESULTS_DIR, add_data_options, add_run_options, load_data, positive_int
 from bench.runs import atomic_write_text, new_run_dir, update_run_record
 from bench.tables import UNITS
 from impl.config import TrainConfig
@@ -305,15 +305,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                    "implementations)", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--impl", help="implementation name (see `mlp-bench list`)")
+    IMPL.add_to(which)
     which.add_argument("--compare", metavar="A,B", help="two implementations, profiled one after the other")
     parser.add_argument("--transition", required=True, metavar="fw:N|bw:N",
                         help="fw:N = layer N-1 into N (N=1..3); bw:N = layer N+1 to N (N=0..2)")
-    parser.add_argument("--batch-size", type=positive_int, help="mini-batch size (default: the workload's: 500)")
+    BATCH_SIZE.add_to(parser)
     parser.add_argument("--steps", type=positive_int, default=200, help="profiled train steps (200)")
     parser.add_argument("--unit", choices=list(UNITS), default="ms", help="time unit of the tables (ms)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown instead of plain tables")
-    add_results_dir(parser)
+    RESULTS_DIR.add_to(parser)
     add_run_options(parser)
     add_data_options(parser)
     parser.set_defaults(run=run)

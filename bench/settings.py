@@ -8,9 +8,7 @@ sees these options.
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from bench.options import MNIST, MNIST_DEFAULT, RESULTS_DIR, SEED, THREADS, Option, batch_sizes
+from bench import options
+from bench.options import Option
 from impl.contract import PHASES, Trainer
 from impl.errors import MLPBenchError
 from impl.phases import PHASE_TABLE
@@ -35,81 +34,67 @@ MAX_LOOKS = 10  # --until-resolved: verdicts are looked at most this often (alph
 DEFAULT_BUDGET_MIN = 10.0
 QUICK = {"epochs": 1, "rounds": 1, "step_rounds": 5, "max_time": 0.05, "min_rounds": 3, "processes": 1}
 
-OPTIONS: list[tuple[str, dict]] = [
-    ("--impl", {"help": "comma-separated implementations (default: every implementation of the workloads)"}),
-    ("--workload", {"help": "comma-separated workloads (default: mlp; --full: all)"}),
-    ("--batch-sizes", {"help": "batch sizes of the per-step phases (default: the workload's; MLP 500,5000,20000)"}),
-    ("--full-run-batch-sizes", {"help": "batch sizes of full training runs (default: the workload's; MLP 500,20000)"}),
-    ("--epochs", {"type": int, "help": "epochs of a full run (default: the workload's; MLP 35)"}),
-    ("--rounds", {"type": int, "help": f"rounds of a full run per process (default {DEFAULT_ROUNDS} with one process, "
-                                       f"{PROCESS_ROUNDS} with several; 1 for numpy-v0-naive)"}),
-    ("--processes", {"type": int, "help": f"worker processes per case, run one at a time with the rounds interleaved "
-                                          f"across cases (default {DEFAULT_PROCESSES}; --quick: 1, measured in this "
-                                          "process)"}),
-    ("--worker-timeout", {"type": float, "metavar": "S", "help": "seconds one worker process may run before its "
-                                                                  f"cases fail (default {DEFAULT_WORKER_TIMEOUT:g})"}),
-    ("--phases", {"help": f"comma-separated phases (default: all): {','.join(PHASES)}"}),
-    ("--backends", {"help": "comma-separated backends for implementations that run on several (Keras: tensorflow,"
-                            "jax,torch), each measured in worker processes of its own; 'all' = every installed "
-                            "one (default: the configured backend)"}),
-    ("--tag", {"help": "short tag in the run folder's name (default: quick, default or full)"}),
-    ("--line-profile", {"metavar": "TRANSITION", "help": "after the benchmarks (never inside timed rounds), "
-                        "line-profile this transition (fw:N or bw:N) of every selected line-profilable implementation "
-                        "at its first step batch size; tables printed, .lprof files saved in the run folder"}),
-    ("--quick", {"action": "store_true", "help": "tiny profile for CI and a first look: 1 epoch, 1 round, "
-                                                   "the workload's quick batch sizes; results tagged quick"}),
-    ("--full", {"action": "store_true", "help": "the whole matrix: every workload, more batch sizes"}),
-    ("--no-pin", {"action": "store_true", "help": "leave worker processes unpinned (default: with fewer BLAS threads "
-                                                  "than cores, each worker is pinned to cores apart from this one)"}),
-    ("--no-yardstick", {"action": "store_true", "help": "skip the reference workload timed beside every case "
-                                                        "(default: timed, and used in verdicts where it cuts the "
-                                                        "spread; see docs/noise.md)"}),
-    ("--until-resolved", {"action": "store_true", "help": "after the first --processes rounds, add process rounds for "
-                          "the cases still 'cannot resolve' until each resolves, --budget is spent or "
-                          f"{MAX_LOOKS} looks were taken (alpha spent over the looks)"}),
-    ("--budget", {"type": float, "metavar": "MIN", "help": "with --until-resolved: minutes of worker time in all "
-                                                           f"(default {DEFAULT_BUDGET_MIN:g})"}),
-    ("--against", {"metavar": "RUN", "help": "with --until-resolved: keep measuring until every case's comparison "
-                                             "with this saved run (a folder or run id) resolves"}),
-]
+#: the plugin's default thread count, as --help states it (default_threads computes it)
+THREADS_DEFAULT = ("one core fewer than the machine has, at least 1: the spare core keeps the controller and the "
+                   "OS off the measurement; see docs/noise.md")
+
+# The plugin's options: the shared ones from bench/options.py (with the plugin's own default where it differs),
+# the rest defined here, where they are used. Every value is checked by Option.read in BenchSettings.from_config.
+IMPLS = options.IMPLS.but(default_help="every implementation of the workloads")
+WORKLOAD = Option("--workload", "comma-separated workloads", default_help="mlp; --full: all")
+BATCH_SIZES = options.BATCH_SIZES.but(help="batch sizes of the per-step phases", ini="mlpbench_batch_sizes",
+                                      default_help="the workload's; MLP 500,5000,20000")
+FULL_RUN_BATCH_SIZES = options.BATCH_SIZES.but(flag="--full-run-batch-sizes", help="batch sizes of full training runs",
+                                               default_help="the workload's; MLP 500,20000",
+                                               ini="mlpbench_full_run_batch_sizes")
+EPOCHS = options.EPOCHS.but(default_help="the workload's; MLP 35")
+ROUNDS = options.ROUNDS.but(default_help=f"{DEFAULT_ROUNDS} with one process, {PROCESS_ROUNDS} with several; 1 "
+                            "for numpy-v0-naive", ini="mlpbench_rounds")
+PROCESSES = Option("--processes", "worker processes per case, run one at a time with the rounds interleaved across "
+                   "cases", options.positive_int, default_help=f"{DEFAULT_PROCESSES}; --quick: 1, measured in this "
+                   "process", ini="mlpbench_processes")
+WORKER_TIMEOUT = Option("--worker-timeout", "seconds one worker process may run before its cases fail",
+                        options.positive_float, default=DEFAULT_WORKER_TIMEOUT,
+                        default_help=f"{DEFAULT_WORKER_TIMEOUT:g}", metavar="S", ini="mlpbench_worker_timeout")
+PHASES_OPTION = Option("--phases", f"comma-separated phases: {','.join(PHASES)}", default_help="all")
+BACKENDS = Option("--backends", "comma-separated backends for implementations that run on several (Keras: "
+                  "tensorflow,jax,torch), each measured in worker processes of its own; 'all' = every installed one",
+                  default_help="the configured backend")
+THREADS = options.THREADS.but(default_help=THREADS_DEFAULT)
+MNIST = options.MNIST.but(default_help=options.MNIST.default_help + ", else synthetic data for timing only")
+RESULTS_DIR = options.RESULTS_DIR.but(ini="mlpbench_results_dir",
+                                      default_help="results, or the ini value mlpbench_results_dir")
+TAG = Option("--tag", "short tag in the run folder's name", default_help="quick, default or full")
+LINE_PROFILE = Option("--line-profile", "after the benchmarks (never inside timed rounds), line-profile this "
+                      "transition (fw:N or bw:N) of every selected line-profilable implementation at its first step "
+                      "batch size; tables printed, .lprof files saved in the run folder", metavar="TRANSITION")
+QUICK_OPTION = Option("--quick", "tiny profile for CI and a first look: 1 epoch, 1 round, the workload's quick batch "
+                      "sizes; results tagged quick", switch=True)
+FULL = Option("--full", "the whole matrix: every workload, more batch sizes", switch=True)
+NO_PIN = Option("--no-pin", "leave worker processes unpinned (default: with fewer BLAS threads than cores, each "
+                "worker is pinned to cores apart from this one)", switch=True)
+NO_YARDSTICK = Option("--no-yardstick", "skip the reference workload timed beside every case (default: timed, and "
+                      "used in verdicts where it cuts the spread; see docs/noise.md)", switch=True)
+UNTIL_RESOLVED = Option("--until-resolved", "after the first --processes rounds, add process rounds for the cases "
+                        "still 'cannot resolve' until each resolves, --budget is spent or "
+                        f"{MAX_LOOKS} looks were taken (alpha spent over the looks)", switch=True)
+BUDGET = Option("--budget", "with --until-resolved: minutes of worker time in all", options.positive_float,
+                default_help=f"{DEFAULT_BUDGET_MIN:g}", metavar="MIN")
+AGAINST = Option("--against", "with --until-resolved: keep measuring until every case's comparison with this saved "
+                 "run (a folder or run id) resolves", metavar="RUN")
+OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WORKER_TIMEOUT,
+                         PHASES_OPTION, BACKENDS, THREADS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
+                         QUICK_OPTION, FULL, NO_PIN, NO_YARDSTICK, UNTIL_RESOLVED, BUDGET, AGAINST]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
-INI_KEYS = {"mlpbench_batch_sizes": "default of --batch-sizes", "mlpbench_full_run_batch_sizes":
-            "default of --full-run-batch-sizes", "mlpbench_rounds": "default of --rounds",
-            "mlpbench_results_dir": "default of --results-dir", "mlpbench_processes": "default of --processes",
-            "mlpbench_worker_timeout": "default of --worker-timeout"}
-
-
-#: The options the plugin shares with the `mlp-bench` commands (defined once in bench/options.py), and what
-#: leaving each unset means here.
-SHARED_OPTIONS: list[tuple[Option, dict]] = [
-    (THREADS, {"default_help": "one core fewer than the machine has, at least 1: the spare core keeps the "
-                               "controller and the OS off the measurement; see docs/noise.md"}),
-    (SEED, {"default": 0, "default_help": "0"}),
-    (MNIST, {"default_help": f"{MNIST_DEFAULT}, else synthetic data for timing only"}),
-    (RESULTS_DIR, {"default_help": "results, or the ini value mlpbench_results_dir"}),
-]
-
-
-def _dest(flag: str) -> str:
-    return "mlpbench_" + flag.lstrip("-").replace("-", "_")
+INI_KEYS = {o.ini: f"default of {o.flag}" for o in OPTIONS if o.ini}
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("mlp-bench", "mlp-bench benchmark selection and profile")
-    for flag, kwargs in OPTIONS:
-        group.addoption(flag, dest=_dest(flag), **kwargs)
-    for option, kwargs in SHARED_OPTIONS:
-        option.add_to(group, dest=_dest(option.flag), **kwargs)
+    for option in OPTIONS:
+        option.add_to_pytest(group)
     for key, help_text in INI_KEYS.items():
         parser.addini(key, help_text, default="")
-
-
-def _ints(text: str, what: str) -> tuple[int, ...]:
-    """Batch sizes of an option or ini key, checked as every mlp-bench command checks them."""
-    try:
-        return tuple(batch_sizes(text))
-    except argparse.ArgumentTypeError as err:
-        raise MLPBenchError(f"{what}: {err}") from None
 
 
 def _names(text: str) -> list[str]:
@@ -194,109 +179,81 @@ class BenchSettings:
     @classmethod
     def from_config(cls, config: pytest.Config) -> BenchSettings:
         """Read and validate the options; any problem is one MLPBenchError message."""
-        def opt(name: str):
-            return config.getoption("mlpbench_" + name)
-
-        def ini(key: str) -> str:
-            return (config.getini(key) or "").strip()
-
         spec = worker_spec()
         if spec is not None:
             return cls.from_spec(spec["settings"])
-        quick, full = bool(opt("quick")), bool(opt("full"))
+        quick, full = QUICK_OPTION.read(config), FULL.read(config)
         if quick and full:
             raise MLPBenchError("--quick and --full exclude each other")
-        workload_names = _names(opt("workload") or (",".join(WORKLOADS) if full else ""))
+        workload_text, impl_names = WORKLOAD.read(config), IMPLS.read(config)
+        workload_names = _names(workload_text or (",".join(WORKLOADS) if full else ""))
         for name in workload_names:
             get_workload(name)
-        if opt("impl"):
-            impls = tuple(get_implementation(name, require_available=False) for name in _names(opt("impl")))
+        if impl_names:
+            impls = tuple(get_implementation(name, require_available=False) for name in impl_names)
             impls = tuple(c for c in impls if not workload_names or c.workload in workload_names)
             if not impls:
-                raise MLPBenchError(f"none of --impl {opt('impl')} belongs to --workload {opt('workload')}")
+                raise MLPBenchError(f"none of --impl {','.join(impl_names)} belongs to --workload {workload_text}")
         else:
             workload_names = workload_names or ["mlp"]
             impls = tuple(c for c in all_implementations().values()
                           if c.workload in workload_names and (c.in_default_run or full or quick))
         workloads = tuple(get_workload(name) for name in dict.fromkeys(c.workload for c in impls))
         known = tuple(PHASE_TABLE)  # read now: a phase added to the table is known without another edit
-        phases = tuple(_names(opt("phases") or ",".join(known)))
+        phases = tuple(_names(PHASES_OPTION.read(config) or ",".join(known)))
         for phase in phases:
             if phase not in known:
                 raise MLPBenchError(f"unknown phase {phase!r}; choose from: {', '.join(known)}")
-        if opt("line_profile"):
+        line_profile = LINE_PROFILE.read(config)
+        if line_profile:
             from bench.profile import parse_transition
 
-            parse_transition(opt("line_profile"))
-        if opt("epochs") is not None and opt("epochs") < 1:
-            raise MLPBenchError(f"--epochs must be at least 1 (got {opt('epochs')})")
-        rounds = opt("rounds") or (int(ini("mlpbench_rounds")) if ini("mlpbench_rounds") else None)
-        if rounds is not None and rounds < 1:
-            raise MLPBenchError(f"--rounds must be at least 1 (got {rounds})")
-        threads, threads_why = ((opt("threads"), "--threads") if opt("threads") is not None else default_threads())
-        processes = _positive_int(opt("processes"), ini("mlpbench_processes"), "--processes",
-                                  QUICK["processes"] if quick else DEFAULT_PROCESSES)
-        timeout = opt("worker_timeout")
-        if timeout is None:
-            timeout = float(ini("mlpbench_worker_timeout") or DEFAULT_WORKER_TIMEOUT)
-        if timeout <= 0:
-            raise MLPBenchError(f"--worker-timeout must be positive (got {timeout:g})")
-        until_resolved, budget, against = bool(opt("until_resolved")), opt("budget"), opt("against")
+            parse_transition(line_profile)
+        given_epochs, rounds = EPOCHS.read(config), ROUNDS.read(config)
+        threads = THREADS.read(config)
+        threads, threads_why = (threads, THREADS.flag) if threads is not None else default_threads()
+        processes = PROCESSES.read(config)
+        processes = processes if processes is not None else QUICK["processes"] if quick else DEFAULT_PROCESSES
+        timeout = WORKER_TIMEOUT.read(config)
+        until_resolved, budget, against = UNTIL_RESOLVED.read(config), BUDGET.read(config), AGAINST.read(config)
         if budget is not None and not until_resolved:
             raise MLPBenchError("--budget goes with --until-resolved")
         if against is not None and not until_resolved:
             raise MLPBenchError("--against goes with --until-resolved (`mlp-bench compare` compares saved runs)")
-        if budget is not None and not (math.isfinite(budget) and budget > 0):
-            raise MLPBenchError(f"--budget must be a positive number of minutes (got {budget:g})")
         if until_resolved and quick:
             raise MLPBenchError("--until-resolved needs real rounds: it does not go with --quick")
         if until_resolved and processes < 2:
             raise MLPBenchError("--until-resolved adds worker processes: it needs --processes 2 or more")
-        backends = tuple(_names(opt("backends") or ""))
+        backends = tuple(_names(BACKENDS.read(config) or ""))
         known = {b for c in impls for b in c.backend_choices()} | {c.current_backend() for c in impls} | {"all"}
         for backend in backends:
             if backend not in known:
                 raise MLPBenchError(f"unknown or uninstalled backend {backend!r} for the selected implementations; "
                                     f"choose from: {', '.join(sorted(known))}")
 
-        def sizes(option: str, ini_key: str, default) -> dict[str, tuple[int, ...]]:
-            given = opt(option) or ini(ini_key)
-            return {w.name: _ints(given, "--" + option.replace("_", "-")) if given else default(w)
-                    for w in workloads}
+        def sizes(option: Option, default) -> dict[str, tuple[int, ...]]:
+            given = option.read(config)
+            return {w.name: tuple(given) if given else default(w) for w in workloads}
 
         step_default = (lambda w: w.quick_batch_sizes) if quick else (
             (lambda w: w.full_matrix_batch_sizes or w.step_batch_sizes or (w.batch_size,)) if full else
             (lambda w: w.step_batch_sizes or (w.batch_size,)))
         full_default = (lambda w: w.quick_batch_sizes) if quick else (
             lambda w: w.full_run_batch_sizes or (w.batch_size,))
-        epochs = {w.name: opt("epochs") or (w.quick_epochs if quick else w.epochs) for w in workloads}
+        results_dir = RESULTS_DIR.read(config)
+        epochs = {w.name: given_epochs or (w.quick_epochs if quick else w.epochs) for w in workloads}
         return cls(
             impls=impls, workloads=workloads,
-            step_batch_sizes=sizes("batch_sizes", "mlpbench_batch_sizes", step_default),
-            full_run_batch_sizes=sizes("full_run_batch_sizes", "mlpbench_full_run_batch_sizes", full_default),
+            step_batch_sizes=sizes(BATCH_SIZES, step_default),
+            full_run_batch_sizes=sizes(FULL_RUN_BATCH_SIZES, full_default),
             epochs=epochs, rounds=rounds if rounds is not None else (QUICK["rounds"] if quick else None),
             step_rounds=QUICK["step_rounds"] if quick else DEFAULT_STEP_ROUNDS, phases=phases,
-            threads=threads, threads_why=threads_why, seed=opt("seed"), mnist=opt("mnist"),
-            results_dir=Path(opt("results_dir") or ini("mlpbench_results_dir") or "results"),
-            tag=opt("tag") or ("quick" if quick else "full" if full else "default"), quick=quick, full=full,
-            line_profile=opt("line_profile"), processes=processes, worker_timeout=timeout,
-            worker=False, backends=backends, pin=not opt("no_pin"), yardstick=not opt("no_yardstick"),
+            threads=threads, threads_why=threads_why, seed=options.SEED.read(config), mnist=MNIST.read(config),
+            results_dir=results_dir, tag=TAG.read(config) or ("quick" if quick else "full" if full else "default"),
+            quick=quick, full=full, line_profile=line_profile, processes=processes, worker_timeout=timeout,
+            worker=False, backends=backends, pin=not NO_PIN.read(config), yardstick=not NO_YARDSTICK.read(config),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
-            against=_against_run(against, opt("results_dir") or ini("mlpbench_results_dir") or "results")
-            if against else None)
-
-
-def _positive_int(given: int | None, ini_value: str, flag: str, default: int) -> int:
-    """An option that must be an integer >= 1, from the command line, else the ini key, else the default."""
-    if given is None and ini_value:
-        try:
-            given = int(ini_value)
-        except ValueError:
-            raise MLPBenchError(f"{flag}: expected an integer, got {ini_value!r} (ini)") from None
-    value = default if given is None else given
-    if value < 1:
-        raise MLPBenchError(f"{flag} must be at least 1 (got {value})")
-    return value
+            against=_against_run(against, results_dir) if against else None)
 
 
 def default_threads(cpus: int | None = None) -> tuple[int, str]:
@@ -317,11 +274,11 @@ def worker_spec() -> dict[str, Any] | None:
     return json.loads(Path(path).read_text())
 
 
-def _against_run(name: str, results_dir: str) -> Path:
+def _against_run(name: str, results_dir: Path) -> Path:
     """The folder --against names (a one-line error if there is none); :func:`check_against` reads it."""
     from bench.compare import resolve_run
 
-    return resolve_run(name, Path(results_dir))
+    return resolve_run(name, results_dir)
 
 
 def check_against(settings: BenchSettings) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bench.environment import blas_threads, current_blas_threads, library_versions
-from bench.options import add_data_options, add_run_options, load_data, positive_float, positive_int
+from bench.options import BATCH_SIZE, EPOCHS, IMPL, add_data_options, add_run_options, load_data, positive_float
 from bench.reproduce.claims import figures_for
 from impl.config import PRESETS, TrainConfig
 from impl.registry import get_implementation
@@ -20,9 +20,9 @@ from impl.workloads import get_workload
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train one implementation and report time and accuracy",
                                    description=__doc__)
-    parser.add_argument("--impl", required=True, help="implementation name (see `mlp-bench list`)")
-    parser.add_argument("--epochs", type=positive_int, help="epochs (default: the preset's, else the workload's: 35)")
-    parser.add_argument("--batch-size", type=positive_int, help="mini-batch size (default: the workload's: 500)")
+    IMPL.add_to(parser, required=True)
+    EPOCHS.but(default_help="the preset's, else the workload's: 35").add_to(parser)
+    BATCH_SIZE.add_to(parser)
     parser.add_argument("--lr", type=positive_float, help="initial learning rate (default: 1e-3 at B=500, 1e-4 at "
                                                  "B=20000, the power law between them elsewhere)")
     parser.add_argument("--preset", default="seed", choices=list(PRESETS),

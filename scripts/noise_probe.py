@@ -67,9 +67,11 @@ def child(threads: int, batch_size: int) -> dict:
 
 
 def main() -> int:
+    from bench.options import BATCH_SIZES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=6)
-    parser.add_argument("--batch-sizes", default="500,20000")
+    BATCH_SIZES.but(default=[500, 20000], default_help="500,20000").add_to(parser)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", nargs=2, type=int, metavar=("THREADS", "B"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -78,7 +80,7 @@ def main() -> int:
         return 0
     cpus = sorted(os.sched_getaffinity(0))
     rows = []
-    jobs = [(name, int(b)) for name in CONDITIONS for b in args.batch_sizes.split(",")]
+    jobs = [(name, int(b)) for name in CONDITIONS for b in args.batch_sizes]
     for p in range(args.processes):
         random.Random(p).shuffle(jobs)
         for name, size in jobs:

@@ -115,11 +115,13 @@ def _valued_options():
     from pathlib import Path
 
     from bench.cli import build_parser
+    from bench.options import folder, path_text
 
+    texts = (None, str, Path, path_text, folder)  # any text is a path: their only bad value is empty text
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     for command, parser in sub.choices.items():
         for action in parser._actions:
-            if action.option_strings and action.nargs != 0 and (action.choices or action.type not in (None, str, Path)):
+            if action.option_strings and action.nargs != 0 and (action.choices or action.type not in texts):
                 yield command, action.option_strings[-1], action
 
 

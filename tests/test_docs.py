@@ -222,7 +222,7 @@ def cli_options(parser: argparse.ArgumentParser) -> dict[str, set[str]]:
 
 def suite_options() -> set[str]:
     """The benchmark suite's own pytest options and ini keys (not pytest's or pytest-benchmark's)."""
-    return {flag for flag, _ in OPTIONS} | set(INI_KEYS)
+    return {option.flag for option in OPTIONS} | set(INI_KEYS)
 
 
 def undocumented(options: set[str] | dict[str, Any], text: str) -> list[str]:

@@ -1,52 +1,120 @@
-"""Each shared option is defined once (bench/options.py) and checks its value the same way in the pytest plugin
-and in every `mlp-bench` command that takes it: one bad value, one message, everywhere."""
+"""Each shared option is defined once (bench/options.py), and the pytest plugin and every `mlp-bench` command
+that takes it refuse a bad value with the same one-line message."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from test_docs import parse_pytest_bench
 
-from bench import options
 from bench.cli import build_parser
+from bench.options import SHARED
+from bench.settings import OPTIONS, PROCESSES
+from impl.errors import MLPBenchError
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = [options.THREADS, options.SEED, options.MNIST, options.RESULTS_DIR]
-#: A value each checked option refuses, and the words of its message.
-BAD = {"--threads": ("0", "must be at least 1, got '0'"), "--seed": ("-1", "must be 0 or more, got '-1'")}
+#: bad values of each shared option: every parser that takes it must refuse each with the same message
+BAD = {"--threads": ["0", "x", "1.5"], "--seed": ["-1", "x"], "--mnist": ["", " "], "--results-dir": [""],
+       "--epochs": ["0", "inf"], "--rounds": ["0", "x"], "--batch-size": ["0", "nan"],
+       "--batch-sizes": ["0", "70000", "a,b"]}
 
 
-def commands_taking(flag: str) -> list[str]:
+def test_every_shared_option_has_bad_values():
+    assert set(BAD) == set(SHARED)
+
+
+def subparsers() -> dict[str, argparse.ArgumentParser]:
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return [name for name, parser in sub.choices.items()
-            if any(flag in action.option_strings for action in parser._actions)]
+    return dict(sub.choices)
 
 
-@pytest.mark.parametrize("option", SHARED, ids=lambda o: o.flag)
-def test_the_option_is_defined_only_in_bench_options(option):
-    definition = re.compile(rf'(add_argument|addoption)\(\s*"{option.flag}"|\("{option.flag}", \{{')
-    found = [f"{path.relative_to(ROOT)}" for path in (ROOT / "bench").rglob("*.py")
-             if path.name != "options.py" and definition.search(path.read_text(encoding="utf-8"))]
-    assert found == [], f"{option.flag} defined outside bench/options.py in {found}"
-    assert commands_taking(option.flag), f"no mlp-bench command takes {option.flag}"
+def mlp_bench_commands(flag: str) -> list[str]:
+    """The `mlp-bench` commands that take ``flag``."""
+    return [name for name, parser in subparsers().items() if flag in parser._option_string_actions]
 
 
-@pytest.mark.parametrize("flag", list(BAD))
-def test_a_bad_value_gets_the_same_message_from_pytest_and_every_command(flag, tmp_path):
-    bad, message = BAD[flag]
-    messages = {}
-    for command in commands_taking(flag):
-        done = subprocess.run([sys.executable, "-m", "bench.cli", command, flag, bad], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120)
-        messages[command] = done.stderr.strip()
-    done = subprocess.run([sys.executable, "-m", "pytest", "bench/", "--benchmark-only", "--collect-only", "-q",
-                           "-p", "no:cacheprovider", "--results-dir", str(tmp_path), flag, bad], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    messages["pytest bench/"] = done.stderr.strip()
-    for where, text in messages.items():
-        assert f"argument {flag}: {message}" in text, (where, text)
-    assert done.returncode != 0 and not list(tmp_path.iterdir())  # nothing written
+def mlp_bench_message(command: str, flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """What `mlp-bench COMMAND FLAG VALUE` says, less its own prefix and --help hint; it must be one line."""
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args([command, flag, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1, err
+    match = re.fullmatch(rf"mlp-bench: error: {command}: (.*) \(see mlp-bench {command} --help\)", err[0])
+    assert match, err
+    return match.group(1)
+
+
+def pytest_message(flag: str, value: str) -> str:
+    """What the pytest plugin says of ``--flag value`` (pytest prints it as ``ERROR: <message>``)."""
+    with pytest.raises(MLPBenchError) as err:
+        parse_pytest_bench(["bench/", "--benchmark-only", flag, value])
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+def takers(flag: str) -> list[str]:
+    plugin = ["pytest"] if any(o.flag == flag for o in OPTIONS) else []
+    return plugin + mlp_bench_commands(flag)
+
+
+@pytest.mark.parametrize("flag", list(SHARED))
+def test_every_parser_refuses_a_bad_value_with_the_same_message(flag, capsys):
+    where = takers(flag)
+    assert len(where) >= 2, f"{flag} is taken only by {where}: define it where it is used, not as shared"
+    for value in BAD[flag]:
+        messages = {taker: pytest_message(flag, value) if taker == "pytest" else
+                    mlp_bench_message(taker, flag, value, capsys) for taker in where}
+        assert len(set(messages.values())) == 1, (value, messages)
+        assert next(iter(messages.values())).startswith(f"argument {flag}: "), messages
+
+
+@pytest.mark.parametrize("flag", list(SHARED))
+def test_every_parser_uses_the_shared_check_and_help(flag):
+    shared = SHARED[flag]
+    plugin = [o for o in OPTIONS if o.flag == flag]
+    assert all(o.check is shared.check for o in plugin), plugin
+    for name in mlp_bench_commands(flag):
+        action = subparsers()[name]._option_string_actions[flag]
+        assert action.type is shared.check, (name, action)
+
+
+SOURCES = sorted((ROOT / "bench").rglob("*.py")) + sorted((ROOT / "scripts").glob("*.py"))
+
+
+@pytest.mark.parametrize("flag", list(SHARED) + ["--impl"])
+def test_each_shared_option_is_spelt_once(flag):
+    """Its flag in quotes appears once in bench/options.py and nowhere else: every parser, and the ladder's
+    benchmark run, take it from there."""
+    quoted = re.compile(rf"""["']{re.escape(flag)}["']""")
+    found = {p.relative_to(ROOT).as_posix(): len(quoted.findall(p.read_text())) for p in SOURCES}
+    expected = 2 if flag == "--impl" else 1  # --impl: one name, or a comma-separated list
+    assert {p: n for p, n in found.items() if n} == {"bench/options.py": expected}
+
+
+def test_the_pytest_plugin_error_is_one_line_and_writes_nothing(tmp_path):
+    """As pytest prints it: the same message as `mlp-bench train --threads 0`, on one line, no run folder."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench/", "--benchmark-only", "-p", "no:cacheprovider",
+                           "--results-dir", str(tmp_path), "--threads", "0"], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"}, timeout=300)
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode == 4 and lines == ["ERROR: argument --threads: must be at least 1, got '0'"], lines
+    assert not any(tmp_path.iterdir())
+
+
+def test_ini_values_are_checked_as_the_command_line_is():
+    class Config:
+        def getoption(self, name: str) -> None:
+            return None
+
+        def getini(self, key: str) -> str:
+            return {"mlpbench_processes": "0"}.get(key, "")
+
+    with pytest.raises(MLPBenchError, match=r"^argument --processes: must be at least 1, got '0' \(from the ini key "
+                                            r"mlpbench_processes\)$"):
+        PROCESSES.read(Config())

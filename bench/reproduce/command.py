@@ -44,15 +44,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--from", dest="from_run", metavar="RUN",
                         help="take the ladder's times from this saved benchmark run (a folder or a run id, e.g. "
                              "reference) instead of measuring them")
-    parser.add_argument("--impl", help=f"implementation of the long training runs (lambda2; default "
-                                       f"{DEFAULT_IMPL}, the fastest one the equivalence tests cover)")
+    options.IMPL.but(help="implementation of the long training runs (lambda2)",
+                     default_help=f"{DEFAULT_IMPL}, the fastest one the equivalence tests cover").add_to(parser)
     parser.add_argument("--seeds", type=positive_int, help=f"seeds of accuracy-35 (default {FULL.seeds}; --quick "
                                                   f"{QUICK.seeds})")
-    options.add_results_dir(parser)
+    options.RESULTS_DIR.add_to(parser)
     parser.add_argument("--resume", metavar="RUN", type=Path,
                         help="go on with an interrupted reproduction (same code version and machine only)")
-    options.THREADS.add_to(parser, default_help="the library's own choice")
-    options.MNIST.add_to(parser, default_help=options.MNIST_DEFAULT)
+    options.THREADS.add_to(parser)
+    options.MNIST.add_to(parser)
     parser.set_defaults(run=run)
 
     report = subparsers.add_parser(
@@ -64,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--output", type=Path, metavar="FILE", help="write the report here (default: stdout)")
     report.add_argument("--html", type=Path, metavar="FILE",
                         help="also write it as a self-contained HTML page (figures embedded)")
-    options.add_results_dir(report)
+    options.RESULTS_DIR.add_to(report)
     report.set_defaults(run=run_report)
 
 
@@ -131,7 +131,7 @@ def _new_record(args: argparse.Namespace) -> dict[str, Any]:
 
 def _resumed(args: argparse.Namespace) -> Path:
     given = [flag for flag, value in (("--only", args.only), ("--quick", args.quick), ("--from", args.from_run),
-                                      ("--impl", args.impl), ("--seeds", args.seeds)) if value]
+                                      (options.IMPL.flag, args.impl), ("--seeds", args.seeds)) if value]
     if given:
         raise ConfigError(f"--resume goes on with the run's own options; drop {', '.join(given)}")
     path = resolve_run(str(args.resume), args.results_dir)

@@ -3,8 +3,6 @@ run with worker processes (so every ratio has its interval), beside the articles
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from itertools import permutations
 from pathlib import Path
@@ -12,10 +10,13 @@ from typing import Any
 
 import pandas as pd
 
+from bench import settings as suite
 from bench.figures import colour_of, pyplot, save
+from bench.options import Option
 from bench.reproduce.claims import Measure, articles_times
 from bench.reproduce.common import Context, Summary, markdown_table
 from bench.results import case_data, label_of, load_run, run_covariate
+from bench.runner import option_args, run_suite
 from bench.runs import list_runs, read_run
 from bench.stats import compare_cases
 from impl.errors import MLPBenchError
@@ -26,7 +27,6 @@ IMPLS = ("numpy-v0-naive", "numpy-v1-float32", "numpy-v2-c", "numpy-v2-f", "nump
          "keras-cpu", "keras-fit-cpu")
 SIZES = (500, 20000)
 BENCHMARK_DIR = "benchmark"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def full_runs(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -60,18 +60,11 @@ def source_run(folder: Path, record: dict[str, Any]) -> Path | None:
     return runs[-1].path if runs else None
 
 
-def benchmark_command(ctx: Context) -> list[str]:
-    command = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "bench"), "--benchmark-only", "-q",
-               "-p", "no:cacheprovider", "--impl", ",".join(IMPLS), "--phases", "full_run",
-               "--full-run-batch-sizes", ",".join(map(str, SIZES)), "--results-dir",
-               str(ctx.folder / NAME / BENCHMARK_DIR), "--tag", "ladder"]
-    if ctx.profile.name == "quick":
-        command.append("--quick")
-    if ctx.threads is not None:
-        command += ["--threads", str(ctx.threads)]
-    if ctx.mnist:
-        command += ["--mnist", ctx.mnist]
-    return command
+def benchmark_options(ctx: Context) -> dict[Option, Any]:
+    """The benchmark run the ladder needs: its implementations' full runs at its batch sizes, in this folder."""
+    return {suite.IMPLS: IMPLS, suite.PHASES_OPTION: ["full_run"], suite.FULL_RUN_BATCH_SIZES: SIZES,
+            suite.RESULTS_DIR: ctx.folder / NAME / BENCHMARK_DIR, suite.TAG: "ladder",
+            suite.QUICK_OPTION: ctx.profile.name == "quick", suite.THREADS: ctx.threads, suite.MNIST: ctx.mnist}
 
 
 def run(ctx: Context) -> None:
@@ -82,11 +75,12 @@ def run(ctx: Context) -> None:
     if source_run(ctx.folder, {}) is not None:
         ctx.log("ladder: its benchmark run is complete (resumed)")
         return
-    command = benchmark_command(ctx)
-    ctx.log("ladder: one benchmark run, every case in its own worker processes: " + " ".join(command[3:]))
-    done = subprocess.run(command, cwd=PROJECT_ROOT, stdout=sys.stderr, stderr=sys.stderr)
-    if done.returncode != 0 or source_run(ctx.folder, {}) is None:
-        raise MLPBenchError(f"ladder: the benchmark run failed (exit {done.returncode}); its output is above")
+    values = benchmark_options(ctx)
+    ctx.log("ladder: one benchmark run, every case in its own worker processes: pytest bench/ --benchmark-only "
+            + " ".join(option_args(values)))
+    status = run_suite(values)
+    if status != 0 or source_run(ctx.folder, {}) is None:
+        raise MLPBenchError(f"ladder: the benchmark run failed (exit {status}); its output is above")
 
 
 def _ratio(logs: dict, pool: Any, a: tuple, b: tuple) -> Measure:

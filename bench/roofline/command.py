@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from bench import options
 from bench.environment import blas_threads
-from bench.options import add_run_options, batch_sizes, implementation_names, positive_int
+from bench.options import BATCH_SIZES, IMPLS, ROUNDS, add_run_options
 from bench.roofline.flops import EPOCHS
 from bench.roofline.machine import measure_machine
 from bench.roofline.report import render_roofline, roofline_table
@@ -46,12 +47,10 @@ def compare_full_runs(names: Sequence[str], batch_sizes: Sequence[int], epochs: 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("roofline", help="this machine's sgemm peak and floors, and full runs against them",
                                    description=__doc__)
-    parser.add_argument("--batch-sizes", type=batch_sizes, default=[500, 20000],
-                        help="comma-separated batch sizes (default: 500,20000)")
-    parser.add_argument("--impl", type=implementation_names,
-                        help="comma-separated implementations to run in full, interleaved")
-    parser.add_argument("--epochs", type=positive_int, default=EPOCHS, help=f"epochs of each full run ({EPOCHS})")
-    parser.add_argument("--rounds", type=positive_int, default=3, help="rounds of each full run (3)")
+    BATCH_SIZES.but(default=[500, 20000], default_help="500,20000").add_to(parser)
+    IMPLS.but(help=IMPLS.help + ", run in full, interleaved").add_to(parser)
+    options.EPOCHS.but(default=EPOCHS, default_help=str(EPOCHS)).add_to(parser)
+    ROUNDS.but(default=3, default_help="3").add_to(parser)
     add_run_options(parser)
     parser.set_defaults(run=run)
 
