@@ -1,6 +1,7 @@
 """Command-line options shared by the `mlp-bench` commands and the pytest plugin: one definition each (flag,
-value check, help), added to an argparse parser or to pytest's with the same check, so a bad value gets the same
-one-line usage error everywhere."""
+value check, default, help), added to an argparse parser or to pytest's with the same check, so a bad value gets
+the same one-line usage error everywhere. An option only one parser takes is defined where it is used (the
+plugin's in bench/settings.py)."""
 
 from __future__ import annotations
 

@@ -118,3 +118,18 @@ def test_ini_values_are_checked_as_the_command_line_is():
     with pytest.raises(MLPBenchError, match=r"^argument --processes: must be at least 1, got '0' \(from the ini key "
                                             r"mlpbench_processes\)$"):
         PROCESSES.read(Config())
+
+
+def test_the_ladder_s_options_reach_the_suite_as_given(tmp_path):
+    """bench/runner.py turns Option values into the suite's words; parsed back, they are the same settings
+    (a switch, a list, a path, a number, and None left out)."""
+    from bench import settings as suite
+    from bench.runner import option_args
+
+    values = {suite.IMPLS: ("numpy-v3-sliced", "numpy-tuned"), suite.PHASES_OPTION: ["full_run"],
+              suite.FULL_RUN_BATCH_SIZES: (500, 20000), suite.RESULTS_DIR: tmp_path, suite.TAG: "ladder",
+              suite.QUICK_OPTION: True, suite.NO_PIN: False, suite.THREADS: 1, suite.MNIST: None}
+    got = parse_pytest_bench(["bench/", "--benchmark-only", *option_args(values)])
+    assert [c.name for c in got.impls] == ["numpy-v3-sliced", "numpy-tuned"] and got.phases == ("full_run",)
+    assert got.full_run_batch_sizes == {"mlp": (500, 20000)} and got.results_dir == tmp_path
+    assert (got.tag, got.quick, got.pin, got.threads, got.mnist) == ("ladder", True, True, 1, None)
