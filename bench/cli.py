@@ -38,20 +38,22 @@ def _list(args: argparse.Namespace) -> int:
                             "short_reason": cls.short_unavailable_reason()})
         print(json.dumps(entries, indent=2))
         return 0
-    headers = ["implementation", "workload", "dtype", "device", "available"]
+    headers = ["implementation", "workload", "model", "dtype", "device", "available"]
     rows = []
     for name, cls in all_implementations().items():
         if args.long:
             reason = cls.unavailable_reason()
-            rows.append([name, cls.workload, cls.dtype, cls.device, f"no: {reason}" if reason else "yes",
-                         cls.description])
+            rows.append([name, cls.workload, cls.model_text(), cls.dtype, cls.device,
+                         f"no: {reason}" if reason else "yes", cls.description])
         else:
             short = cls.short_unavailable_reason()
-            rows.append([name, cls.workload, cls.dtype, cls.device, f"no: {short}" if short else "yes"])
+            rows.append([name, cls.workload, cls.model_text(), cls.dtype, cls.device,
+                         f"no: {short}" if short else "yes"])
     if args.long:
-        print(tabulate(rows, headers=[*headers, "description"], maxcolwidths=[None, None, None, None, 40, 70]))
+        print(tabulate(rows, headers=[*headers, "description"],
+                       maxcolwidths=[None, None, None, None, None, 40, 60]))
     else:
-        print(tabulate(rows, headers=headers, maxcolwidths=[40, None, None, None, 50]))
+        print(tabulate(rows, headers=headers, maxcolwidths=[40, None, None, None, None, 50]))
         print("(mlp-bench list --long: descriptions and full reasons with install hints)", file=sys.stderr)
     return 0
 

@@ -22,7 +22,17 @@ import numpy as np
 import pandas as pd
 
 from bench import options
-from bench.results import KEY, case_data, interval_label, is_complete, label_of, load_run, render, run_alpha
+from bench.results import (
+    KEY,
+    case_data,
+    interval_label,
+    is_complete,
+    label_of,
+    load_run,
+    render,
+    run_alpha,
+    workload_title,
+)
 from bench.runs import check_writable, list_runs, to_json
 from bench.stats import MIN_CASES_BETWEEN_RUNS, Covariate, compare_runs
 from bench.tables import SYMBOL, UNIT_CHOICES, in_unit, markdown, pick_unit, wrap
@@ -149,16 +159,19 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
     """One row per case common to both runs (the BLAS threads part of a case's identity): ratio B/A, interval,
     verdict, processes, what would resolve it."""
     data_a, data_b = case_data(doc_a), case_data(doc_b)
-    keep = KEY + ["threads", "process_median_s", "processes", "flags"]
+    identity = KEY + ["threads", "layers"]
+    keep = identity + ["process_median_s", "processes", "flags"]
     fa, fb = fa.assign(threads=fa["threads"].fillna(0)), fb.assign(threads=fb["threads"].fillna(0))
-    merged = fa[keep].merge(fb[keep], on=KEY + ["threads"], suffixes=("_a", "_b"))
+    merged = fa[keep].merge(fb[keep], on=identity, suffixes=("_a", "_b"))
     if merged.empty:
-        ignoring_threads = fa[KEY].merge(fb[KEY], on=KEY)
-        if not ignoring_threads.empty:
+        if not fa[KEY + ["layers"]].merge(fb[KEY + ["layers"]], on=KEY + ["layers"]).empty:
             raise MLPBenchError(f"the runs were measured with different BLAS threads ({_threads(fa)} vs "
                                 f"{_threads(fb)}): a case's thread count is part of what it measures; rerun one "
                                 "side with --threads N")
-        raise MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload, phase, "
+        if not fa[KEY].merge(fb[KEY], on=KEY).empty:
+            raise MLPBenchError(f"the runs measured different models ({_models(fa)} vs {_models(fb)}): the layer "
+                                "widths are part of what a case measures; rerun one side with --layers")
+        raise MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload, model, phase, "
                             "batch size and BLAS threads)")
     keys = [tuple(row[k] for k in KEY) for _, row in merged.iterrows()]
     differences = software_differences(doc_a, doc_b)
@@ -192,6 +205,10 @@ def _between_text(table: pd.DataFrame) -> str:
         return (f"; between-run component not estimated (fewer than {MIN_CASES_BETWEEN_RUNS} cases): "
                 "intervals hold within a run's conditions only")
     return f"; between-run component (sd of log times, in every interval) {np.sqrt(between):.3f}"
+
+
+def _models(frame: pd.DataFrame) -> str:
+    return ",".join(sorted({m for m in frame["layers"] if m}))
 
 
 def _threads(frame: pd.DataFrame) -> str:
@@ -236,7 +253,7 @@ def render_comparison(table: pd.DataFrame, alpha: float, threshold: float, unit:
     covariate: Covariate | None = table.attrs.get("covariate")
     alpha = table.attrs.get("alpha", alpha)
     parts, notes, flagged = [], [], defaultdict(list)
-    for (workload, phase), group in shown.groupby(["workload", "phase"], sort=False):
+    for (workload, layers, phase), group in shown.groupby(["workload", "layers", "phase"], sort=False):
         shown_unit = pick_unit([*group["process_median_s_a"], *group["process_median_s_b"]], unit)
         columns = {
             "impl": [label_of(r) for r in group.itertuples()], "batch": group["batch_size"],
@@ -261,7 +278,8 @@ def render_comparison(table: pd.DataFrame, alpha: float, threshold: float, unit:
         frame = pd.DataFrame(columns)
         if not frame["to resolve"].any():
             frame = frame.drop(columns="to resolve")
-        parts += [f"### {workload} / {phase}", markdown(frame, wide=wide, keep=["impl", "batch", "B/A", "verdict"],
+        parts += [f"### {workload_title(workload, layers)} / {phase}",
+                  markdown(frame, wide=wide, keep=["impl", "batch", "B/A", "verdict"],
                                                         disable_numparse=True), ""]
     if shown.empty:
         parts += ["(no case matches the selection)", ""]
@@ -278,7 +296,7 @@ def comparison_records(table: pd.DataFrame, threshold: float, paths: list[Path])
     """The comparison as data: every shown case with its times in seconds, ratio, interval and verdict."""
     pool = table.attrs.get("pool")
     cases = [{"id": case_id(label_of(r), r.batch_size, r.phase), "impl": r.impl, "backend": r.backend,
-              "workload": r.workload, "phase": r.phase, "batch_size": int(r.batch_size),
+              "workload": r.workload, "layers": r.layers, "phase": r.phase, "batch_size": int(r.batch_size),
               "threads": int(r.threads) or None, "time_a_s": r.process_median_s_a, "time_b_s": r.process_median_s_b,
               "ratio_b_over_a": r.ratio_b_over_a, "raw_ratio": r.raw_ratio, "low": r.low, "high": r.high,
               "processes_a": int(r.processes_a), "processes_b": int(r.processes_b), "verdict": r.verdict,

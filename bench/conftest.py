@@ -25,10 +25,12 @@ from bench.runs import new_run_dir, write_json
 from bench.settings import PROCESS_MAX_TIME, QUICK, BenchSettings, add_options, check_against, worker_spec
 from bench.system import render_system, system_report
 from bench.workers import ProcessRunner, case_key, cpu_plan, pin_process
+from impl.config import SEED_LAYERS, layer_text
 from impl.data import load_dataset
 from impl.errors import MLPBenchError
 from impl.phases import step_phases
 from impl.registry import get_implementation
+from impl.workloads import get_workload
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,8 +93,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for cls in settings.impls:
         sizes = (settings.full_run_batch_sizes if full_run else settings.step_batch_sizes)[cls.workload]
         for backend in settings.backends_of(cls):
-            reason = _backend_skip_reason(cls, backend, settings)
+            reason = _backend_skip_reason(cls, backend, settings) or (
+                cls.layers_refusal(settings.layers) if get_workload(cls.workload).sized else None)
             label = cls.name if backend == cls.default_backend() else f"{cls.name}@{backend}"
+            if get_workload(cls.workload).sized and settings.layers != SEED_LAYERS:  # the seed's ids stay as they were
+                label = f"{label}-{layer_text(settings.layers)}"
             for batch_size in sizes:
                 for phase in phases:
                     if phase not in settings.phases or phase not in cls.phases:
@@ -132,9 +137,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
                   "pinning": cpu_plan(threads, settings.pin)["why"] if settings.spawns_workers else
                   "not pinned: measured in this process", "yardstick": settings.yardstick}
     write(f"mlp-bench: {threads} BLAS thread(s) ({conditions['threads_why']}); {conditions['pinning']}; yardstick "
-          + ("on" if settings.yardstick else "off (--no-yardstick)"))
+          + ("on" if settings.yardstick else "off (--no-yardstick)") + f"; MLP layers {layer_text(settings.layers)}")
     meta = {"quick": settings.quick, "processes": settings.processes, "system": report,
-            "machine": machine_facts(), "conditions": conditions}
+            "machine": machine_facts(), "conditions": conditions, "layers": list(settings.layers)}
     config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
     write(f"mlp-bench: run folder {config.mlpbench_run_dir} (marked incomplete until the run ends)")
     if settings.spawns_workers:
@@ -154,10 +159,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
-def group_name(impl: str, phase: str, batch_size: int) -> str:
-    """A benchmark's pytest-benchmark group: its workload, phase and batch size, so that pytest-benchmark's own
-    tables (`pytest-benchmark compare`, `--benchmark-compare`) put like with like."""
-    return f"{get_implementation(impl, require_available=False).workload} {phase} B={batch_size}"
+def group_name(impl: str, phase: str, batch_size: int, layers: tuple[int, ...] = SEED_LAYERS) -> str:
+    """A benchmark's pytest-benchmark group: its workload (with its model where that is not the seed's), phase
+    and batch size, so that pytest-benchmark's own tables (`pytest-benchmark compare`, `--benchmark-compare`) put
+    like with like."""
+    workload = get_workload(get_implementation(impl, require_available=False).workload)
+    model = f" {layer_text(layers)}" if workload.sized and layers != SEED_LAYERS else ""
+    return f"{workload.name}{model} {phase} B={batch_size}"
 
 
 @pytest.fixture(autouse=True)
@@ -166,8 +174,8 @@ def _benchmark_group(request: pytest.FixtureRequest) -> None:
     names = request.fixturenames
     if "benchmark" in names and "phase" in names:
         params = request.node.callspec.params
-        request.getfixturevalue("benchmark").group = group_name(params["impl"], params["phase"],
-                                                                params["batch_size"])
+        request.getfixturevalue("benchmark").group = group_name(params["impl"], params["phase"], params["batch_size"],
+                                                                request.config.mlpbench_settings.layers)
 
 
 @pytest.fixture(scope="session")
@@ -271,4 +279,4 @@ def _measure_roofline(doc: dict, settings: BenchSettings, terminalreporter: Any)
     from bench.roofline import measure_machine
 
     terminalreporter.write_line("mlp-bench: measuring the roofline (sgemm rates, product and gather floors) ...")
-    doc["mlp_bench_roofline"] = measure_machine(sizes, epochs=settings.epochs.get("mlp", 35))
+    doc["mlp_bench_roofline"] = measure_machine(sizes, epochs=settings.epochs.get("mlp", 35), layers=settings.layers)

@@ -229,7 +229,7 @@ def roofline_figure(table: pd.DataFrame, machine: dict[str, Any], path: Path) ->
 
 #: claim verdict -> colour (the forest plots' palette)
 CLAIM_COLOURS = {"reproduced": VERDICT_COLOURS["faster"], "differs": VERDICT_COLOURS["slower"],
-                 "not run here": VERDICT_COLOURS["cannot resolve"]}
+                 "not run here": VERDICT_COLOURS["cannot resolve"], "not comparable": "#999999"}
 
 
 def claims_figure(rows: pd.DataFrame, title: str, path: Path) -> Path:

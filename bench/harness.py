@@ -12,9 +12,10 @@ from bench.memory import MemoryUse, measure
 from bench.noise import Counters
 from bench.settings import BenchSettings
 from bench.yardstick import Yardstick, combined
-from impl.config import TrainConfig
+from impl.config import TrainConfig, layer_text
 from impl.contract import Trainer
 from impl.data import Dataset
+from impl.workloads import get_workload
 
 
 @dataclass
@@ -59,7 +60,8 @@ class Bench:
             self._trainer = None
             gc.collect()  # free the previous implementation's copies of the data first
             config = TrainConfig.make(batch_size=batch_size, epochs=self.settings.epochs[cls.workload],
-                                      seed=self.settings.seed, n_train=self.data.n_train)
+                                      seed=self.settings.seed, n_train=self.data.n_train,
+                                      layers=get_workload(cls.workload).layers_of(self.settings.layers))
             self._trainer = cls(config, self.data)
             start = time.perf_counter()
             self._trainer.warm_up()  # first train step: tracing/compilation, first touches; timed by hand
@@ -83,6 +85,11 @@ class Bench:
         return idx[:limit] or trainer.batches(0)[:1]
 
 
+def model_text(cls: type[Trainer], config: TrainConfig) -> str:
+    """A case's model as its identity carries it: ``784-70-30-10``, or "" where the workload's model is fixed."""
+    return layer_text(config.layers) if get_workload(cls.workload).sized else ""
+
+
 def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_per_round: int,
            **extra: Any) -> None:
     """What every result carries in extra_info (the environment goes to machine_info)."""
@@ -94,6 +101,7 @@ def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_p
     facts = trainer.run_facts() if hasattr(trainer, "run_facts") else {}
     benchmark.extra_info.update({
         "impl": cls.name, "workload": cls.workload, "phase": phase, "batch_size": trainer.config.batch_size,
+        "layers": model_text(cls, trainer.config),
         "lr": trainer.config.learn_rate, "dtype": cls.dtype, "threads": current_blas_threads(),
         "device": cls.device, "backend": cls.current_backend(), "dataset": bench.data.kind,
         "quick": bench.settings.quick,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench.runs import DEFAULT_RESULTS_DIR
-from impl.config import N_TRAIN
+from impl.config import N_TRAIN, SEED_LAYERS, layer_text, validate_layers
 from impl.data import SPLITS, Dataset, load_dataset
 from impl.errors import ConfigError
 from impl.registry import parse_names
@@ -93,6 +93,20 @@ def batch_sizes(text: str) -> list[int]:
         if not 1 <= value <= N_TRAIN:
             raise argparse.ArgumentTypeError(f"batch size must be between 1 and {N_TRAIN}, got {value}")
     return list(dict.fromkeys(values))
+
+
+def layer_sizes(text: str) -> tuple[int, ...]:
+    """Comma-separated layer widths, input to output (``784,70,30,10``), as :func:`validate_layers` accepts
+    them."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 784,70,30,10, got {text!r}"
+                                         ) from None
+    try:
+        return validate_layers(values)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def implementation_names(text: str) -> list[str]:
@@ -207,9 +221,12 @@ IMPL = Option("--impl", "implementation name (see `mlp-bench list`)")
 IMPLS = Option("--impl", "comma-separated implementations (see `mlp-bench list`)", implementation_names)
 BATCH_SIZE = Option("--batch-size", "mini-batch size", positive_int, default_help="the workload's: 500")
 BATCH_SIZES = Option("--batch-sizes", "comma-separated batch sizes", batch_sizes)
+LAYERS = Option("--layers", "the MLP's layer widths, input to output, comma-separated (hidden layers sigmoid; the "
+                "learning rate follows the batch size only, docs/training.md)", layer_sizes, default=SEED_LAYERS,
+                default_help=f"{layer_text(SEED_LAYERS).replace('-', ',')}, the seed's", metavar="N,N,...")
 
 #: what tests/test_options.py holds to one definition and one message: flag -> the option
-SHARED = {o.flag: o for o in (THREADS, SEED, MNIST, RESULTS_DIR, EPOCHS, ROUNDS, BATCH_SIZE, BATCH_SIZES)}
+SHARED = {o.flag: o for o in (THREADS, SEED, MNIST, RESULTS_DIR, EPOCHS, ROUNDS, BATCH_SIZE, BATCH_SIZES, LAYERS)}
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

@@ -25,10 +25,19 @@ from line_profiler import LineProfiler, LineStats
 from tabulate import tabulate
 
 from bench.environment import blas_threads, current_blas_threads, machine_facts
-from bench.options import BATCH_SIZE, IMPL, RESULTS_DIR, add_data_options, add_run_options, load_data, positive_int
+from bench.options import (
+    BATCH_SIZE,
+    IMPL,
+    LAYERS,
+    RESULTS_DIR,
+    add_data_options,
+    add_run_options,
+    load_data,
+    positive_int,
+)
 from bench.runs import atomic_write_text, new_run_dir, update_run_record
 from bench.tables import UNITS
-from impl.config import TrainConfig
+from impl.config import SEED_LAYERS, TrainConfig, layer_text
 from impl.contract import Trainer, Transition
 from impl.errors import ConfigError, MLPBenchError
 from impl.registry import get_implementation
@@ -308,8 +317,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     IMPL.add_to(which)
     which.add_argument("--compare", metavar="A,B", help="two implementations, profiled one after the other")
     parser.add_argument("--transition", required=True, metavar="fw:N|bw:N",
-                        help="fw:N = layer N-1 into N (N=1..3); bw:N = layer N+1 to N (N=0..2)")
+                        help="fw:N = layer N-1 into N (N=1..3 for the seed's four layers); bw:N = layer N+1 to N "
+                             "(N=0..2)")
     BATCH_SIZE.add_to(parser)
+    LAYERS.add_to(parser)
     parser.add_argument("--steps", type=positive_int, default=200, help="profiled train steps (200)")
     parser.add_argument("--unit", choices=list(UNITS), default="ms", help="time unit of the tables (ms)")
     parser.add_argument("--markdown", action="store_true", help="print Markdown instead of plain tables")
@@ -340,7 +351,7 @@ def run(args: argparse.Namespace) -> int:
     if len(workloads) > 1:
         raise ConfigError(f"--compare needs two implementations of one workload (got {', '.join(workloads)})")
     batch_size = args.batch_size if args.batch_size is not None else get_workload(classes[0].workload).batch_size
-    config = TrainConfig.make(batch_size=batch_size, seed=args.seed)
+    config = TrainConfig.make(batch_size=batch_size, seed=args.seed, layers=args.layers)
     data = load_data(args)
     results = []
     with blas_threads(args.threads):
@@ -350,13 +361,15 @@ def run(args: argparse.Namespace) -> int:
             results.append(profile_transition(trainer, transition, args.steps, args.unit))
             del trainer
         threads = current_blas_threads()
-    meta = {"impls": [r.impl for r in results], "transition": transition, "batch_size": batch_size,
+    meta = {"impls": [r.impl for r in results], "transition": transition, "layers": layer_text(config.layers),
+            "batch_size": batch_size,
             "steps": args.steps, "unit": args.unit, "seed": args.seed, "threads": threads, "dataset": data.kind,
             "data_source": data.source,
             "profiles": {r.impl: {"function": r.function, "seconds_per_step": r.seconds_per_step,
                                   "step_seconds": r.step_seconds} for r in results},
             "machine": machine_facts()}
-    path = new_run_dir(args.results_dir, tag=f"profile-{transition}-B{batch_size}", kind="profile", meta=meta)
+    model = "" if config.layers == SEED_LAYERS else f"-{layer_text(config.layers)}"
+    path = new_run_dir(args.results_dir, tag=f"profile-{transition}-B{batch_size}{model}", kind="profile", meta=meta)
     for r in results:
         r.dump(path / f"{r.impl}-{transition.replace(':', '')}.lprof")
     markdown = render(results, markdown=True)

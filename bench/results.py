@@ -21,8 +21,10 @@ from bench.noise import noise_flags
 from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
 from bench.stats import Case, Covariate, compare_cases, log_medians
 from bench.tables import SYMBOL, in_unit, markdown, pick_unit, wrap
+from impl.config import SEED_LAYERS, layer_text
 from impl.errors import MLPBenchError
 from impl.registry import all_implementations
+from impl.workloads import WORKLOADS
 
 BENCHMARK_FILE = "benchmark.json"
 BASELINE = "numpy-v0-naive"
@@ -32,7 +34,8 @@ STALL = 3.0  # a round above this multiple of the case median is a stall (kept, 
 ALPHA = 0.01  # confidence of the intervals in a run's own tables: 99 %
 THRESHOLD = 0.05  # differences below this are "same" in "which is fastest"
 KEY = ["impl", "backend", "workload", "phase", "batch_size"]
-COLUMNS = ["impl", "workload", "phase", "batch_size", "dtype", "threads", "device", "backend", "dataset", "quick",
+COLUMNS = ["impl", "workload", "layers", "phase", "batch_size", "dtype", "threads", "device", "backend", "dataset",
+           "quick",
            "processes", "rounds", "min_s", "median_s", "process_median_s", "process_spread", "mean_s", "iqr_s",
            "stddev_s", "samples_per_s", "train_accuracy", "test_accuracy", "first_call_s", "first_epoch_s", "epochs",
            "lr", "jit_compile", "peak_step_mb", "peak_run_mb", "mem_method", "stalls", "flags", "name"]
@@ -104,9 +107,22 @@ def tidy_frame(doc: dict[str, Any]) -> pd.DataFrame:
                      "stalls": stalls, "flags": flags})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["backend"] = frame["backend"].fillna("")
+    frame["layers"] = [model_of(w, layers) for w, layers in zip(frame["workload"], frame["layers"], strict=True)]
     frame["noise"] = frame["iqr_s"] / frame["median_s"]
     return frame.sort_values(["workload", "phase", "batch_size", "process_median_s"],
                              kind="stable").reset_index(drop=True)
+
+
+def model_of(workload: str | None, layers: str | None) -> str:
+    """A case's model (``784-70-30-10``; "" for a fixed one): records from before --layers measured the seed's."""
+    if layers is not None and not (isinstance(layers, float) and np.isnan(layers)):
+        return str(layers)
+    return layer_text(SEED_LAYERS) if workload in WORKLOADS and WORKLOADS[workload].sized else ""
+
+
+def workload_title(workload: str, layers: str) -> str:
+    """``mlp 784-70-30-10``: the workload and, where it has one, its model."""
+    return f"{workload} {layers}" if layers else workload
 
 
 def case_data(doc: dict[str, Any]) -> dict[tuple, Case]:
@@ -171,7 +187,7 @@ def step_pivots(frame: pd.DataFrame, unit: str = "auto") -> dict[str, pd.DataFra
     per-process medians, in one unit per table) and speed-up vs the baseline; ``!`` marks a flagged case."""
     tables = {}
     steps = _labelled(frame[frame["phase"] != "full_run"])
-    for (workload, phase), group in steps.groupby(["workload", "phase"], sort=False):
+    for (workload, layers, phase), group in steps.groupby(["workload", "layers", "phase"], sort=False):
         cells: dict[tuple[str, int], str] = {}
         baseline = ""
         shown_unit = pick_unit(group["process_median_s"], unit)
@@ -182,7 +198,8 @@ def step_pivots(frame: pd.DataFrame, unit: str = "auto") -> dict[str, pd.DataFra
                                                        shown_unit)
         table = pd.Series(cells).unstack()
         table.index.name, table.columns.name = "impl", "batch size"
-        tables[f"{workload} / {phase}: {SYMBOL[shown_unit]} per step, geometric mean of per-process medians "
+        tables[f"{workload_title(workload, layers)} / {phase}: {SYMBOL[shown_unit]} per step, geometric mean of "
+               "per-process medians "
                f"(speed-up vs {baseline})"] = table.fillna("")
     return tables
 
@@ -206,8 +223,8 @@ def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALP
         best = group.iloc[0]
         for row in group.itertuples():
             result = compare_cases(cases[_key(best)], cases[_key(row)], covariate, alpha, threshold)
-            rows.append({"workload": row.workload, "phase": row.phase, "batch_size": row.batch_size,
-                         "impl": row.label, "impl_name": row.impl, "backend": row.backend,
+            rows.append({"workload": row.workload, "layers": row.layers, "phase": row.phase,
+                         "batch_size": row.batch_size, "impl": row.label, "impl_name": row.impl, "backend": row.backend,
                          "x_fastest": result.ratio, "low": result.low, "high": result.high,
                          "verdict": "fastest" if row.Index == best.name else result.verdict,
                          "processes": row.processes})
@@ -225,7 +242,8 @@ def which_is_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = AL
         best, second = group.iloc[0], group.iloc[1]
         resolved = {"slower": "yes", "same": f"no: within {threshold:.0%}"}.get(
             second["verdict"], "no: more processes")
-        rows.append({"workload": workload, "phase": phase, "batch": size, "fastest": best["impl"],
+        rows.append({"workload": workload, "layers": best["layers"], "phase": phase, "batch": size,
+                     "fastest": best["impl"],
                      "runner-up": second["impl"], "runner-up / fastest": _interval(second),
                      "resolved": resolved})
     return pd.DataFrame(rows)
@@ -261,7 +279,8 @@ def full_run_table(frame: pd.DataFrame, doc: dict[str, Any] | None = None) -> pd
     else:
         full[fastest_column] = full["process_median_s"] / full.groupby(
             ["workload", "batch_size"])["process_median_s"].transform("min")
-    columns = ["workload", "batch_size", "label", "epochs", "processes", "rounds", "process_median_s", "min_s",
+    columns = ["workload", "layers", "batch_size", "label", "epochs", "processes", "rounds", "process_median_s",
+               "min_s",
                "speedup", "vs", fastest_column, *(["vs fastest"] if doc is not None else []),
                "first_epoch_s", "first_call_s", "train_accuracy", "test_accuracy", "peak_run_mb", "flags"]
     full = full.assign(epochs=full["epochs"].astype("Int64"))  # 35, not 35.0
@@ -388,18 +407,19 @@ def plot(frame: pd.DataFrame, doc: dict[str, Any], run_dir: Path) -> list[Path]:
     ladder = ladder_rows(frame, doc)
     fastest = fastest_rows(frame, doc)
     for workload, group in labelled.groupby("workload"):
+        title = workload_title(workload, str(group["layers"].iloc[0]))
         steps = group[group["phase"] != "full_run"]
         if not steps.empty:
-            written.append(figures.steps_figure(steps, workload, run_dir / f"{workload}-steps.png"))
+            written.append(figures.steps_figure(steps, title, run_dir / f"{workload}-steps.png"))
         rungs = ladder[ladder["workload"] == workload] if not ladder.empty else ladder
         if not rungs.empty:
             epochs = int(group.loc[group["phase"] == "full_run", "epochs"].iloc[0])
-            written.append(figures.ladder_figure(rungs, workload, epochs, rungs["baseline"].iloc[0], alpha_text,
+            written.append(figures.ladder_figure(rungs, title, epochs, rungs["baseline"].iloc[0], alpha_text,
                                                  run_dir / f"{workload}-ladder.png"))
         forest = fastest[fastest["workload"] == workload] if not fastest.empty else fastest
         if not forest.empty:
             written.append(figures.forest_figure(
-                forest, f"{workload}: which is fastest (runner-up / fastest, {alpha_text})",
+                forest, f"{title}: which is fastest (runner-up / fastest, {alpha_text})",
                 "runner-up's time / fastest's", run_dir / f"{workload}-fastest.png", THRESHOLD))
         if workload == "mlp" and doc.get("mlp_bench_roofline") and not rungs.empty:
             from bench.roofline import machine_from_json, roofline_table
@@ -410,7 +430,7 @@ def plot(frame: pd.DataFrame, doc: dict[str, Any], run_dir: Path) -> list[Path]:
                 written.append(figures.roofline_figure(table, machine, run_dir / f"{workload}-roofline.png"))
         memory = group.dropna(subset=["peak_step_mb"]).drop_duplicates(["label", "batch_size"])
         if memory["batch_size"].nunique() > 1:
-            written.append(figures.memory_figure(memory, workload, run_dir / f"{workload}-memory.png"))
+            written.append(figures.memory_figure(memory, title, run_dir / f"{workload}-memory.png"))
     return written
 
 

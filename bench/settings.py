@@ -18,6 +18,7 @@ import pytest
 
 from bench import options
 from bench.options import Option
+from impl.config import SEED_LAYERS, layer_text
 from impl.contract import PHASES, Trainer
 from impl.errors import MLPBenchError
 from impl.phases import PHASE_TABLE
@@ -61,6 +62,8 @@ BACKENDS = Option("--backends", "comma-separated backends for implementations th
                   "tensorflow,jax,torch), each measured in worker processes of its own; 'all' = every installed one",
                   default_help="the configured backend")
 THREADS = options.THREADS.but(default_help=THREADS_DEFAULT)
+LAYERS = options.LAYERS.but(help=options.LAYERS.help + "; the mlp workload's model (the CNN's is fixed)",
+                            ini="mlpbench_layers")
 MNIST = options.MNIST.but(default_help=options.MNIST.default_help + ", else synthetic data for timing only")
 RESULTS_DIR = options.RESULTS_DIR.but(ini="mlpbench_results_dir",
                                       default_help="results, or the ini value mlpbench_results_dir")
@@ -83,7 +86,7 @@ BUDGET = Option("--budget", "with --until-resolved: minutes of worker time in al
 AGAINST = Option("--against", "with --until-resolved: keep measuring until every case's comparison with this saved "
                  "run (a folder or run id) resolves", metavar="RUN")
 OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WORKER_TIMEOUT,
-                         PHASES_OPTION, BACKENDS, THREADS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
+                         PHASES_OPTION, BACKENDS, THREADS, LAYERS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
                          QUICK_OPTION, FULL, NO_PIN, NO_YARDSTICK, UNTIL_RESOLVED, BUDGET, AGAINST]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
 INI_KEYS = {o.ini: f"default of {o.flag}" for o in OPTIONS if o.ini}
@@ -112,6 +115,7 @@ class BenchSettings:
     step_rounds: int
     phases: tuple[str, ...]
     threads: int | None  # BLAS threads of every case (part of its identity); None only in old records
+    layers: tuple[int, ...]  # the mlp workload's model, input to output (part of a case's identity)
     seed: int
     mnist: str | None
     results_dir: Path
@@ -147,7 +151,7 @@ class BenchSettings:
         values["workloads"] = tuple(get_workload(n) for n in values["workloads"])
         for name in ("step_batch_sizes", "full_run_batch_sizes"):
             values[name] = {k: tuple(v) for k, v in values[name].items()}
-        for name in ("phases", "backends"):
+        for name in ("phases", "backends", "layers"):
             values[name] = tuple(values[name])
         values["results_dir"] = Path(values["results_dir"])
         values["against"] = Path(values["against"]) if values["against"] else None
@@ -209,7 +213,7 @@ class BenchSettings:
             from bench.profile import parse_transition
 
             parse_transition(line_profile)
-        given_epochs, rounds = EPOCHS.read(config), ROUNDS.read(config)
+        given_epochs, rounds, layers = EPOCHS.read(config), ROUNDS.read(config), LAYERS.read(config)
         threads = THREADS.read(config)
         threads, threads_why = (threads, THREADS.flag) if threads is not None else default_threads()
         processes = PROCESSES.read(config)
@@ -248,12 +252,19 @@ class BenchSettings:
             full_run_batch_sizes=sizes(FULL_RUN_BATCH_SIZES, full_default),
             epochs=epochs, rounds=rounds if rounds is not None else (QUICK["rounds"] if quick else None),
             step_rounds=QUICK["step_rounds"] if quick else DEFAULT_STEP_ROUNDS, phases=phases,
-            threads=threads, threads_why=threads_why, seed=options.SEED.read(config), mnist=MNIST.read(config),
-            results_dir=results_dir, tag=TAG.read(config) or ("quick" if quick else "full" if full else "default"),
+            threads=threads, threads_why=threads_why, layers=layers, seed=options.SEED.read(config),
+            mnist=MNIST.read(config),
+            results_dir=results_dir, tag=TAG.read(config) or _default_tag(quick, full, layers),
             quick=quick, full=full, line_profile=line_profile, processes=processes, worker_timeout=timeout,
             worker=False, backends=backends, pin=not NO_PIN.read(config), yardstick=not NO_YARDSTICK.read(config),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
             against=_against_run(against, results_dir) if against else None)
+
+
+def _default_tag(quick: bool, full: bool, layers: tuple[int, ...]) -> str:
+    """The run folder's tag: the profile, and the model where it is not the seed's (``default-784-280-120-10``)."""
+    profile = "quick" if quick else "full" if full else "default"
+    return profile if layers == SEED_LAYERS else f"{profile}-{layer_text(layers)}"
 
 
 def default_threads(cpus: int | None = None) -> tuple[int, str]:

@@ -53,7 +53,7 @@ def markdown(frame: pd.DataFrame, wide: bool = False, keep: Iterable[str] = (), 
     """A Markdown table; unless ``wide``, constant columns go to a line above it."""
     header, shown = ("", frame) if wide else split_constant(frame, keep)
     table = shown.to_markdown(index=False, **kwargs)
-    return f"same in every row: {header}\n\n{table}" if header else table
+    return f"{wrap('same in every row: ' + header)}\n\n{table}" if header else table
 
 
 def wrap(text: str, width: int = WIDTH) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 from tqdm import tqdm
 
 from bench.environment import blas_threads, current_blas_threads, library_versions
-from bench.options import BATCH_SIZE, EPOCHS, IMPL, add_data_options, add_run_options, load_data, positive_float
+from bench.options import BATCH_SIZE, EPOCHS, IMPL, LAYERS, add_data_options, add_run_options, load_data, positive_float
 from bench.reproduce.claims import figures_for
-from impl.config import PRESETS, TrainConfig
+from impl.config import PRESETS, SEED_LAYERS, TrainConfig, layer_text
+from impl.errors import ConfigError
 from impl.registry import get_implementation
 from impl.workloads import get_workload
 
@@ -23,6 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     IMPL.add_to(parser, required=True)
     EPOCHS.but(default_help="the preset's, else the workload's: 35").add_to(parser)
     BATCH_SIZE.add_to(parser)
+    LAYERS.add_to(parser)
     parser.add_argument("--lr", type=positive_float, help="initial learning rate (default: 1e-3 at B=500, 1e-4 at "
                                                  "B=20000, the power law between them elsewhere)")
     parser.add_argument("--preset", default="seed", choices=list(PRESETS),
@@ -39,10 +41,16 @@ def run(args: argparse.Namespace) -> int:
     epochs = args.epochs if args.epochs is not None else PRESETS[args.preset].get("epochs", workload.epochs)
     batch_size = workload.batch_size if args.batch_size is None else args.batch_size
     config = TrainConfig.make(preset=args.preset, batch_size=batch_size, learn_rate=args.lr, epochs=epochs,
-                              seed=args.seed)
+                              seed=args.seed, layers=workload.layers_of(args.layers))
     if cls.workload != "mlp" and (args.lr is not None or args.preset != "seed"):
         print(f"note: --lr and --preset set the MLP's hyperparameters; {cls.name} ({cls.workload}) uses its "
               "framework's stock optimiser and ignores them", file=sys.stderr)
+    if not workload.sized and args.layers != LAYERS.default:
+        print(f"note: --layers sets the MLP's widths; {cls.name} ({cls.workload}) trains a fixed model and ignores "
+              "it", file=sys.stderr)
+    refusal = cls.layers_refusal(config.layers) if workload.sized else None
+    if refusal:
+        raise ConfigError(f"{cls.name} cannot train layers {layer_text(config.layers)}: {refusal}")
     data = load_data(args)
     with blas_threads(args.threads):
         trainer = cls(config, data)
@@ -55,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         threads = current_blas_threads()
         real = data.kind == "real"
         report = {
-            "impl": cls.name, "workload": cls.workload, "batch_size": config.batch_size, "epochs": config.epochs,
+            "impl": cls.name, "workload": cls.workload, "layers": layer_text(config.layers) if workload.sized else None,
+            "batch_size": config.batch_size, "epochs": config.epochs,
             "lr": config.learn_rate, "final_lr": fit.final_learn_rate, "preset": config.preset, "seed": config.seed,
             "threads": threads, "dtype": cls.dtype, "device": cls.device, "backend": cls.backend,
             "seconds": fit.seconds, "first_epoch_seconds": fit.per_epoch_seconds[0],
@@ -77,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
 def articles_figures(impl: str, config: TrainConfig, default_lr: bool) -> list[dict[str, Any]]:
     """The articles' accuracy figures printed for exactly this run (claims.toml's ``setting``): only with the
-    seed's hyperparameters and the default learning rate, since a figure says nothing about another setting."""
-    if config.preset != "seed" or not default_lr:
+    seed's hyperparameters, model and default learning rate, since a figure says nothing about another setting."""
+    if config.preset != "seed" or not default_lr or config.layers != SEED_LAYERS:
         return []
     return [{"figure": c.figure, "claim": c.claim, "source": c.source, "id": c.id}
             for c in figures_for(impl, config.batch_size, config.epochs)]
@@ -87,7 +96,8 @@ def articles_figures(impl: str, config: TrainConfig, default_lr: bool) -> list[d
 def format_report(r: dict[str, Any]) -> str:
     epochs = " ".join(f"{s:.3f}" for s in r["per_epoch_seconds"])
     lines = [
-        f"{r['impl']}  workload={r['workload']}  B={r['batch_size']}  epochs={r['epochs']}  lr={r['lr']:.4g}  "
+        f"{r['impl']}  workload={r['workload']}{'  layers=' + r['layers'] if r.get('layers') else ''}  "
+        f"B={r['batch_size']}  epochs={r['epochs']}  lr={r['lr']:.4g}  "
         f"preset={r['preset']}  seed={r['seed']}  threads={r['threads']}  "
         f"data={r['dataset']} ({r['data_source']}), {r['split']} split",
         f"training time: {r['seconds']:.3f} s   first epoch: {r['first_epoch_seconds']:.3f} s   "

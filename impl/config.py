@@ -16,6 +16,10 @@ from impl.errors import ConfigError
 
 #: Number of images in the standard MNIST training set; the upper bound for a batch size.
 N_TRAIN = 60_000
+#: The data fix a model's first and last layer: 28x28 pixels in, 10 digit classes out.
+N_INPUTS, N_CLASSES = 784, 10
+#: The seed's model: two sigmoid hidden layers of 70 and 30 units.
+SEED_LAYERS = (N_INPUTS, 70, 30, N_CLASSES)
 
 _LR_ANCHOR_B, _LR_ANCHOR = 500, 1e-3
 _LR_EXPONENT = math.log(10) / math.log(40)  # 1e-3 at B=500 -> 1e-4 at B=20000
@@ -30,7 +34,7 @@ def default_learn_rate(batch_size: int) -> float:
 class TrainConfig:
     """Everything that decides what a run computes. Defaults reproduce the seed's Step III timing runs."""
 
-    layers: tuple[int, ...] = (784, 70, 30, 10)
+    layers: tuple[int, ...] = SEED_LAYERS  # input, hidden widths, output (validate_layers)
     learn_rate: float = 1e-3  # resolved by :meth:`make` from the batch size unless given
     decrease_rate: float = 1e-6  # lr <- lr / (1 + decrease_rate * epoch) at the start of each epoch
     mom_rate: float = 5e-5  # W <- W - (dW + mom_rate * dW_previous)
@@ -52,6 +56,7 @@ class TrainConfig:
         values.pop("batch_size", None)
         lr_factor = values.pop("lr_factor", 1.0)
         validate_batch_size(batch, n_train)
+        values["layers"] = validate_layers(tuple(values.get("layers", cls.layers)))
         lr = learn_rate if learn_rate is not None else lr_factor * default_learn_rate(batch)
         config = cls(batch_size=batch, learn_rate=lr, preset=preset, **values)
         if config.epochs < 1:
@@ -65,6 +70,27 @@ def validate_batch_size(batch_size: int, n_train: int = N_TRAIN) -> None:
     """One clear message for impossible batch sizes, shared by the CLI, the harness and the trainers."""
     if not isinstance(batch_size, int) or batch_size < 1 or batch_size > n_train:
         raise ConfigError(f"batch size must be between 1 and {n_train} (the training set), got {batch_size}")
+
+
+def validate_layers(layers: tuple[int, ...]) -> tuple[int, ...]:
+    """One clear message for a model the data cannot feed: at least one hidden layer, positive widths, the
+    data's 784 inputs first and its 10 classes last."""
+    if len(layers) < 3:
+        raise ConfigError(f"layers need an input, at least one hidden layer and an output (three sizes or more), "
+                          f"got {layer_text(layers)}")
+    for width in layers:
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise ConfigError(f"every layer width must be a positive integer, got {width!r} in {layer_text(layers)}")
+    if layers[0] != N_INPUTS:
+        raise ConfigError(f"the first layer must be the data's {N_INPUTS} inputs (28x28 pixels), got {layers[0]}")
+    if layers[-1] != N_CLASSES:
+        raise ConfigError(f"the last layer must be the data's {N_CLASSES} classes, got {layers[-1]}")
+    return layers
+
+
+def layer_text(layers: tuple[int, ...]) -> str:
+    """How a model size is written in tables, test ids and messages: ``784-70-30-10``."""
+    return "-".join(str(w) for w in layers)
 
 
 #: Named presets. ``seed``: the Step III timing runs (decay 1e-6). ``xiii``: the regularisation article's

@@ -176,6 +176,20 @@ class Trainer(ABC):
         shows; a plain string is shortened to its first clause."""
         return None
 
+    @classmethod
+    def layers_refusal(cls, layers: tuple[int, ...]) -> str | None:
+        """None when the implementation trains a model of these widths (input, hidden..., output), else why not:
+        the benchmark suite skips its cases with the reason. Every MLP here takes any widths and depths; a
+        workload with a fixed model (the CNN) is never asked."""
+        return None
+
+    @classmethod
+    def model_text(cls) -> str:
+        """What ``mlp-bench list`` shows of the model it trains: ``--layers`` where the widths are a setting."""
+        from impl.workloads import get_workload
+
+        return "--layers" if get_workload(cls.workload).sized else "fixed"
+
     # -- backends: a framework that runs on several (Keras) is measured on each in its own process ----------
     @classmethod
     def current_backend(cls) -> str:
@@ -340,4 +354,4 @@ class Trainer(ABC):
     @classmethod
     def summary(cls) -> dict[str, Any]:
         return {"impl": cls.name, "workload": cls.workload, "dtype": cls.dtype, "backend": cls.backend,
-                "device": cls.device, "description": cls.description}
+                "device": cls.device, "model": cls.model_text(), "description": cls.description}

@@ -102,6 +102,23 @@ def test_train_text_report_on_real_data(real_data):
     assert "test accuracy" in result.stdout and "data=real" in result.stdout
 
 
+def test_train_another_model_reports_it_and_no_article_figure(real_data):
+    result = mlp_bench("train", "--impl", "numpy-tuned", "--epochs", "1", "--layers", "784,40,20,16,10", "--json",
+                       "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["layers"] == "784-40-20-16-10" and report["articles_figures"] == []
+    seed = json.loads(mlp_bench("train", "--impl", "numpy-v3-sliced", "--epochs", "1", "--batch-size", "20000",
+                                "--json", "--threads", "1", "--synthetic").stdout)
+    assert seed["layers"] == "784-70-30-10"
+
+
+def test_profile_reaches_every_transition_of_another_model():
+    result = mlp_bench("profile", "--impl", "numpy-v3-sliced", "--layers", "784,40,20,16,10", "--transition", "fw:4",
+                       "--steps", "3", "--synthetic", "--threads", "1")
+    assert result.returncode == 0 and "saved:" in result.stdout and "784-40-20-16-10" in result.stdout, result.stderr
+
+
 # -- every option, every bad value: a one-line usage error (exit 2), never a traceback ----------------------------
 #: what each subcommand needs besides the option under test
 BASE = {"train": ["--impl", "numpy-v3-sliced", "--synthetic"], "profile": ["--impl", "numpy-v3-sliced",

@@ -29,7 +29,9 @@ def test_config_defaults_are_the_seed_step_iii_values():
 
 
 @pytest.mark.parametrize("bad", [{"batch_size": 0}, {"batch_size": 60001}, {"epochs": 0}, {"preset": "nope"},
-                                 {"learn_rate": -1.0}])
+                                 {"learn_rate": -1.0}, {"layers": (784, 10)}, {"layers": (784, 0, 10)},
+                                 {"layers": (784, -3, 10)}, {"layers": (100, 70, 10)}, {"layers": (784, 70, 9)},
+                                 {"layers": (784, 7.5, 10)}, {"layers": (784, True, 10)}])
 def test_impossible_settings_are_one_line_errors(bad):
     with pytest.raises(ConfigError) as err:
         TrainConfig.make(**bad)
@@ -58,3 +60,9 @@ def test_batch_order_covers_every_sample_once_and_keeps_the_remainder():
     assert all(np.array_equal(a, b) for a, b in zip(batches, again, strict=True))
     other_epoch = epoch_batches(seed=0, epoch=1, n_samples=60000, batch_size=7000)
     assert not np.array_equal(batches[0], other_epoch[0])
+
+
+def test_any_hidden_widths_and_depths_are_a_model():
+    assert TrainConfig.make(layers=(784, 1120, 480, 10)).layers == (784, 1120, 480, 10)
+    assert TrainConfig.make(layers=(784, 70, 30, 30, 30, 10)).layers == (784, 70, 30, 30, 30, 10)
+    assert TrainConfig.make(layers=None).layers == (784, 70, 30, 10)  # None: the seed's, as for other overrides

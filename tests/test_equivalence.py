@@ -11,15 +11,22 @@ import pytest
 from tolerances import TOLERANCE, assert_all_close
 
 from impl.batching import initial_weights
-from impl.config import TrainConfig
+from impl.config import SEED_LAYERS, TrainConfig, layer_text
 from impl.numpy_mlp import reference
 from impl.registry import implementations_for
 
 MLP_IMPLS = [cls for cls in implementations_for("mlp") if cls.shared_batch_order]
+#: the seed's model and one of another depth and width (four hidden layers, widths off numpy-tuned's padding)
+MODELS = [SEED_LAYERS, (784, 100, 45, 20, 12, 10)]
 
 
 @pytest.fixture(params=MLP_IMPLS, ids=lambda cls: cls.name)
 def impl_cls(request):
+    return request.param
+
+
+@pytest.fixture(params=MODELS, ids=layer_text)
+def layers(request):
     return request.param
 
 
@@ -28,8 +35,8 @@ def test_the_five_seed_variants_are_registered():
     assert {"numpy-v0-naive", "numpy-v1-float32", "numpy-v2-c", "numpy-v2-f", "numpy-v3-sliced"} <= names
 
 
-def test_same_batch_gives_reference_loss_gradients_and_update(impl_cls, small_data):
-    config = TrainConfig.make(batch_size=64, lambda1=0.01, mom_rate=0.5)
+def test_same_batch_gives_reference_loss_gradients_and_update(impl_cls, layers, small_data):
+    config = TrainConfig.make(batch_size=64, lambda1=0.01, mom_rate=0.5, layers=layers)
     tol = TOLERANCE[impl_cls.dtype]
     trainer = impl_cls(config, small_data)
     steps = reference.training_steps(config, small_data.x_train, small_data.onehot_train())
@@ -44,10 +51,10 @@ def test_same_batch_gives_reference_loss_gradients_and_update(impl_cls, small_da
         assert_all_close(trainer.get_weights(), step.weights_after, tol["weights"], "updated")
 
 
-def test_epochs_from_the_same_seed_end_at_the_same_weights(impl_cls, small_data):
+def test_epochs_from_the_same_seed_end_at_the_same_weights(impl_cls, layers, small_data):
     # 6,000 samples with B=512: 11 full batches and a 368-sample remainder per epoch; a big decay makes the
     # schedule visible in the second epoch
-    config = TrainConfig.make(batch_size=512, decrease_rate=0.1, mom_rate=0.3)
+    config = TrainConfig.make(batch_size=512, decrease_rate=0.1, mom_rate=0.3, layers=layers)
     trainer = impl_cls(config, small_data)
     trainer.fit(2)
     expected = reference.trained_weights(config, small_data.x_train, small_data.onehot_train(), 2)
@@ -65,20 +72,20 @@ def test_reset_restores_the_start(impl_cls, small_data):
         np.testing.assert_array_equal(w, w0)
 
 
-def test_full_set_accuracy_matches_reference(impl_cls, small_data):
-    trainer = impl_cls(TrainConfig.make(), small_data)
-    weights = initial_weights(trainer.config.layers, 0)
+def test_full_set_accuracy_matches_reference(impl_cls, layers, small_data):
+    trainer = impl_cls(TrainConfig.make(layers=layers), small_data)
+    weights = initial_weights(layers, 0)
     expected = np.mean(np.argmax(reference.forward(weights, small_data.x_test)[-1], axis=1) == small_data.y_test)
     assert trainer.accuracy("test") == pytest.approx(expected, abs=2e-4)  # float32 ties may flip a sample
 
 
-def test_declares_every_layer_transition(impl_cls, small_data):
-    trainer = impl_cls(TrainConfig.make(), small_data)
+def test_declares_every_layer_transition(impl_cls, layers, small_data):
+    trainer = impl_cls(TrainConfig.make(layers=layers), small_data)
     if trainer.line_profile_refusal:
         pytest.skip(f"{impl_cls.name} is not line-profilable: {trainer.line_profile_refusal}")
-    expected = {"fw:1", "fw:2", "fw:3"}
+    expected = {f"fw:{N}" for N in range(1, len(layers))}
     if not trainer.backward_profile_refusal:  # autograd's backward transitions are refused, with the reason
-        expected |= {"bw:0", "bw:1", "bw:2"}
+        expected |= {f"bw:{N}" for N in range(len(layers) - 1)}
     assert set(trainer.transitions()) == expected
 
 

@@ -58,7 +58,7 @@ def test_the_new_implementation_is_listed(new_implementation):
     assert done.returncode == 0, done.stderr
     line = next((line for line in done.stdout.splitlines() if line.startswith(new_implementation + " ")), None)
     assert line is not None, done.stdout
-    assert line.split() == [new_implementation, "mlp", "float64", "cpu", "yes"]
+    assert line.split() == [new_implementation, "mlp", "--layers", "float64", "cpu", "yes"]
 
 
 def test_the_benchmarks_parametrise_it(new_implementation, tmp_path):

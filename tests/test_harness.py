@@ -347,3 +347,21 @@ def test_compare_for_scripts_and_for_eyes(two_runs):
     assert nothing.returncode == 2 and "no case matches" in nothing.stderr
     page = a / "index.html"
     assert page.is_file() and page.read_text().count("<table") >= 4 and "data:image/png;base64," in page.read_text()
+
+
+def test_a_run_of_another_model_carries_it_everywhere_and_is_never_compared_with_the_seeds(two_runs, tmp_path):
+    results = tmp_path / "wide"
+    done = bench_run(results, "--processes", "2", "--phases", "forward,full_run", "--layers", "784,40,20,16,10")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (folder,) = run_folders(results)
+    assert folder.name.endswith("-quick-784-40-20-16-10")
+    assert json.loads((folder / "run.json").read_text())["layers"] == [784, 40, 20, 16, 10]
+    doc = json.loads((folder / "benchmark.json").read_text())
+    for bench in doc["benchmarks"]:  # measured by worker processes, whose trainers had the model
+        assert bench["extra_info"]["layers"] == "784-40-20-16-10" and "-784-40-20-16-10-B" in bench["name"]
+    tables = (folder / "tables.md").read_text()
+    assert "### mlp 784-40-20-16-10 / forward" in tables and "layers: 784-40-20-16-10" in tables
+    seed_run = run_folders(two_runs)[0]
+    compared = mlp_bench("compare", str(seed_run), str(folder))
+    assert compared.returncode == 3, compared.stdout + compared.stderr
+    assert "different models (784-70-30-10 vs 784-40-20-16-10)" in compared.stderr

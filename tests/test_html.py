@@ -68,4 +68,4 @@ def test_compare_html_renders(chromium, tmp_path):
                            "full_run", "--html", str(page)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     dom = check_page(chromium, page, tmp_path, tables=1, images=1)
-    assert "B/A" in dom and "numpy-tuned" in dom and "mlp / full_run" in dom and "train_step" not in dom
+    assert "B/A" in dom and "numpy-tuned" in dom and "mlp 784-70-30-10 / full_run" in dom and "train_step" not in dom

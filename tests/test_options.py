@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: bad values of each shared option: every parser that takes it must refuse each with the same message
 BAD = {"--threads": ["0", "x", "1.5"], "--seed": ["-1", "x"], "--mnist": ["", " "], "--results-dir": [""],
        "--epochs": ["0", "inf"], "--rounds": ["0", "x"], "--batch-size": ["0", "nan"],
-       "--batch-sizes": ["0", "70000", "a,b"]}
+       "--batch-sizes": ["0", "70000", "a,b"],
+       "--layers": ["784,10", "784,0,10", "784,-5,10", "100,70,10", "784,70,30,9", "784,7.5,10", "", "784,,10"]}
 
 
 def test_every_shared_option_has_bad_values():

@@ -44,7 +44,7 @@ def run(ctx: Context) -> None:
         def work(split: str = split, decay: float = decay, seed: int = seed) -> dict[str, Any]:
             data = ctx.data(split, seed)  # the seed drives weights, batch order and the pooled split alike
             config = TrainConfig.make(batch_size=BATCH_SIZE, epochs=ctx.profile.epochs, seed=seed,
-                                      decrease_rate=decay, n_train=data.n_train)
+                                      decrease_rate=decay, n_train=data.n_train, layers=ctx.layers)
             return {"split": split, **train_run(IMPL, config, data, ctx.threads)}
         units.append((key(split, decay, seed), work))
     run_parts(ctx, folder, units, "accuracy-35")

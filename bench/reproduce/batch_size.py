@@ -55,11 +55,12 @@ def run(ctx: Context) -> dict[str, str]:
             skipped.update({key(impl, size): f"{impl}: {unavailable_reason(impl)}" for size in ctx.profile.batch_sizes})
             continue
         for size in ctx.profile.batch_sizes:
-            config = TrainConfig.make(batch_size=size, epochs=ctx.profile.epochs, seed=0, n_train=data.n_train)
+            config = TrainConfig.make(batch_size=size, epochs=ctx.profile.epochs, seed=0, n_train=data.n_train,
+                                      layers=ctx.layers)
             units.append((key(impl, size), lambda c=config, i=impl: train_run(i, c, data, ctx.threads)))
     if not unavailable_reason("numpy-tuned"):  # the same mathematics, the fastest trainer: 40x the epochs at B=20000
         epochs = equal_updates_epochs(ctx.profile.epochs, data.n_train)
-        config = TrainConfig.make(batch_size=20000, epochs=epochs, seed=0, n_train=data.n_train)
+        config = TrainConfig.make(batch_size=20000, epochs=epochs, seed=0, n_train=data.n_train, layers=ctx.layers)
         units.append((EQUAL_UPDATES, lambda: train_run("numpy-tuned", config, data, ctx.threads)))
     run_parts(ctx, folder, units, "batch-size")
     return skipped

@@ -20,7 +20,7 @@ from bench.environment import machine_record
 from bench.options import positive_int
 from bench.reproduce import ladder
 from bench.reproduce.claims import CLAIMS_FILE, load_claims
-from bench.reproduce.common import FULL, QUICK, Context, profile_of, write_csv
+from bench.reproduce.common import FULL, QUICK, Context, layers_of, profile_of, write_csv
 from bench.reproduce.report import EXPERIMENTS, KIND, REPORT_FILE, claims_section, machine_identity, render
 from bench.runs import atomic_write_text, check_writable, new_run_dir, read_run, update_run_record
 from impl.data import load_dataset
@@ -52,6 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", metavar="RUN", type=Path,
                         help="go on with an interrupted reproduction (same code version and machine only)")
     options.THREADS.add_to(parser)
+    options.LAYERS.but(help=options.LAYERS.help + "; any other model than the seed's makes every claim 'not "
+                       "comparable' (the articles' figures are for 784-70-30-10)").add_to(parser)
     options.MNIST.add_to(parser)
     parser.set_defaults(run=run)
 
@@ -122,16 +124,17 @@ def _new_record(args: argparse.Namespace) -> dict[str, Any]:
         if ladder.NAME not in experiments:
             raise ConfigError("--from feeds the ladder, which --only leaves out")
         source = resolve_run(args.from_run, args.results_dir)  # a folder, or a run id such as "reference"
-        ladder.check_source(source)
+        ladder.check_source(source, args.layers)
         ladder_from = str(source.resolve())
     return {"experiments": experiments, "profile": dataclasses.asdict(profile), "seeds": seeds, "impl": impl,
-            "threads": args.threads, "mnist": args.mnist, "ladder_from": ladder_from,
+            "threads": args.threads, "layers": list(args.layers), "mnist": args.mnist, "ladder_from": ladder_from,
             "code_version": code_version(), "machine": machine_record(), "status": {}, "skipped": {}}
 
 
 def _resumed(args: argparse.Namespace) -> Path:
     given = [flag for flag, value in (("--only", args.only), ("--quick", args.quick), ("--from", args.from_run),
-                                      (options.IMPL.flag, args.impl), ("--seeds", args.seeds)) if value]
+                                      (options.IMPL.flag, args.impl), ("--seeds", args.seeds),
+                                      (options.LAYERS.flag, args.layers != options.LAYERS.default)) if value]
     if given:
         raise ConfigError(f"--resume goes on with the run's own options; drop {', '.join(given)}")
     path = resolve_run(str(args.resume), args.results_dir)
@@ -168,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
     if record.get("threads") is not None:
         os.environ["MLPBENCH_THREADS"] = str(record["threads"])  # Keras, torch and JAX read it when they start
     ctx = Context(folder, profile_of(record), record["impl"], record["seeds"], record.get("threads"),
-                  record.get("mnist"), Path(record["ladder_from"]) if record.get("ladder_from") else None)
+                  record.get("mnist"), Path(record["ladder_from"]) if record.get("ladder_from") else None,
+                  layers=layers_of(record))
     print(f"reproduction: {folder} ({ctx.profile.name} profile: {', '.join(record['experiments'])})",
           file=sys.stderr)
     failed = []

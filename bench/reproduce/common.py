@@ -20,7 +20,7 @@ from bench.environment import blas_threads
 from bench.figures import pyplot, save
 from bench.reproduce.claims import Measure
 from bench.runs import atomic_write_text, write_json
-from impl.config import TrainConfig
+from impl.config import SEED_LAYERS, TrainConfig
 from impl.contract import Trainer
 from impl.data import Dataset, load_dataset
 from impl.numpy_mlp.reference import forward
@@ -62,6 +62,7 @@ class Context:
     threads: int | None
     mnist: str | None
     ladder_from: Path | None = None
+    layers: tuple[int, ...] = SEED_LAYERS  # the MLP's model (--layers); the articles' figures are for the seed's
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
 
     def experiment_dir(self, name: str) -> Path:
@@ -226,6 +227,11 @@ def markdown_table(head: list[str], rows: list[list[Any]]) -> str:
 def elapsed(start: float) -> str:
     seconds = time.perf_counter() - start
     return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def layers_of(record: dict[str, Any]) -> tuple[int, ...]:
+    """The run's MLP model: a record from before --layers trained the seed's."""
+    return tuple(record.get("layers") or SEED_LAYERS)
 
 
 def profile_of(record: dict[str, Any]) -> Profile:

@@ -19,6 +19,7 @@ from bench.results import case_data, label_of, load_run, run_covariate
 from bench.runner import option_args, run_suite
 from bench.runs import list_runs, read_run
 from bench.stats import compare_cases
+from impl.config import layer_text
 from impl.errors import MLPBenchError
 
 NAME = "ladder"
@@ -37,9 +38,13 @@ def full_runs(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     return doc, frame[frame["label"] == frame["impl"]]
 
 
-def check_source(path: Path) -> None:
-    """``--from RUN`` must be a benchmark run holding the ladder's full runs at both batch sizes."""
+def check_source(path: Path, layers: tuple[int, ...]) -> None:
+    """``--from RUN`` must be a benchmark run of this model holding the ladder's full runs at both batch sizes."""
     _, frame = full_runs(path)
+    models = sorted({m for m in frame["layers"] if m} - {layer_text(layers)})
+    if models:
+        raise MLPBenchError(f"{path}: measured the model {', '.join(models)}, this reproduction trains "
+                            f"{layer_text(layers)}; pass --layers to match, or another run")
     have = {(r.impl, int(r.batch_size)) for r in frame.itertuples()}
     missing = [f"{impl}@{size}" for impl in IMPLS for size in SIZES if (impl, size) not in have]
     if len(missing) == len(IMPLS) * len(SIZES):
@@ -64,7 +69,8 @@ def benchmark_options(ctx: Context) -> dict[Option, Any]:
     """The benchmark run the ladder needs: its implementations' full runs at its batch sizes, in this folder."""
     return {suite.IMPLS: IMPLS, suite.PHASES_OPTION: ["full_run"], suite.FULL_RUN_BATCH_SIZES: SIZES,
             suite.RESULTS_DIR: ctx.folder / NAME / BENCHMARK_DIR, suite.TAG: "ladder",
-            suite.QUICK_OPTION: ctx.profile.name == "quick", suite.THREADS: ctx.threads, suite.MNIST: ctx.mnist}
+            suite.QUICK_OPTION: ctx.profile.name == "quick", suite.THREADS: ctx.threads, suite.MNIST: ctx.mnist,
+            suite.LAYERS: ctx.layers}
 
 
 def run(ctx: Context) -> None:

@@ -44,7 +44,7 @@ def run(ctx: Context) -> None:
     for lam in LAMBDAS:
         def work(lam: float = lam) -> dict[str, Any]:
             config = TrainConfig.make(preset=PRESET, batch_size=BATCH_SIZE, epochs=profile.lambda2_epochs,
-                                      lambda2=lam, seed=0, n_train=data.n_train)
+                                      lambda2=lam, seed=0, n_train=data.n_train, layers=ctx.layers)
             with tqdm(total=profile.lambda2_epochs, desc=f"  λ2={lam:g}", unit="epoch", leave=False) as bar:
                 return train_run(ctx.impl, config, data, ctx.threads, every=profile.lambda2_every,
                                  on_eval=lambda epoch: bar.update(epoch - bar.n))

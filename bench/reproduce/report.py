@@ -17,8 +17,9 @@ import pandas as pd
 
 from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2
 from bench.reproduce.claims import Claim, load_claims, verdict
-from bench.reproduce.common import Summary, markdown_table
+from bench.reproduce.common import Summary, layers_of, markdown_table
 from bench.runs import read_run
+from impl.config import SEED_LAYERS, layer_text
 from impl.errors import MLPBenchError
 
 KIND = "reproduction"
@@ -39,6 +40,15 @@ class FolderSummary:
         gpus = machine.get("gpus") or []
         label = f"{machine.get('cpu_model', 'unknown CPU')} ({machine.get('cpu_count', '?')} cores)"
         return label + (f", {gpus[0].split(',')[0]}" if gpus else "")
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return layers_of(self.record)
+
+    @property
+    def comparable(self) -> bool:
+        """The articles' figures are for the seed's model: a run of another one cannot reproduce or refute them."""
+        return self.layers == SEED_LAYERS
 
     @property
     def quick(self) -> bool:
@@ -65,7 +75,7 @@ def summarise_folder(path: Path, out_dir: Path) -> FolderSummary:
         return os.path.relpath(figure, out_dir)
 
     if info.kind == "benchmark":
-        ladder.check_source(path)  # one clear error when it holds no MLP full runs
+        ladder.check_source(path, layers_of(info.record))  # one clear error when it holds no MLP full runs
         folder.summaries[ladder.NAME] = ladder.summarise(path, info.record, link)
     elif info.kind == KIND:
         for name in info.record.get("experiments", EXPERIMENTS):
@@ -78,7 +88,7 @@ def summarise_folder(path: Path, out_dir: Path) -> FolderSummary:
 def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[list[str]], dict[str, str], dict]:
     """One row per claim and folder that covers the claim's experiment; the reasons cited; verdict counts."""
     several = len(folders) > 1
-    rows, reasons, counts = [], {}, {"reproduced": 0, "differs": 0, "not run here": 0}
+    rows, reasons, counts = [], {}, {"reproduced": 0, "differs": 0, "not run here": 0, "not comparable": 0}
     for claim in claims:
         covering = [f for f in folders if claim.experiment in f.summaries] or [None]
         for folder in covering:
@@ -88,7 +98,10 @@ def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[
                 summary = folder.summaries[claim.experiment]
                 why = summary.measure_reasons.get(claim.measure) or summary.not_run_reason or "not measured"
                 ours, result = verdict(claim, summary.measures.get(claim.measure), why)
-                if result.startswith("differs") and claim.reason:
+                if not folder.comparable and ours != "-":
+                    result = (f"not comparable (model {layer_text(folder.layers)}; the articles' is "
+                              f"{layer_text(SEED_LAYERS)})")
+                elif result.startswith("differs") and claim.reason:
                     experiment, finding = claim.reason.split(":", 1)
                     text = folder.summaries.get(experiment, Summary(experiment)).findings.get(finding)
                     if text:
@@ -121,6 +134,7 @@ def claims_frame(claims: list[Claim], folder: FolderSummary) -> pd.DataFrame:
         summary = folder.summaries.get(claim.experiment)
         measure = summary.measures.get(claim.measure) if summary else None
         word = verdict(claim, measure, "-")[1].split(" (")[0] if summary else "not run here"
+        word = "not comparable" if word != "not run here" and not folder.comparable else word
         low, high = claim.region()
         scale = claim.figure or 1.0
         rows.append({"label": f"{claim.id}: {claim.figure_text}",
@@ -151,6 +165,11 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
                               (f.record.get("profile") or {}).get("name", "-"),
                               "yes" if f.record.get("complete", True) else "NO", f.record.get("code_version", "-"),
                               f.record.get("created", "-")[:19]] for f in folders]), ""]
+    for f in folders:
+        if not f.comparable:
+            lines += [f"**Model {layer_text(f.layers)} in `{f.path.name}`** (--layers): the articles measured "
+                      f"{layer_text(SEED_LAYERS)}, so none of its figures is a reproduction of theirs; its claims "
+                      "say `not comparable`.", ""]
     if any(f.quick for f in folders):
         lines += ["**QUICK profile**: tiny epochs, sweeps and a training subset, to test the code paths; its "
                   "figures are not comparable with the articles' and its verdicts mean nothing.", ""]
@@ -161,10 +180,13 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
                       f"`mlp-bench reproduce --resume {f.path}` goes on where it stopped.", ""]
     lines += ["## Claims", "",
               f"{counts['reproduced']} reproduced, {counts['differs']} differ ({unresolved} of them unresolved), "
-              f"{counts['not run here']} not run here. Verdicts follow the checks in `bench/reproduce/claims.toml`, "
-              "written before the runs: the point estimate against the claim's tolerance; `unresolved` marks a "
-              "difference whose 99 % interval (in brackets) still reaches the claim. Time claims are ratios "
-              "measured in one run, never seconds across machines.", "",
+              f"{counts['not run here']} not run here"
+              + (f", {counts['not comparable']} not comparable (another model than the articles')"
+                 if counts["not comparable"] else "")
+              + ". Verdicts follow the checks in `bench/reproduce/claims.toml`, written before the runs: the point "
+              "estimate against the claim's tolerance; `unresolved` marks a difference whose 99 % interval (in "
+              "brackets) still reaches the claim. Time claims are ratios measured in one run, never seconds across "
+              "machines.", "",
               markdown_table(head, rows), ""]
     if claims_png is not None and len(folders) == 1:
         from bench.figures import claims_figure
