@@ -14,14 +14,14 @@ from typing import NoReturn
 
 from tabulate import tabulate
 
-from bench import compare, profile, train
+from bench import compare, crossover, profile, train
 from bench.reproduce import command as reproduce
 from bench.roofline import command as roofline
 from impl.errors import ConfigError, MLPBenchError, UnavailableError
 from impl.registry import all_implementations
 
 #: Modules with ``add_parser(subparsers)``; each sets ``run`` on its parser. One line per command.
-COMMANDS = [train, compare, profile, reproduce, roofline]
+COMMANDS = [train, compare, profile, reproduce, roofline, crossover]
 
 
 #: Widest line plain `mlp-bench list` may print: one line per implementation in a terminal.

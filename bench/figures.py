@@ -266,3 +266,64 @@ def _ordered(labels: pd.Series) -> list[str]:
     unique = list(dict.fromkeys(labels))
     return sorted(unique, key=lambda label: (names.index(label.split("@")[0]) if label.split("@")[0] in names
                                              else len(names), label))
+
+
+def crossover_figure(best: pd.DataFrame, path: Path) -> Path:
+    """The map's "who is fastest where": per phase a grid of models (rows) x batch sizes (columns), each cell
+    coloured by its fastest implementation (pale where the runner-up is not resolved slower) and labelled with
+    the runner-up's ratio; black lines mark the crossovers, where the fastest changes between neighbours."""
+    plt = pyplot()
+    phases = list(dict.fromkeys(best["phase"]))
+    models = list(dict.fromkeys(best["layers"]))
+    fig, axes = plt.subplots(1, len(phases), figsize=(4.2 * len(phases) + 2, 0.6 * len(models) + 1.8),
+                             squeeze=False, layout="constrained")
+    for ax, phase in zip(axes[0], phases, strict=True):
+        rows = best[best["phase"] == phase]
+        sizes = sorted(set(rows["batch_size"]))
+        grid = {(r.layers, r.batch_size): r for r in rows.itertuples()}
+        for i, model in enumerate(models):
+            for j, size in enumerate(sizes):
+                cell = grid.get((model, size))
+                if cell is None:
+                    continue
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, color=colour_of(cell.fastest),
+                                           alpha=1.0 if cell.resolved else 0.35, lw=0))
+                ratio = "" if cell.ratio is None or pd.isna(cell.ratio) else f"\nnext {cell.ratio:.2f}x"
+                ax.text(j, i, f"{cell.fastest}{ratio}", ha="center", va="center", fontsize="x-small")
+                for di, dj in ((0, 1), (1, 0)):  # a crossover to the right or below
+                    other = grid.get((models[i + di], sizes[j + dj])) if i + di < len(models) and \
+                        j + dj < len(sizes) else None
+                    if other is not None and other.fastest != cell.fastest:
+                        if dj:
+                            ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], color="black", lw=2.5)
+                        else:
+                            ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], color="black", lw=2.5)
+        ax.set(xlim=(-0.5, len(sizes) - 0.5), ylim=(len(models) - 0.5, -0.5), xlabel="batch size",
+               title="train step" if phase == "train_step" else "full epoch")
+        ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
+        ax.set_yticks(range(len(models)), models, fontsize="small")
+    fig.suptitle("who is fastest where (pale: the runner-up is not resolved slower; lines: crossovers)")
+    return save(fig, path)
+
+
+def flop_rate_figure(cells: pd.DataFrame, peak_gflops: float, path: Path) -> Path:
+    """Each implementation's FLOP rate (matrix products only) in the train step against batch size, one panel
+    per model, with this machine's sgemm peak dashed: where a line meets it, the implementation is
+    compute-bound."""
+    plt = pyplot()
+    steps = cells[cells["phase"] == "train_step"]
+    models = list(dict.fromkeys(steps["layers"]))
+    columns = min(3, len(models))
+    rows_n = -(-len(models) // columns)
+    fig, axes = plt.subplots(rows_n, columns, figsize=(4.3 * columns + 2, 3.2 * rows_n), squeeze=False,
+                             sharey=True, layout="constrained")
+    for ax, model in zip(axes.flat, models, strict=False):
+        lines_over_batch_size(ax, steps[steps["layers"] == model].assign(label=lambda f: f["impl"]), "gflops")
+        ax.axhline(peak_gflops, color="black", ls="--", lw=1)
+        ax.set(title=model, ylabel="GFLOP/s")
+        batch_axis(ax, steps["batch_size"])
+    for ax in list(axes.flat)[len(models):]:
+        ax.set_visible(False)
+    shared_legend(fig, list(dict.fromkeys(steps["impl"])))
+    fig.suptitle(f"train step FLOP rate against the sgemm peak ({peak_gflops:.0f} GFLOP/s, dashed)")
+    return save(fig, path)

@@ -221,12 +221,15 @@ IMPL = Option("--impl", "implementation name (see `mlp-bench list`)")
 IMPLS = Option("--impl", "comma-separated implementations (see `mlp-bench list`)", implementation_names)
 BATCH_SIZE = Option("--batch-size", "mini-batch size", positive_int, default_help="the workload's: 500")
 BATCH_SIZES = Option("--batch-sizes", "comma-separated batch sizes", batch_sizes)
+PROCESSES = Option("--processes", "worker processes per case, run one at a time with the rounds interleaved across "
+                   "cases", positive_int)
 LAYERS = Option("--layers", "the MLP's layer widths, input to output, comma-separated (hidden layers sigmoid; the "
                 "learning rate follows the batch size only, docs/training.md)", layer_sizes, default=SEED_LAYERS,
                 default_help=f"{layer_text(SEED_LAYERS).replace('-', ',')}, the seed's", metavar="N,N,...")
 
 #: what tests/test_options.py holds to one definition and one message: flag -> the option
-SHARED = {o.flag: o for o in (THREADS, SEED, MNIST, RESULTS_DIR, EPOCHS, ROUNDS, BATCH_SIZE, BATCH_SIZES, LAYERS)}
+SHARED = {o.flag: o for o in (THREADS, SEED, MNIST, RESULTS_DIR, EPOCHS, ROUNDS, BATCH_SIZE, BATCH_SIZES, LAYERS,
+                                               PROCESSES)}
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:

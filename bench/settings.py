@@ -51,9 +51,8 @@ FULL_RUN_BATCH_SIZES = options.BATCH_SIZES.but(flag="--full-run-batch-sizes", he
 EPOCHS = options.EPOCHS.but(default_help="the workload's; MLP 35")
 ROUNDS = options.ROUNDS.but(default_help=f"{DEFAULT_ROUNDS} with one process, {PROCESS_ROUNDS} with several; 1 "
                             "for numpy-v0-naive", ini="mlpbench_rounds")
-PROCESSES = Option("--processes", "worker processes per case, run one at a time with the rounds interleaved across "
-                   "cases", options.positive_int, default_help=f"{DEFAULT_PROCESSES}; --quick: 1, measured in this "
-                   "process", ini="mlpbench_processes")
+PROCESSES = options.PROCESSES.but(default_help=f"{DEFAULT_PROCESSES}; --quick: 1, measured in this process",
+                                  ini="mlpbench_processes")
 WORKER_TIMEOUT = Option("--worker-timeout", "seconds one worker process may run before its cases fail",
                         options.positive_float, default=DEFAULT_WORKER_TIMEOUT,
                         default_help=f"{DEFAULT_WORKER_TIMEOUT:g}", metavar="S", ini="mlpbench_worker_timeout")

@@ -67,10 +67,10 @@ def child(threads: int, batch_size: int) -> dict:
 
 
 def main() -> int:
-    from bench.options import BATCH_SIZES
+    from bench.options import BATCH_SIZES, PROCESSES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--processes", type=int, default=6)
+    PROCESSES.but(help="fresh processes per condition and batch size", default=6, default_help="6").add_to(parser)
     BATCH_SIZES.but(default=[500, 20000], default_help="500,20000").add_to(parser)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", nargs=2, type=int, metavar=("THREADS", "B"), help=argparse.SUPPRESS)

@@ -123,7 +123,7 @@ def test_profile_reaches_every_transition_of_another_model():
 #: what each subcommand needs besides the option under test
 BASE = {"train": ["--impl", "numpy-v3-sliced", "--synthetic"], "profile": ["--impl", "numpy-v3-sliced",
         "--transition", "bw:1", "--synthetic"], "report": ["reference"], "compare": [], "table": [],
-        "reproduce": ["--quick"], "list": [], "roofline": []}
+        "reproduce": ["--quick"], "list": [], "roofline": [], "map": []}
 ALWAYS_BAD = ["abc", "nan", "inf", "-1", "1e999"]
 
 

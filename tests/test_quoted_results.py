@@ -90,12 +90,17 @@ def test_the_readmes_claim_rows_are_the_reports(capsys):
 
 def test_the_readmes_verdict_count_is_the_reports():
     report = REPORT.read_text(encoding="utf-8")
-    count = re.search(r"^(\d+) reproduced, (\d+) differ \((\d+) of them unresolved\), (\d+) not run here", report, re.M)
+    count = re.search(r"^(\d+) reproduced \((\d+) of them unresolved\), (\d+) differ \((\d+) of them unresolved\), "
+                      r"(\d+) not comparable, (\d+) not run here", report, re.M)
     assert count, "the report no longer states its verdict count"
-    reproduced, differ, unresolved, not_run = count.groups()
+    reproduced, reproduced_open, differ, differ_open, not_comparable, not_run = count.groups()
     readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
-    assert (f"{reproduced} claims reproduced, {differ} differ ({unresolved} of them unresolved), {not_run} not run "
-            "here") in readme
+    assert (f"{reproduced} claims reproduced ({reproduced_open} of them unresolved), {differ} differ ({differ_open} of "
+            f"them unresolved), {not_comparable} not comparable") in readme
+    assert f"{not_run} not run here" in readme
     verdicts = [c[5] for c in report_claims()]
-    assert verdicts.count("reproduced") == int(reproduced)
+    assert sum(v.startswith("reproduced") for v in verdicts) == int(reproduced)
+    assert sum(v.startswith("reproduced (unresolved") for v in verdicts) == int(reproduced_open)
     assert sum(v.startswith("differs") for v in verdicts) == int(differ)
+    assert sum("unresolved" in v for v in verdicts if v.startswith("differs")) == int(differ_open)
+    assert sum(v.startswith("not comparable") for v in verdicts) == int(not_comparable)

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from test_cli import assert_one_line_error
 
-from bench.reproduce.claims import Measure, load_claims, parse_claims, verdict
+from bench.reproduce.claims import Claim, Measure, load_claims, parse_claims, verdict
+from bench.reproduce.common import Summary
 from bench.reproduce.lambda2 import converged_epoch
-from bench.reproduce.report import EXPERIMENTS
+from bench.reproduce.report import EXPERIMENTS, FolderSummary, claim_rows
 from bench.runs import list_runs
 
 
@@ -82,11 +83,73 @@ def test_verdicts_follow_each_check() -> None:
     assert verdict(least, Measure(0.977), "x")[1] == "reproduced"
     assert verdict(least, Measure(0.9769), "x")[1] == "differs"
     assert verdict(window, Measure(1.11), "x")[1] == "differs"
-    assert verdict(window, Measure(0.95, 0.8, 1.2), "x") == ("0.950 [0.800, 1.200]", "reproduced")
+    assert verdict(window, Measure(0.95, 0.92, 1.05), "x") == ("0.950 [0.920, 1.050]", "reproduced")
     assert verdict(window, Measure(1.3, 1.05, 1.6), "x")[1] == "differs (unresolved: the interval reaches the claim)"
     assert verdict(window, Measure(1.3, 1.15, 1.6), "x")[1] == "differs"
     assert verdict(least, Measure(0.96, 0.95, 0.97), "x")[1] == "differs"  # no interval reaches 0.977
     assert verdict(window, None, "no GPU") == ("-", "not run here (no GPU)")
+
+
+def claim(**fields: object) -> Claim:
+    """One claim of claims.toml from its fields (the rest: a ratio claim of the ladder)."""
+    entry = {"id": "c", "experiment": "ladder", "claim": "c", "source": "s", "quality": "printed", "unit": "ratio",
+             "measure": "ladder.x", **fields}
+    text = "[[claim]]\n" + "\n".join(f"{k} = {json.dumps(v)}" for k, v in entry.items())
+    return parse_claims(text)[0]
+
+
+def test_a_ratio_claimed_above_1_is_never_reproduced_at_or_below_1() -> None:
+    slower = claim(figure=1.07, tolerance_rel=0.15)  # a band of 0.91-1.23: below 1 is the opposite ordering
+    assert slower.region() == (1.0, pytest.approx(1.2305)) and slower.tolerance_text() == "±15%, > 1"
+    assert verdict(slower, Measure(1.02), "x")[1] == "reproduced"
+    assert verdict(slower, Measure(0.95), "x")[1] == "differs"
+    assert verdict(slower, Measure(1.0), "x")[1] == "differs"
+    within_2x = claim(figure=2.0, at_most=2.0)  # "the gap shrank below a factor of 2": still slower
+    assert verdict(within_2x, Measure(0.84, 0.66, 1.06), "x")[1] == (
+        "differs (unresolved: the interval reaches the claim)")
+    faster = claim(figure=0.9, at_most=0.9)
+    assert faster.tolerance_text() == "<= 0.900" and verdict(faster, Measure(0.8), "x")[1] == "reproduced"
+    level = claim(figure=1, range=[0.9, 1.1])  # "at the same level": no ordering
+    assert verdict(level, Measure(0.95), "x")[1] == "reproduced" and level.tolerance_text() == "0.900 to 1.100"
+
+
+def test_a_reproduced_point_whose_interval_leaves_the_band_is_unresolved() -> None:
+    slower = claim(figure=1.1, tolerance_rel=0.15)
+    assert verdict(slower, Measure(1.03, 0.84, 1.26), "x")[1] == (
+        "reproduced (unresolved: the interval leaves the claim's band)")
+    assert verdict(slower, Measure(1.1, 1.01, 1.2), "x")[1] == "reproduced"
+
+
+def test_a_claim_without_a_defined_measure_is_not_comparable_and_shows_ours() -> None:
+    converged = claim(experiment="lambda2", unit="epochs", measure="lambda2.x", figure=700, tolerance_abs=150,
+                      not_comparable="the article states no convergence rule")
+    assert verdict(converged, Measure(230, note="epoch 230 within 0.002, 430 within 0.0005"), "x") == (
+        "230", "not comparable (the article states no convergence rule; ours: epoch 230 within 0.002, 430 within "
+        "0.0005)")
+    assert verdict(converged, None, "not measured")[1] == "not run here (not measured)"
+
+
+def test_a_difference_without_a_measured_reason_says_unexplained(tmp_path: Path) -> None:
+    summary = Summary("ladder", measures={"ladder.x": Measure(1.5), "ladder.y": Measure(0.5, 0.4, 0.95)})
+    summary.findings["why"] = "measured: the products take 80 %"
+    folder = FolderSummary(tmp_path, {"kind": "reproduction"}, {"ladder": summary})
+    claims = [claim(id="a", figure=1.1, tolerance_rel=0.1), claim(id="b", figure=0.9, at_least=0.9, measure="ladder.y"),
+              claim(id="c", figure=1.1, tolerance_rel=0.1, reason="ladder:why")]
+    rows, reasons, counts = claim_rows(claims, [folder])
+    assert [r[-1] for r in rows] == ["differs (unexplained)",
+                                     "differs (unexplained; unresolved: the interval reaches the claim)",
+                                     "differs (reason R1)"]
+    assert reasons == {"R1": "measured: the products take 80 %"} and counts["differs"] == 3
+    other_model = FolderSummary(tmp_path, {"kind": "reproduction", "layers": [784, 280, 120, 10]}, {"ladder": summary})
+    rows, _, counts = claim_rows(claims[:1], [other_model])
+    assert rows[0][-1] == "not comparable (model 784-280-120-10; the articles' is 784-70-30-10)"
+    assert counts["not comparable"] == 1
+
+
+def test_a_quantity_with_two_readings_is_marked_interpreted() -> None:
+    readings = [c for c in load_claims() if c.quality == "interpreted"]
+    assert {c.measure.rsplit(".", 1)[1] for c in readings} == {"train", "test"}  # "over 97.7 %", both ways
+    assert len({c.figure for c in readings}) == 1
 
 
 @pytest.mark.parametrize("broken, words", [
@@ -155,7 +218,7 @@ def test_quick_reproduction_writes_the_whole_report(quick_run: Path) -> None:
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| claim")]
     assert len(rows) == len(load_claims())  # every claim, one row each (one run)
     assert all(row.rstrip(" |").split("|")[-1].strip().split(" (")[0].split(",")[0]
-               in ("reproduced", "differs", "not run here") for row in rows)
+               in ("reproduced", "differs", "not comparable", "not run here") for row in rows)
     for name in EXPERIMENTS:
         assert f"## {name}:" in report
     for figure in ("ladder/ladder.png", "batch-size/batch-size.png", "lambda2/lambda2.png"):

@@ -12,7 +12,7 @@ from impl.errors import MLPBenchError
 
 CLAIMS_FILE = Path(__file__).with_name("claims.toml")
 CHECKS = ("tolerance_rel", "tolerance_abs", "at_least", "at_most", "range")
-QUALITIES = ("printed", "second-hand")
+QUALITIES = ("printed", "second-hand", "interpreted")
 UNITS = ("ratio", "accuracy", "epochs", "s")
 
 
@@ -59,8 +59,26 @@ class Claim:
     #: The training run the figure was printed for, where the claim names one (``mlp-bench train`` shows the
     #: figure beside a run with this implementation, batch size and epochs): ``{impl, batch_size, epochs}``.
     setting: dict[str, Any] | None = None
+    #: Why no verdict can be reached where the articles leave the measure undefined (a convergence epoch without
+    #: a stated rule): the row then says ``not comparable`` with our figure.
+    not_comparable: str | None = None
+
+    @property
+    def ordering(self) -> int:
+        """A ratio figure above 1 claims that A is slower than B (+1), below 1 that it is faster (-1): a value
+        on the other side of 1 never reproduces it, whatever the tolerance. 0: no ordering claimed."""
+        if self.unit != "ratio" or self.figure == 1:
+            return 0
+        return 1 if self.figure > 1 else -1
 
     def tolerance_text(self) -> str:
+        text = self._band_text()
+        low, high = self._band()
+        if self.ordering > 0 and low < 1 or self.ordering < 0 and high > 1:
+            text += ", > 1" if self.ordering > 0 else ", < 1"
+        return text
+
+    def _band_text(self) -> str:
         if self.check == "tolerance_rel":
             return f"±{self.bound:.0%}"
         if self.check == "tolerance_abs":
@@ -73,7 +91,15 @@ class Claim:
         return f"{format_value(low, self.unit)} to {format_value(high, self.unit)}"
 
     def region(self) -> tuple[float, float]:
-        """The values that reproduce the claim, as an interval."""
+        """The values that reproduce the claim, as an interval: the check's band on the claimed side of 1."""
+        low, high = self._band()
+        if self.ordering > 0:
+            low = max(low, 1.0)
+        elif self.ordering < 0:
+            high = min(high, 1.0)
+        return low, high
+
+    def _band(self) -> tuple[float, float]:
         if self.check == "tolerance_rel":
             return self.figure * (1 - self.bound), self.figure * (1 + self.bound)
         if self.check == "tolerance_abs":
@@ -86,7 +112,12 @@ class Claim:
         return low, high
 
     def holds(self, value: float) -> bool:
-        """Whether ``value`` reproduces the claim under its check."""
+        """Whether ``value`` reproduces the claim: its check, and the ordering a ratio claims (strictly)."""
+        if self.ordering and not (value > 1 if self.ordering > 0 else value < 1):
+            return False
+        return self._check_holds(value)
+
+    def _check_holds(self, value: float) -> bool:
         if self.check == "tolerance_rel":
             return abs(value / self.figure - 1) <= self.bound
         if self.check == "tolerance_abs":
@@ -130,7 +161,7 @@ def parse_claims(text: str, where: str = "claims") -> list[Claim]:
         figure_text, figure = _figure(entry["figure"], here)
         claims.append(Claim(entry["id"], entry["experiment"], entry["claim"], entry["source"], entry["quality"],
                             figure_text, figure, entry["unit"], entry["measure"], checks[0], entry[checks[0]],
-                            entry.get("reason"), _setting(entry.get("setting"), here)))
+                            entry.get("reason"), _setting(entry.get("setting"), here), entry.get("not_comparable")))
     return claims
 
 
@@ -158,14 +189,20 @@ def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:
 
 
 def verdict(claim: Claim, measure: Measure | None, missing_reason: str) -> tuple[str, str]:
-    """(ours, verdict) for one claim: ``reproduced``, ``differs`` or ``not run here (why)``."""
+    """(ours, verdict) for one claim: ``reproduced``, ``differs`` (either ``unresolved`` where the interval
+    crosses the band's edge), ``not comparable (why)`` or ``not run here (why)``."""
     if measure is None or not math.isfinite(measure.value):
         return "-", f"not run here ({missing_reason})"
     ours = measure.text(claim.unit)
-    if claim.holds(measure.value):
-        return ours, "reproduced"
+    if claim.not_comparable:
+        return ours, f"not comparable ({claim.not_comparable}" + (f"; ours: {measure.note})" if measure.note else ")")
     low, high = claim.region()
-    if measure.low is not None and measure.high is not None and measure.low <= high and measure.high >= low:
+    has_interval = measure.low is not None and measure.high is not None and math.isfinite(measure.low)
+    if claim.holds(measure.value):
+        if has_interval and (measure.low < low or measure.high > high):
+            return ours, "reproduced (unresolved: the interval leaves the claim's band)"
+        return ours, "reproduced"
+    if has_interval and measure.low <= high and measure.high >= low:
         return ours, "differs (unresolved: the interval reaches the claim)"
     return ours, "differs"
 

@@ -27,6 +27,7 @@ from impl.data import load_dataset
 from impl.errors import ConfigError, MLPBenchError
 from impl.registry import get_implementation
 
+DEFAULT_PROCESSES = 5  # the ladder's worker processes per case
 DEFAULT_IMPL = "numpy-tuned"  # the fastest implementation the equivalence tests cover (results/reference)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     options.RESULTS_DIR.add_to(parser)
     parser.add_argument("--resume", metavar="RUN", type=Path,
                         help="go on with an interrupted reproduction (same code version and machine only)")
+    options.PROCESSES.but(help="worker processes per case of the ladder's benchmark run (the articles reported the "
+                          "best of three runs; five give the median statistic an interval)",
+                          default_help=f"{DEFAULT_PROCESSES}; --quick: 1").add_to(parser)
     options.THREADS.add_to(parser)
     options.LAYERS.but(help=options.LAYERS.help + "; any other model than the seed's makes every claim 'not "
                        "comparable' (the articles' figures are for 784-70-30-10)").add_to(parser)
@@ -127,14 +131,17 @@ def _new_record(args: argparse.Namespace) -> dict[str, Any]:
         ladder.check_source(source, args.layers)
         ladder_from = str(source.resolve())
     return {"experiments": experiments, "profile": dataclasses.asdict(profile), "seeds": seeds, "impl": impl,
-            "threads": args.threads, "layers": list(args.layers), "mnist": args.mnist, "ladder_from": ladder_from,
+            "threads": args.threads, "layers": list(args.layers),
+            "processes": args.processes or (None if args.quick else DEFAULT_PROCESSES), "mnist": args.mnist,
+            "ladder_from": ladder_from,
             "code_version": code_version(), "machine": machine_record(), "status": {}, "skipped": {}}
 
 
 def _resumed(args: argparse.Namespace) -> Path:
     given = [flag for flag, value in (("--only", args.only), ("--quick", args.quick), ("--from", args.from_run),
                                       (options.IMPL.flag, args.impl), ("--seeds", args.seeds),
-                                      (options.LAYERS.flag, args.layers != options.LAYERS.default)) if value]
+                                      (options.LAYERS.flag, args.layers != options.LAYERS.default),
+                                      (options.PROCESSES.flag, args.processes)) if value]
     if given:
         raise ConfigError(f"--resume goes on with the run's own options; drop {', '.join(given)}")
     path = resolve_run(str(args.resume), args.results_dir)
@@ -172,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         os.environ["MLPBENCH_THREADS"] = str(record["threads"])  # Keras, torch and JAX read it when they start
     ctx = Context(folder, profile_of(record), record["impl"], record["seeds"], record.get("threads"),
                   record.get("mnist"), Path(record["ladder_from"]) if record.get("ladder_from") else None,
-                  layers=layers_of(record))
+                  layers=layers_of(record), processes=record.get("processes"))
     print(f"reproduction: {folder} ({ctx.profile.name} profile: {', '.join(record['experiments'])})",
           file=sys.stderr)
     failed = []

@@ -63,6 +63,7 @@ class Context:
     mnist: str | None
     ladder_from: Path | None = None
     layers: tuple[int, ...] = SEED_LAYERS  # the MLP's model (--layers); the articles' figures are for the seed's
+    processes: int | None = None  # worker processes per case of the ladder (None: the suite's default)
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
 
     def experiment_dir(self, name: str) -> Path:

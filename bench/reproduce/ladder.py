@@ -8,6 +8,7 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench import settings as suite
@@ -70,7 +71,7 @@ def benchmark_options(ctx: Context) -> dict[Option, Any]:
     return {suite.IMPLS: IMPLS, suite.PHASES_OPTION: ["full_run"], suite.FULL_RUN_BATCH_SIZES: SIZES,
             suite.RESULTS_DIR: ctx.folder / NAME / BENCHMARK_DIR, suite.TAG: "ladder",
             suite.QUICK_OPTION: ctx.profile.name == "quick", suite.THREADS: ctx.threads, suite.MNIST: ctx.mnist,
-            suite.LAYERS: ctx.layers}
+            suite.LAYERS: ctx.layers, suite.PROCESSES: ctx.processes}
 
 
 def run(ctx: Context) -> None:
@@ -87,6 +88,9 @@ def run(ctx: Context) -> None:
     status = run_suite(values)
     if status != 0 or source_run(ctx.folder, {}) is None:
         raise MLPBenchError(f"ladder: the benchmark run failed (exit {status}); its output is above")
+
+
+BASE = "numpy-v3-sliced"  # the rung every ratio of the articles is taken over
 
 
 def _ratio(logs: dict, pool: Any, a: tuple, b: tuple) -> Measure:
@@ -114,12 +118,33 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
                                                                              keys[(impl, 20000)])
     figure = folder / NAME / "ladder.png"
     summary.section = _section(source, frame, link, bool(frame["quick"].fillna(False).any()),
-                               figure if figure.is_file() else None)
+                               figure if figure.is_file() else None, _both_statistics(frame, logs, pool))
     return summary
 
 
+def _both_statistics(frame: pd.DataFrame, logs: dict, pool: Any) -> str:
+    """Every rung over V3 in the two statistics: ours (the ratio of geometric means of per-process medians, with
+    its interval; the claims use it) and the articles' (the best run of each side over the other's best)."""
+    keys = {(r.impl, int(r.batch_size)): (r.impl, r.backend, r.workload, r.phase, r.batch_size)
+            for r in frame.itertuples()}
+    sizes = sorted({size for _, size in keys})
+    rows = []
+    for impl in [i for i in IMPLS if i != BASE] + sorted({i for i, _ in keys} - set(IMPLS)):
+        row = [impl]
+        for size in sizes:
+            if (impl, size) not in keys or (BASE, size) not in keys:
+                row += ["", ""]
+                continue
+            median = _ratio(logs, pool, keys[(impl, size)], keys[(BASE, size)])
+            best = float(np.exp(logs[keys[(impl, size)]].logs.min() - logs[keys[(BASE, size)]].logs.min()))
+            row += [Measure(median.value, median.low, median.high).text("ratio"), f"{best:.3f}"]
+        rows.append(row)
+    head = ["over V3"] + [h for size in sizes for h in (f"B={size}: median of processes", f"B={size}: best run")]
+    return markdown_table(head, rows)
+
+
 def _section(source: Path, frame: pd.DataFrame, link: Callable[[Path], str], quick: bool,
-             figure: Path | None) -> str:
+             figure: Path | None, both: str) -> str:
     articles = articles_times()
     table = frame.pivot_table(index="impl", columns="batch_size", values="process_median_s")
     v3 = table.loc["numpy-v3-sliced"] if "numpy-v3-sliced" in table.index else None
@@ -137,7 +162,10 @@ def _section(source: Path, frame: pd.DataFrame, link: Callable[[Path], str], qui
     text = [f"Source: benchmark run `{source.name}` ({record.get('machine', {}).get('cpu_model', '?')}), "
             f"geometric mean of per-process medians, {int(frame['processes'].max())} process(es) per case"
             + (", QUICK profile (1 epoch)" if quick else "") + ". The articles' seconds come from a 2020 "
-            "i7-6700K: compare the ratios, not the seconds.", "", markdown_table(head, rows)]
+            "i7-6700K: compare the ratios, not the seconds.", "", markdown_table(head, rows), "",
+            "Each rung over V3 in both statistics: the claims use the ratio of per-process medians (with its 99 % "
+            "interval); the articles reported the best of three runs, here the best process of each side (one run "
+            "each), which has no interval and moves more with one lucky or unlucky run.", "", both]
     if figure is not None:
         text += ["", f"![ladder]({link(figure)})"]
     return "\n".join(text)

@@ -30,6 +30,9 @@ LAMBDAS = (0.01, 0.1, 0.2, 0.4, 0.8)
 BATCH_SIZE = 500
 PRESET = "xiii"  # lr 1e-3, decay 1e-5, momentum 5e-5 (impl/config.py)
 CONVERGED = 0.002  # the moving average stays within this of its final value
+#: The article states no convergence rule: our figure under a tighter one too, so a reader sees how much the
+#: rule decides (its claims say "not comparable").
+CONVERGED_TIGHT = 0.0005
 
 
 def key(lam: float) -> str:
@@ -79,18 +82,24 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
         if part is None:
             continue
         epoch = converged_epoch(part["curve"], window)
-        for metric, value in (("train", part["train"]), ("test", part["test"]), ("converged_epoch", epoch)):
+        tight = converged_epoch(part["curve"], window, CONVERGED_TIGHT)
+        for metric, value in (("train", part["train"]), ("test", part["test"])):
             summary.measures[f"{NAME}.{lam:g}.{metric}"] = Measure(value)
+        summary.measures[f"{NAME}.{lam:g}.converged_epoch"] = Measure(
+            epoch, note=f"epoch {epoch:.0f} within {CONVERGED}, {tight:.0f} within {CONVERGED_TIGHT}")
         best = max(part["curve"], key=lambda p: p["test"])
         rows.append([f"{lam:g}", f"{part['train']:.4f}", f"{part['test']:.4f}",
-                     "-" if np.isnan(epoch) else f"{epoch:.0f}", f"{best['test']:.4f} (epoch {best['epoch']})",
+                     "-" if np.isnan(epoch) else f"{epoch:.0f}", "-" if np.isnan(tight) else f"{tight:.0f}",
+                     f"{best['test']:.4f} (epoch {best['epoch']})",
                      f"{part['seconds']:.0f}"])
     impl = next(iter(parts.values()))["impl"]
     text = [f"{impl}, B={BATCH_SIZE}, lr 1e-3, decay 1e-5, momentum 5e-5, seed 0, standard split, "
             f"{profile.lambda2_epochs} epochs, whole-set accuracies every {profile.lambda2_every} epochs. "
             f"Converged = the first epoch from which the {profile.lambda2_window}-epoch moving average of test "
-            f"accuracy stays within {CONVERGED} of its final value.", "",
-            markdown_table(["λ2", "train", "test", "converged (epoch)", "best test", "training s"], rows)]
+            f"accuracy stays within {CONVERGED} of its final value (the article states no rule; the column beside "
+            f"it uses {CONVERGED_TIGHT}).", "",
+            markdown_table(["λ2", "train", "test", f"converged (epoch, {CONVERGED})",
+                            f"converged ({CONVERGED_TIGHT})", "best test", "training s"], rows)]
     figure = folder / NAME / "lambda2.png"
     if figure.is_file():
         text += ["", f"![lambda2 curves]({link(figure)})"]

@@ -101,22 +101,40 @@ def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[
                 if not folder.comparable and ours != "-":
                     result = (f"not comparable (model {layer_text(folder.layers)}; the articles' is "
                               f"{layer_text(SEED_LAYERS)})")
-                elif result.startswith("differs") and claim.reason:
-                    experiment, finding = claim.reason.split(":", 1)
-                    text = folder.summaries.get(experiment, Summary(experiment)).findings.get(finding)
-                    if text:
-                        label = reasons.setdefault(text, f"R{len(reasons) + 1}")
-                        result = result.replace("differs (", "differs (reason " + label + "; ") \
-                            if "(" in result else f"differs (reason {label})"
+                elif result.startswith("differs"):
+                    result = _with_reason(result, _finding(claim, folder), reasons)
                 if folder.quick:
                     result += ", quick"
             counts[result.split(" (")[0].split(",")[0]] += 1
-            quality = "" if claim.quality == "printed" else " (second-hand)"
+            quality = "" if claim.quality == "printed" else f" ({claim.quality})"
             row = [claim.claim, claim.source + quality, claim.figure_text, ours, claim.tolerance_text(), result]
             if several:
                 row.insert(3, folder.machine + f" `{folder.path.name}`" if folder else "-")
             rows.append(row)
     return rows, {label: text for text, label in reasons.items()}, counts
+
+
+def _finding(claim: Claim, folder: FolderSummary) -> str | None:
+    """The measured finding the claim names as its reason, where the experiment reported one."""
+    if not claim.reason:
+        return None
+    experiment, finding = claim.reason.split(":", 1)
+    return folder.summaries.get(experiment, Summary(experiment)).findings.get(finding)
+
+
+def _with_reason(result: str, finding: str | None, reasons: dict[str, str]) -> str:
+    """A ``differs`` verdict with its measured reason (labelled R1, R2, ... under the table), else ``unexplained``:
+    a difference is never given a cause that was not measured."""
+    cause = f"reason {reasons.setdefault(finding, f'R{len(reasons) + 1}')}" if finding else "unexplained"
+    return result.replace("differs (", f"differs ({cause}; ") if "(" in result else f"differs ({cause})"
+
+
+def verdict_count(counts: dict[str, int], unresolved: dict[str, int]) -> str:
+    """``22 reproduced (1 of them unresolved), 18 differ (6 of them unresolved), 3 not comparable, 1 not run
+    here``: the sentence above the claim table (the README quotes it)."""
+    return (f"{counts['reproduced']} reproduced ({unresolved['reproduced']} of them unresolved), {counts['differs']} "
+            f"differ ({unresolved['differs']} of them unresolved), {counts['not comparable']} not comparable, "
+            f"{counts['not run here']} not run here")
 
 
 def claims_section(report: str) -> str:
@@ -155,7 +173,8 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
     folders = [summarise_folder(p, out_dir) for p in paths]
     claims = load_claims()
     rows, reasons, counts = claim_rows(claims, folders)
-    unresolved = sum("unresolved" in row[-1] for row in rows)
+    unresolved = {word: sum(row[-1].startswith(word) and "unresolved" in row[-1] for row in rows)
+                  for word in ("reproduced", "differs")}
     head = ["claim", "source", "articles' figure", "ours", "tolerance", "verdict"]
     if len(folders) > 1:
         head.insert(3, "machine (run)")
@@ -179,14 +198,12 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
                       + (", ".join(f.missing) or "experiments that did not start") + ". "
                       f"`mlp-bench reproduce --resume {f.path}` goes on where it stopped.", ""]
     lines += ["## Claims", "",
-              f"{counts['reproduced']} reproduced, {counts['differs']} differ ({unresolved} of them unresolved), "
-              f"{counts['not run here']} not run here"
-              + (f", {counts['not comparable']} not comparable (another model than the articles')"
-                 if counts["not comparable"] else "")
-              + ". Verdicts follow the checks in `bench/reproduce/claims.toml`, written before the runs: the point "
-              "estimate against the claim's tolerance; `unresolved` marks a difference whose 99 % interval (in "
-              "brackets) still reaches the claim. Time claims are ratios measured in one run, never seconds across "
-              "machines.", "",
+              f"{verdict_count(counts, unresolved)}. Verdicts follow the checks in `bench/reproduce/claims.toml`, "
+              "written before the runs: the point estimate against the claim's band (a ratio claimed above 1 must "
+              "also be above 1); `unresolved` marks a verdict whose 99 % interval (in brackets) crosses the band's "
+              "edge. A difference names a measured reason or says `unexplained`; `not comparable` marks a claim whose "
+              "measure the articles leave undefined. Time claims are ratios measured in one run, never seconds "
+              "across machines.", "",
               markdown_table(head, rows), ""]
     if claims_png is not None and len(folders) == 1:
         from bench.figures import claims_figure

@@ -1,0 +1,79 @@
+"""`mlp-bench map`: the grid of models, the fastest per cell and its crossovers, and one real quick map (structure
+only, never values)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_cli import assert_one_line_error
+
+from bench.crossover import FULL, fastest_cells, hidden_widths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mlp_bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "MPLBACKEND": "Agg"}, timeout=900)
+
+
+def test_the_grid_scales_the_seeds_hidden_widths():
+    assert hidden_widths(1, 2) == (70, 30) and hidden_widths(4, 2) == (280, 120) and hidden_widths(16, 2) == (1120, 480)
+    assert hidden_widths(1, 4) == (70, 57, 43, 30) and hidden_widths(2, 1) == (140,)
+    assert [layers for _, _, layers in FULL.models()][:3] == [(784, 70, 30, 10), (784, 280, 120, 10),
+                                                              (784, 1120, 480, 10)]
+
+
+def test_the_fastest_of_a_cell_and_whether_its_order_resolves():
+    cells = pd.DataFrame([
+        {"layers": "784-70-30-10", "depth": 2, "phase": "train_step", "batch_size": 500, "impl": "a",
+         "x_fastest": 1.0, "low": float("nan"), "high": float("nan"), "verdict": "fastest", "gflops": 40.0,
+         "peak_share": 0.5},
+        {"layers": "784-70-30-10", "depth": 2, "phase": "train_step", "batch_size": 500, "impl": "b",
+         "x_fastest": 1.3, "low": 1.1, "high": 1.5, "verdict": "slower", "gflops": 30.0, "peak_share": 0.4},
+        {"layers": "784-70-30-10", "depth": 2, "phase": "train_step", "batch_size": 20000, "impl": "b",
+         "x_fastest": 1.0, "low": float("nan"), "high": float("nan"), "verdict": "fastest", "gflops": 70.0,
+         "peak_share": 0.9},
+        {"layers": "784-70-30-10", "depth": 2, "phase": "train_step", "batch_size": 20000, "impl": "a",
+         "x_fastest": 1.02, "low": 0.9, "high": 1.15, "verdict": "cannot resolve", "gflops": 69.0,
+         "peak_share": 0.88}])
+    best = fastest_cells(cells).set_index("batch_size")
+    assert best.loc[500, "fastest"] == "a" and best.loc[500, "runner_up"] == "b" and best.loc[500, "resolved"]
+    assert best.loc[20000, "fastest"] == "b" and not best.loc[20000, "resolved"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--widths", "0"], "a width multiplier must be between 1 and 64"),
+    (["--depths", "9"], "a depth must be between 1 and 8"),
+    (["--widths", "x"], "expected comma-separated integers"),
+    (["--batch-sizes", "70000"], "batch size must be between 1 and 60000"),
+    (["--processes", "1"], "--processes 1 gives no intervals"),
+    (["--impl", "nope"], "nope"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(args, words, tmp_path):
+    assert_one_line_error(mlp_bench("map", *args, "--results-dir", str(tmp_path / "r")), words)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_quick_map_writes_its_table_figures_and_runs(tmp_path, real_data):
+    done = mlp_bench("map", "--quick", "--threads", "1", "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    record = json.loads((folder / "run.json").read_text())
+    assert record["kind"] == "map" and record["complete"] and record["sgemm_gflops"] > 0
+    runs = sorted(p.name for p in (folder / "runs").iterdir())
+    assert len(runs) == 2 and runs[1].endswith("map-784-280-120-10")  # one benchmark run per model
+    cells = pd.read_csv(folder / "cells.csv")
+    assert len(cells) == 2 * 2 * 2  # models x implementations x (train step, full epoch)
+    assert set(cells["layers"]) == {"784-70-30-10", "784-280-120-10"} and (cells["gflops"] > 0).all()
+    table = (folder / "map.md").read_text()
+    assert "## train step" in table and "## full epoch" in table and "784-280-120-10" in table
+    assert table in done.stdout
+    for figure in ("map-fastest.png", "map-flops.png"):
+        assert (folder / figure).stat().st_size > 5000
