@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from bench.results import COLUMNS, process_of_round
+from bench.settings import BenchSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 # one BLAS thread: on a busy 2-core machine two OpenBLAS threads can stall a product 50-fold
@@ -278,6 +279,7 @@ def test_a_worker_gets_its_settings_from_a_spec_file_and_records_its_noise(two_r
     spec = json.loads(specs[0].read_text())
     assert {"settings", "cases", "benchmark_options", "process", "cpus", "out"} <= set(spec)
     assert spec["settings"]["impls"] == ["numpy-v3-sliced", "numpy-v0-naive"] and spec["settings"]["threads"] == 1
+    assert BenchSettings.from_spec(spec["settings"]).layers == (784, 70, 30, 10)  # the model reaches the worker
     assert spec["benchmark_options"]["max_time"] == 0.05  # the controller's --quick timing, handed over
     doc = json.loads((folder / "benchmark.json").read_text())
     for bench in doc["benchmarks"]:
@@ -350,14 +352,15 @@ def test_compare_for_scripts_and_for_eyes(two_runs):
 
 
 def test_a_run_of_another_model_carries_it_everywhere_and_is_never_compared_with_the_seeds(two_runs, tmp_path):
+    """In this process (the worker path gets its model from the spec file: the test above)."""
     results = tmp_path / "wide"
-    done = bench_run(results, "--processes", "2", "--phases", "forward", "--layers", "784,40,20,16,10")
+    done = bench_run(results, "--phases", "forward", "--layers", "784,40,20,16,10")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (folder,) = run_folders(results)
     assert folder.name.endswith("-quick-784-40-20-16-10")
     assert json.loads((folder / "run.json").read_text())["layers"] == [784, 40, 20, 16, 10]
     doc = json.loads((folder / "benchmark.json").read_text())
-    for bench in doc["benchmarks"]:  # measured by worker processes, whose trainers had the model
+    for bench in doc["benchmarks"]:  # from the trainer's own config
         assert bench["extra_info"]["layers"] == "784-40-20-16-10" and "-784-40-20-16-10-B" in bench["name"]
     tables = (folder / "tables.md").read_text()
     assert "### mlp 784-40-20-16-10 / forward" in tables
