@@ -30,7 +30,10 @@ from bench.runner import run_suite
 from bench.runs import atomic_write_text, list_runs, new_run_dir, update_run_record
 from bench.tables import markdown, wrap
 from impl.config import N_CLASSES, N_INPUTS, N_TRAIN, layer_text, validate_layers
+from impl.data import load_dataset
 from impl.errors import ConfigError, MLPBenchError
+from impl.registry import get_implementation
+from impl.workloads import get_workload
 
 KIND = "map"
 SEED_HIDDEN = (70, 30)  # the seed's hidden widths: width x1, and the ends of a deeper stack
@@ -119,6 +122,13 @@ def run(args: argparse.Namespace) -> int:
     for _, _, layers in grid.models():
         validate_layers(layers)
     impls = tuple(args.impl or (QUICK_IMPLS if args.quick else DEFAULT_IMPLS))
+    fixed = [name for name in impls
+             if not get_workload(get_implementation(name, require_available=False).workload).sized]
+    if fixed:
+        raise ConfigError(f"--impl {','.join(fixed)}: a fixed model (not an MLP of --layers widths) has no place on "
+                          "the map")
+    if args.mnist is not None:
+        load_dataset(args.mnist)  # a wrong path is one line now, before any folder is written
     if args.processes == 1 and not args.quick:
         raise ConfigError("--processes 1 gives no intervals, so no cell could resolve; use 2 or more (or --quick)")
     folder = new_run_dir(args.results_dir, "map-quick" if args.quick else "map", KIND,

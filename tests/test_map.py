@@ -55,6 +55,8 @@ def test_the_fastest_of_a_cell_and_whether_its_order_resolves():
     (["--batch-sizes", "70000"], "batch size must be between 1 and 60000"),
     (["--processes", "1"], "--processes 1 gives no intervals"),
     (["--impl", "nope"], "nope"),
+    (["--impl", "keras-cnn-cpu"], "fixed model"),
+    (["--mnist", "/no/such/folder"], "/no/such/folder"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(args, words, tmp_path):
     assert_one_line_error(mlp_bench("map", *args, "--results-dir", str(tmp_path / "r")), words)
