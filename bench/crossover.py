@@ -212,7 +212,7 @@ def write_map(folder: Path, cells: pd.DataFrame, peak: float, threads: int) -> N
     best = fastest_cells(cells)
     atomic_write_text(folder / "cells.csv", cells.to_csv(index=False))
     atomic_write_text(folder / "fastest.csv", best.to_csv(index=False))
-    parts = [f"# Who is fastest where ({threads} BLAS thread(s); sgemm peak {peak:.1f} GFLOP/s)", ""]
+    parts = [f"# Who is fastest where ({threads} BLAS thread(s); this CPU's sgemm peak {peak:.1f} GFLOP/s)", ""]
     for phase, group in best.groupby("phase", sort=False):
         what = "train step" if phase == "train_step" else "full epoch"
         table = group.assign(cell=[_cell_text(r) for r in group.itertuples()]).pivot(

@@ -325,5 +325,5 @@ def flop_rate_figure(cells: pd.DataFrame, peak_gflops: float, path: Path) -> Pat
     for ax in list(axes.flat)[len(models):]:
         ax.set_visible(False)
     shared_legend(fig, list(dict.fromkeys(steps["impl"])))
-    fig.suptitle(f"train step FLOP rate against the sgemm peak ({peak_gflops:.0f} GFLOP/s, dashed)")
+    fig.suptitle(f"train step FLOP rate against this CPU's sgemm peak ({peak_gflops:.0f} GFLOP/s, dashed)")
     return save(fig, path)

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# The trimmed GPU profile: torch-gpu, torch-compile-gpu, jax-gpu, and Keras (seed maths and stock fit) on the
-# JAX backend, plus the CNN on it; two worker processes per case. Written for a lent GPU machine that has
-# recent PyTorch and JAX but no TensorFlow or Keras and no network, and to which only the working tree travels:
+# The trimmed GPU profile, in three parts, each under its own time limit so that one slow part cannot cost the
+# others (a lent GPU machine gives minutes, not hours):
+#   1. the GPU side of the crossover map (`mlp-bench map`): torch-gpu and jax-gpu at widths x1, x4, x16 of the
+#      seed's hidden layers, depth 2, train steps and one full epoch at B=500 and 20000;
+#   2. the seed model: torch-gpu, torch-compile-gpu, jax-gpu, and Keras (seed maths and stock fit) on the JAX
+#      backend, steps and 35-epoch runs at B=500 and 20000;
+#   3. the CNN on the GPU and on the same machine's CPU, so that its GPU/CPU ratio comes from one machine.
+# Two worker processes per case. Written for a lent GPU machine that has recent PyTorch and JAX but no
+# TensorFlow, Keras or line_profiler and no network, and to which only the working tree travels:
 #
 #   scripts/gpu_profile.sh prepare        # here, with network: MNIST into .mnist/, Keras' wheels into .whl/
 #   scripts/gpu_profile.sh run [DIR]      # there (carry .mnist and .whl): run folders under DIR (results)
 #
-# IMPLS, CNN_IMPLS and QUICK=1 override the selection; on a CPU machine the same script is tested with
-#   IMPLS=torch-cpu,torch-compile-cpu,jax-cpu,keras-cpu,keras-fit-cpu CNN_IMPLS=keras-cnn-cpu QUICK=1 \
-#     scripts/gpu_profile.sh run /tmp/gpu-test
+# MAP_IMPLS, IMPLS, CNN_IMPLS and QUICK=1 override the selection, MAP_S, MLP_S and CNN_S the parts' limits in
+# seconds (a part stopped by its limit keeps what it finished); with OUT set, the results folder is packed into
+# $OUT/gpu-results.tgz. On a CPU machine the same script is tested with
+#   MAP_IMPLS=numpy-tuned,torch-cpu IMPLS=torch-cpu,jax-cpu,keras-cpu,keras-fit-cpu \
+#     CNN_IMPLS=keras-cnn-cpu QUICK=1 scripts/gpu_profile.sh run /tmp/gpu-test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-KERAS_WHEELS=("keras==3.15.1" "namex" "optree")  # what the GPU image lacks for Keras 3 (see docs/results-and-machines.md)
+# what the GPU image lacks: Keras 3 (see docs/results-and-machines.md) and line_profiler (bench's CLI imports it)
+WHEELS=("keras==3.15.1" "namex" "optree" "line_profiler")
 
 prepare() {
   local mnist="${MLPBENCH_MNIST:?set MLPBENCH_MNIST to the directory of the four MNIST IDX files}"
@@ -20,7 +29,7 @@ prepare() {
   cp "$mnist"/*-ubyte* .mnist/
   python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform manylinux2014_x86_64 -d .whl "${KERAS_WHEELS[@]}"
+    --platform manylinux2014_x86_64 -d .whl "${WHEELS[@]}"
   du -sh .mnist .whl
 }
 
@@ -33,15 +42,22 @@ run() {
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the project itself, not installed there
   export MLPBENCH_MNIST="${MLPBENCH_MNIST:-$PWD/.mnist}" MLPBENCH_OFFLINE=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
   export KERAS_BACKEND="${KERAS_BACKEND:-jax}"
-  local quick=()
-  [[ "${QUICK:-0}" == 1 ]] && quick=(--quick --processes 2)
+  local quick=() map_quick=()
+  [[ "${QUICK:-0}" == 1 ]] && quick=(--quick --processes 2) && map_quick=(--widths 1,4 --batch-sizes 500
+                                                                         --epoch-batch-sizes 500)
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2> /dev/null || echo "no nvidia-smi"
-  python3 -m pytest bench/ --benchmark-only -p no:cacheprovider --results-dir "$results" --tag gpu-mlp \
-    --impl "${IMPLS:-torch-gpu,torch-compile-gpu,jax-gpu,keras-gpu,keras-fit-gpu}" --processes 2 \
+  timeout "${MAP_S:-200}" python3 -m bench.cli map --results-dir "$results" --processes 2 \
+    --impl "${MAP_IMPLS:-torch-gpu,jax-gpu}" --widths 1,4,16 --depths 2 --batch-sizes 500,20000 \
+    --epoch-batch-sizes 500,20000 "${map_quick[@]}" || echo "map: exit $?"
+  timeout "${MLP_S:-200}" python3 -m pytest bench/ --benchmark-only -p no:cacheprovider --results-dir "$results" \
+    --tag gpu-mlp --impl "${IMPLS:-torch-gpu,torch-compile-gpu,jax-gpu,keras-gpu,keras-fit-gpu}" --processes 2 \
     --batch-sizes 500,20000 --full-run-batch-sizes 500,20000 "${quick[@]}" || echo "mlp profile: exit $?"
-  python3 -m pytest bench/ --benchmark-only -p no:cacheprovider --results-dir "$results" --tag gpu-cnn \
-    --workload cnn --impl "${CNN_IMPLS:-keras-cnn-gpu}" --processes 2 --phases train_step,full_run \
-    "${quick[@]}" || echo "cnn profile: exit $?"
+  timeout "${CNN_S:-120}" python3 -m pytest bench/ --benchmark-only -p no:cacheprovider --results-dir "$results" \
+    --tag gpu-cnn --workload cnn --impl "${CNN_IMPLS:-keras-cnn-gpu,keras-cnn-cpu}" --processes 2 \
+    --phases train_step,full_run "${quick[@]}" || echo "cnn profile: exit $?"
+  if [[ -n "${OUT:-}" ]]; then
+    tar czf "$OUT/gpu-results.tgz" -C "$results" . && ls -l "$OUT"
+  fi
 }
 
 case "${1:-}" in
