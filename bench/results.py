@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.noise import noise_flags
 from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
-from bench.stats import Case, Covariate, compare_cases, log_medians
+from bench.stats import Case, Covariate, Pool, compare_cases, level_interval, log_medians
 from bench.tables import SYMBOL, in_unit, markdown, pick_unit, wrap
 from impl.config import SEED_LAYERS, layer_text
 from impl.errors import MLPBenchError
@@ -204,6 +204,16 @@ def step_pivots(frame: pd.DataFrame, unit: str = "auto") -> dict[str, pd.DataFra
     return tables
 
 
+def full_run_intervals(doc: dict[str, Any], alpha: float = ALPHA) -> dict[tuple[str, int], tuple[float, float]]:
+    """(impl, B) of every MLP full run: the factors of its time's interval, from the run's pooled spread of raw
+    times (the roofline's multiples of the floor carry them)."""
+    cases = case_data(doc)
+    pool = Pool.of([case.logs for case in cases.values()])
+    return {(impl, int(size)): level_interval(case.logs, pool, run_alpha(doc, alpha))
+            for (impl, _backend, workload, phase, size), case in cases.items()
+            if phase == "full_run" and (workload or "mlp") == "mlp"}
+
+
 def run_covariate(doc: dict[str, Any]) -> Covariate:
     """The run's between-process spread, pooled over all its cases (log space), through the yardstick where
     it cuts that spread."""
@@ -330,7 +340,7 @@ def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: s
         from bench.roofline import machine_from_json, render_roofline, roofline_table
 
         machine = machine_from_json(doc["mlp_bench_roofline"])
-        parts += ["", render_roofline(machine, roofline_table(frame, machine))]
+        parts += ["", render_roofline(machine, roofline_table(frame, machine, intervals=full_run_intervals(doc)))]
     return "\n".join(parts)
 
 

@@ -170,6 +170,17 @@ def moderated_variance(case_groups: Sequence[np.ndarray], pool: Pool) -> tuple[f
     return ((prior_df * pool.variance if prior_df else 0.0) + own_squares) / df, df
 
 
+def level_interval(logs: np.ndarray, pool: Pool, alpha: float = 0.01) -> tuple[float, float]:
+    """The 1 - alpha interval of one case's time (the geometric mean of its per-process medians) as factors
+    (low, high) around it: its own between-process spread shrunk toward the run's pool, as :func:`compare`
+    uses it. Raw times, no yardstick: what a ratio to a fixed reference (a floor) needs. NaN with no spread."""
+    variance, df = moderated_variance([logs], pool)
+    if not df or not math.isfinite(variance) or not len(logs):
+        return float("nan"), float("nan")
+    half = float(student_t.ppf(1 - alpha / 2, df)) * math.sqrt(variance / len(logs))
+    return math.exp(-half), math.exp(half)
+
+
 def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, threshold: float = 0.05,
             extra_weight: float = 0.0, extra_variance: float = 0.0) -> Verdict:
     """Compare log per-process medians ``b`` against ``a`` with the pooled spread ``pool``; ``extra_weight``

@@ -9,6 +9,16 @@ import pytest
 
 from impl.data import Dataset, load_dataset, preprocess, synthetic_mnist
 
+#: What pytest-xdist (``pytest tests -n auto``) sets in each of its workers. The benchmark suites these tests
+#: start in subprocesses inherit the environment, and pytest-benchmark reads PYTEST_XDIST_WORKER as "this run is
+#: distributed" and disables the benchmarks; so the workers drop them (xdist itself reads its own settings).
+XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in XDIST_VARIABLES:
+        os.environ.pop(name, None)
+
 
 @pytest.fixture(scope="session")
 def small_data() -> Dataset:

@@ -66,6 +66,11 @@ def test_roofline_table_arithmetic():
     assert fast.product_floor_s == pytest.approx(1.2) and fast.x_floor == pytest.approx(2.0 / 1.5)
     other = table.set_index("impl").loc["other"]  # a batch size the machine was not measured at
     assert np.isnan(other.x_floor) and other.achieved_gflops == pytest.approx(492.156 / 9.0)
+    assert np.isnan(slow.x_floor_low)  # no interval given: none shown
+    spread = roofline.roofline_table(frame, fake_machine(), intervals={("slow", 500): (0.9, 1.2)})
+    slow = spread.set_index("impl").loc["slow"]
+    assert (slow.x_floor_low, slow.x_floor_high) == pytest.approx((2.0 * 0.9, 2.0 * 1.2))
+    assert "2.00 [1.80, 2.40]" in roofline.render_roofline(fake_machine(), spread)
     text = roofline.render_roofline(fake_machine(), table)
     again = roofline.machine_from_json(json.loads(json.dumps(fake_machine())))
     assert again == fake_machine() and roofline.render_roofline(again, table) == text

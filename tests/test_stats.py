@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from bench.stats import Pool, compare, log_medians, processes_needed
+from bench.stats import Pool, compare, level_interval, log_medians, processes_needed
 
 CASES = 20  # cases pooled in one comparison
 COMPARISONS = 100  # x 20 cases = 2,000 case comparisons per setting
@@ -149,3 +149,15 @@ def test_a_shift_of_the_whole_run_is_in_the_between_run_component_not_in_the_ver
     one_real_change = np.r_[rng.normal(0, 0.005, 29), 0.5]  # a real change leaves the estimate near zero
     assert between_run_variance(one_real_change, [0.005 ** 2] * 30) < 0.01 ** 2
     assert between_run_variance([0.1] * 5, [0.0] * 5) == 0.0  # too few cases: not estimated
+
+
+def test_a_level_interval_covers_the_true_time_as_often_as_it_says():
+    rng = np.random.default_rng(7)
+    pool = Pool(0.05**2, 40)
+    covered = 0
+    for _ in range(2000):
+        logs = rng.normal(0.0, 0.05, size=3)
+        low, high = level_interval(logs, pool, alpha=0.05)
+        covered += np.exp(logs.mean()) * low <= 1.0 <= np.exp(logs.mean()) * high
+    assert 0.93 <= covered / 2000 <= 0.97
+    assert all(np.isnan(level_interval(np.array([0.1]), Pool(float("nan"), 0))))  # one process, no pool

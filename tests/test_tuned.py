@@ -195,3 +195,24 @@ def test_padding_units_stay_dead(small_data):
     grads = trainer.backward(state, batch)
     assert not state.delta[1][:, 70:].any() and not grads.w[0][70:].any() and not grads.w[1][:, 70:].any()
     assert [g.shape for g in trainer.gradients_as_arrays(grads)] == [(70, 785), (30, 71), (10, 31)]
+
+
+def test_chunk_rows_follow_the_l2_cache_one_row_per_kib(tmp_path):
+    from impl.numpy_mlp import cache
+
+    assert [cache.rows_for(kib * 1024) for kib in (1024, 2048, 1280, 512, 64, 1 << 20)] == \
+        [1024, 2048, 1024, 512, cache.MIN_ROWS, cache.MAX_ROWS]
+    index = tmp_path / "index2"
+    index.mkdir()
+    (index / "level").write_text("2\n")
+    (index / "type").write_text("Unified\n")
+    (index / "size").write_text("2048K\n")
+    assert cache.chunk_choice(tmp_path) == cache.ChunkChoice(2048, 2 << 20, "sysfs")
+    (index / "size").write_text("garbage\n")
+    assert cache.l2_from_sysfs(tmp_path) is None  # unreadable: sysconf, then the fallback
+
+
+def test_the_run_records_where_the_chunk_came_from(trainer):
+    facts = trainer.run_facts()
+    assert facts["chunk_rows"] == NumpyTuned.chunk_rows
+    assert facts["chunk_rows_source"] in ("sysfs", "sysconf", "fallback")

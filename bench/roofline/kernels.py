@@ -17,8 +17,9 @@ Two limits (:func:`measure_machine`):
   shuffled batch gather alone (``np.take(..., mode="clip")`` of the inputs and one-hot targets
   into reused buffers). The floor of the unavoidable work is products + gather, done either one after the
   other for the whole batch, or chunk-fused for batches above ``FUSE_ROWS`` rows (each chunk of at most
-  1024 rows gathered into a cache-sized buffer and its products run at once, as numpy-tuned's train step
-  does), whichever is faster: at B=20000 the fused order saves the write and re-read of the 63 MB batch.
+  numpy-tuned's ``chunk_rows``, read off this machine's L2, gathered into a cache-sized buffer and its products
+  run at once, as numpy-tuned's train step does), whichever is faster: at B=20000 the fused order saves the
+  write and re-read of the 63 MB batch.
 """
 
 from __future__ import annotations
@@ -34,6 +35,14 @@ from impl.numpy_mlp.tuned import NumpyTuned
 
 SQUARE_N = 2048
 FUSE_ROWS = NumpyTuned.chunk_rows  # chunk of the fused floor: numpy-tuned's own
+
+
+def chunk_origin() -> str:
+    """Where numpy-tuned's chunk came from, for the report: the L2 it was derived from, or the fallback."""
+    chunk = NumpyTuned.chunk
+    if chunk.l2_bytes is None:
+        return "the 1 MB-L2 default: this machine's L2 size was not readable"
+    return f"one row per KiB of this machine's {chunk.l2_bytes // 1024} KiB L2 ({chunk.source})"
 _F32 = np.float32
 
 

@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 
 from bench.roofline.flops import phase_flops
-from bench.roofline.kernels import FUSE_ROWS
+from bench.roofline.kernels import FUSE_ROWS, chunk_origin
 from bench.roofline.machine import measure_machine
 from bench.tables import markdown, wrap
 
 TABLE_COLUMNS = ["impl", "batch_size", "epochs", "median_s", "gflop", "achieved_gflops", "pct_of_peak_bound",
-                 "product_floor_s", "x_product_floor", "floor_s", "x_floor"]
+                 "product_floor_s", "x_product_floor", "floor_s", "x_floor", "x_floor_low", "x_floor_high"]
 
 
-def roofline_table(frame: pd.DataFrame, machine: dict[str, Any] | None = None,
-                   threads: int | None = None) -> pd.DataFrame:
+def roofline_table(frame: pd.DataFrame, machine: dict[str, Any] | None = None, threads: int | None = None,
+                   intervals: dict[tuple[str, int], tuple[float, float]] | None = None) -> pd.DataFrame:
     """Full-run results (columns impl, batch_size, median_s, epochs; a tidy benchmark frame works: rows of
     other phases or workloads are ignored) against the roofline.
 
@@ -26,7 +26,9 @@ def roofline_table(frame: pd.DataFrame, machine: dict[str, Any] | None = None,
     and the run time as a multiple of the matrix-product floor (``x_product_floor``) and of the products +
     gather floor (``x_floor``). ``machine`` comes from :func:`measure_machine`; None measures it now for the
     frame's batch sizes (pass ``threads`` to measure with a given BLAS thread count). Batch sizes the
-    machine dict lacks get NaN floors."""
+    machine dict lacks get NaN floors. ``intervals`` maps (impl, batch size) to the factors of its time's
+    interval (:func:`bench.stats.level_interval`): ``x_floor_low``/``high`` (NaN where none is given). The floor
+    is one measurement of the controller, taken as fixed: the interval is the full run's only."""
     full = frame
     if "phase" in full.columns:
         full = full[full["phase"] == "full_run"]
@@ -48,10 +50,12 @@ def roofline_table(frame: pd.DataFrame, machine: dict[str, Any] | None = None,
         product_floor = size["product_floor_epoch_s"] * epochs if size else float("nan")
         floor = size["floor_epoch_s"] * epochs if size else float("nan")
         bound = machine["peak_bound_epoch_s"] * epochs
+        low, high = (intervals or {}).get((row.impl, B), (float("nan"), float("nan")))
         rows.append({"impl": row.impl, "batch_size": B, "epochs": epochs, "median_s": seconds,
                      "gflop": flops / 1e9, "achieved_gflops": flops / seconds / 1e9,
                      "pct_of_peak_bound": 100 * bound / seconds, "product_floor_s": product_floor,
-                     "x_product_floor": seconds / product_floor, "floor_s": floor, "x_floor": seconds / floor})
+                     "x_product_floor": seconds / product_floor, "floor_s": floor, "x_floor": seconds / floor,
+                     "x_floor_low": seconds / floor * low, "x_floor_high": seconds / floor * high})
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return table.sort_values(["batch_size", "median_s"], kind="stable").reset_index(drop=True)
 
@@ -85,7 +89,8 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
     lines += ["Matrix products at the MLP's shapes:", "", _table(speed_head, speed_rows), "",
               f"Floors of a {epochs}-epoch run:", "", _table(floor_head, floor_rows), "",
               "Fused: the gather and the products chunk-fused. Products + gather floor: the faster of product floor + "
-              f"gather floor (one after the other, whole batch) and the fused one (batches above {FUSE_ROWS} rows).",
+              f"gather floor (one after the other, whole batch) and the fused one (batches above {FUSE_ROWS} rows: "
+              f"numpy-tuned's chunk, {chunk_origin()}).",
               ""]
     phases = ["forward", "backward", "train_step"]
     flop_rows = [[B] + [f"{phase_flops(B, machine['layers'], machine['n_train'], epochs)[p] / 1e6:,.1f}"
@@ -94,12 +99,20 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
               _table(["B"] + phases, flop_rows), ""]
     if table is not None and not table.empty:
         impl_rows = [[r.impl, r.batch_size, r.epochs, f"{r.median_s:.3f}", f"{r.achieved_gflops:.1f}",
-                      f"{r.pct_of_peak_bound:.1f}", f"{r.x_product_floor:.2f}", f"{r.x_floor:.2f}"]
+                      f"{r.pct_of_peak_bound:.1f}", f"{r.x_product_floor:.2f}", _with_interval(r)]
                      for r in table.itertuples(index=False)]
         lines += ["Per implementation (full runs):", "",
                   _table(["impl", "B", "epochs", "median (s)", "GFLOP/s", "% of sgemm-peak bound",
-                             "x product floor", "x products+gather floor"], impl_rows), ""]
+                             "x product floor", "x products+gather floor [99%]"], impl_rows), "",
+                  "The interval is the full run's (its processes' spread, raw times); the floors are one measurement "
+                  "in the controller process, taken as fixed.", ""]
     return "\n".join(line if line.startswith("|") else wrap(line) for line in lines)
+
+
+def _with_interval(row: Any) -> str:
+    if np.isnan(row.x_floor_low):
+        return f"{row.x_floor:.2f}"
+    return f"{row.x_floor:.2f} [{row.x_floor_low:.2f}, {row.x_floor_high:.2f}]"
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:

@@ -52,9 +52,11 @@ cheap passes.
   in cache; the gradient products are summed over the chunks. At B=20000 this saves ~10 ms of a ~65 ms
   step (the 63 MB batch is no longer written out and read back twice). The phase methods (``forward``,
   ``backward``) work on the whole batch, row-chunked inside each layer for the same reason. ``chunk_rows``
-  is 1024 for the EPYC VM's 1 MB L2 (2048 was chosen on the 2 MB-L2 machine): full epochs at B=20000 run
-  4-5% faster than with 2048 (768 to 1280 all alike, 3072 3% slower), B=2000 is unchanged, and B=500 stays
-  unchunked (two fused chunks of 250 rows are 3.5% slower there).
+  is read off the machine's L2 cache when the module is imported, one row per KiB (:mod:`impl.numpy_mlp.cache`):
+  1024 on the EPYC VM's 1 MB L2, where full epochs at B=20000 run 4-5% faster than with 2048 (768 to 1280
+  all alike, 3072 3% slower), and 2048 on the 2 MB-L2 Intel machine, where 2048 was the best; B=2000 is
+  unchanged by it, and B=500 stays unchunked (two fused chunks of 250 rows are 3.5% slower there). Every run
+  records the rows, the L2 size and where it was read (``run_facts``).
 
 Buffer reuse is safe for any call pattern: batches, forward states and gradients come from pools that hand a
 buffer set out again only when nothing outside the pool refers to any of its arrays (checked by reference
@@ -94,6 +96,7 @@ from impl.config import TrainConfig
 from impl.contract import Trainer, Transition
 from impl.data import Dataset
 from impl.errors import ConfigError
+from impl.numpy_mlp.cache import ChunkChoice, chunk_choice
 
 _HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
@@ -189,11 +192,13 @@ class NumpyTuned(Trainer):
     dtype = "float32"
     backend = "numpy"
     #: Rows per chunk inside a layer and per fused chunk of a large train step: the elementwise passes after
-    #: each product stay in cache. 1024 on the AMD EPYC VM (1 MB L2 per core); see the module docstring.
-    chunk_rows: ClassVar[int] = 1024
+    #: each product stay in cache. From this machine's L2 (1024 rows for 1 MB); see the module docstring.
+    chunk: ClassVar[ChunkChoice] = chunk_choice()
+    chunk_rows: ClassVar[int] = chunk.rows
     #: Hidden layers are stored this many units wide at least (70 -> 72, 30 -> 32): OpenBLAS's sgemm is ~10%
     #: faster at B=500 with the 72-wide first layer than with 70 (~6% on the AMD EPYC VM). The extra units are
-    #: dead (see ``_widths``).
+    #: dead (see ``_widths``). Not a cache constant: 8 float32 (32 bytes) won on OpenBLAS's AVX2 (Haswell) and
+    #: AVX-512 (SkylakeX) kernels alike, and wider pads (76, 80, 96) were slower, so it is kept as measured.
     pad_to: ClassVar[int] = 8
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
@@ -511,4 +516,5 @@ class NumpyTuned(Trainer):
 
     def run_facts(self) -> dict[str, Any]:
         """Recorded with every benchmark result (bench.harness.record)."""
-        return {"chunk_rows": self.chunk_rows, "stored_widths": list(self._width)}
+        return {"chunk_rows": self.chunk_rows, "chunk_rows_source": self.chunk.source,
+                "l2_bytes": self.chunk.l2_bytes, "stored_widths": list(self._width)}
