@@ -12,9 +12,11 @@
 #   scripts/gpu_profile.sh prepare        # here, with network: MNIST into .mnist/, Keras' wheels into .whl/
 #   scripts/gpu_profile.sh run [DIR]      # there (carry .mnist and .whl): run folders under DIR (results)
 #
-# MAP_IMPLS, IMPLS, CNN_IMPLS and QUICK=1 override the selection, MAP_S, MLP_S and CNN_S the parts' limits in
-# seconds (a part stopped by its limit keeps what it finished); with OUT set, the results folder is packed into
-# $OUT/gpu-results.tgz. On a CPU machine the same script is tested with
+# MAP_IMPLS, IMPLS, CNN_IMPLS and QUICK=1 override the selection, MAP_S, MLP_S and CNN_S set the parts' limits
+# in seconds (default 0: none; a part stopped by its limit keeps its finished workers, and the next part runs);
+# with OUT set, the results folder is packed into $OUT/gpu-results.tgz. Time it needs: on the H200 machine each
+# GPU worker took 20-50 s, mostly start-up (CUDA, XLA and Inductor compilation), so the three parts are about
+# 24 + 20 + 4 workers, some 25 minutes; on a shorter lease give each part a limit, or a narrower selection. On a CPU machine the same script is tested with
 #   MAP_IMPLS=numpy-tuned,torch-cpu IMPLS=torch-cpu,jax-cpu,keras-cpu,keras-fit-cpu \
 #     CNN_IMPLS=keras-cnn-cpu QUICK=1 scripts/gpu_profile.sh run /tmp/gpu-test
 set -euo pipefail
@@ -46,13 +48,13 @@ run() {
   [[ "${QUICK:-0}" == 1 ]] && quick=(--quick --processes 2) && map_quick=(--widths 1,4 --batch-sizes 500
                                                                          --epoch-batch-sizes 500)
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2> /dev/null || echo "no nvidia-smi"
-  timeout "${MAP_S:-200}" python3 -m bench.cli map --results-dir "$results" --processes 2 \
+  timeout "${MAP_S:-0}" python3 -m bench.cli map --results-dir "$results" --processes 2 \
     --impl "${MAP_IMPLS:-torch-gpu,jax-gpu}" --widths 1,4,16 --depths 2 --batch-sizes 500,20000 \
     --epoch-batch-sizes 500,20000 "${map_quick[@]}" || echo "map: exit $?"
-  timeout "${MLP_S:-200}" python3 -m pytest bench/ --benchmark-only -p no:cacheprovider --results-dir "$results" \
+  timeout "${MLP_S:-0}" python3 -m pytest bench/ --benchmark-only -p no:cacheprovider --results-dir "$results" \
     --tag gpu-mlp --impl "${IMPLS:-torch-gpu,torch-compile-gpu,jax-gpu,keras-gpu,keras-fit-gpu}" --processes 2 \
     --batch-sizes 500,20000 --full-run-batch-sizes 500,20000 "${quick[@]}" || echo "mlp profile: exit $?"
-  timeout "${CNN_S:-120}" python3 -m pytest bench/ --benchmark-only -p no:cacheprovider --results-dir "$results" \
+  timeout "${CNN_S:-0}" python3 -m pytest bench/ --benchmark-only -p no:cacheprovider --results-dir "$results" \
     --tag gpu-cnn --workload cnn --impl "${CNN_IMPLS:-keras-cnn-gpu,keras-cnn-cpu}" --processes 2 \
     --phases train_step,full_run "${quick[@]}" || echo "cnn profile: exit $?"
   if [[ -n "${OUT:-}" ]]; then

@@ -59,14 +59,17 @@ class KerasFitTrainer(KerasTrainer):
 
     # -- weights ------------------------------------------------------------------------------------------
     def set_model_weights(self, arrays: list[np.ndarray]) -> None:
-        """Load Keras-layout weights and reset the optimizer (slots and step count zero, initial lr)."""
-        self.model.set_weights([np.asarray(a, dtype=np.float32) for a in arrays])
-        optimizer = self.model.optimizer
-        for v in optimizer.variables:
-            if v is getattr(optimizer, "_learning_rate", None):
-                v.assign(self._optimizer_lr)
-            else:
-                v.assign(np.zeros(v.shape, dtype=v.dtype))
+        """Load Keras-layout weights and reset the optimizer (slots and step count zero, initial lr). Inside the
+        device scope: on JAX an assignment makes a new array on the default device, which on a GPU machine is
+        the GPU (the CPU twin's placement check caught its weights there)."""
+        with self.scope():
+            self.model.set_weights([np.asarray(a, dtype=np.float32) for a in arrays])
+            optimizer = self.model.optimizer
+            for v in optimizer.variables:
+                if v is getattr(optimizer, "_learning_rate", None):
+                    v.assign(self._optimizer_lr)
+                else:
+                    v.assign(np.zeros(v.shape, dtype=v.dtype))
 
     def parameter_values(self) -> list[Any]:
         return self.model.get_weights()

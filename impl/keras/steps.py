@@ -72,11 +72,12 @@ class _VariableSteps:
         return [self.t.keras.ops.convert_to_numpy(v) for v in self.values()]
 
     def set_values(self, arrays: list[np.ndarray]) -> None:
-        for v, a in zip(self.t.model.trainable_variables, arrays, strict=True):
-            v.assign(a)
-        for v in self.t.optimizer.previous_steps:
-            v.assign(np.zeros(v.shape, dtype=np.float32))
-        self.t.optimizer.iterations.assign(0)
+        with self.t.scope():  # as every assignment: on the variant's device (see FitTrainer.set_model_weights)
+            for v, a in zip(self.t.model.trainable_variables, arrays, strict=True):
+                v.assign(a)
+            for v in self.t.optimizer.previous_steps:
+                v.assign(np.zeros(v.shape, dtype=np.float32))
+            self.t.optimizer.iterations.assign(0)
 
     def set_learning_rate(self, value: float) -> None:
         self.t.optimizer.learning_rate.assign(value)
