@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pandas as pd
 
 from bench import options
 from bench import settings as suite
-from bench.environment import blas_threads, current_blas_threads, machine_record
+from bench.environment import blas_threads, current_blas_threads, machine_record, numpy_blas_kernel
 from bench.figures import crossover_figure, flop_rate_figure
 from bench.options import Option
 from bench.results import against_fastest, load_run
@@ -39,9 +40,10 @@ KIND = "map"
 SEED_HIDDEN = (70, 30)  # the seed's hidden widths: width x1, and the ends of a deeper stack
 PHASES = ("train_step", "full_run")  # full_run with one epoch: the "full epoch" column of the map
 #: the CPU implementations of the map: the fastest of each family. The NumPy ladder's rungs V0-V3 are the seed's
-#: mathematics with overheads numpy-tuned removes (slower than it in every case of the reference run), and each
-#: implementation costs about a fifth of the map's time, so they are left out (--impl adds them)
-DEFAULT_IMPLS = ("numpy-tuned", "torch-cpu", "torch-compile-cpu", "jax-cpu", "keras-cpu")
+#: mathematics with overheads numpy-tuned removes (slower than it in every case of the reference run), and
+#: torch-compile-cpu was the fastest in no cell of the reference map (1.39x-2.40x behind) while its Inductor
+#: compilation took a third of that map's worker time (15 of 45 min); --impl adds any of them
+DEFAULT_IMPLS = ("numpy-tuned", "torch-cpu", "jax-cpu", "keras-cpu")
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,10 @@ def run(args: argparse.Namespace) -> int:
     with blas_threads(args.threads or suite.default_threads()[0]):
         peak = measure_square_sgemm()
         threads = current_blas_threads()
+        kernel = numpy_blas_kernel()
     cells = read_cells(folder / "runs", peak)
-    write_map(folder, cells, peak, threads)
-    update_run_record(folder, complete=True, sgemm_gflops=peak, threads=threads)
+    write_map(folder, cells, peak, threads, kernel)
+    update_run_record(folder, complete=True, sgemm_gflops=peak, threads=threads, sgemm_kernel=kernel)
     print((folder / "map.md").read_text())
     print(f"map: {folder}", file=sys.stderr)
     return 0
@@ -209,14 +212,38 @@ def _cell_text(row: Any) -> str:
     return f"{row.fastest}, next {row.ratio:.2f}x{interval}{'' if row.resolved else ' (unresolved)'}"
 
 
-def write_map(folder: Path, cells: pd.DataFrame, peak: float, threads: int) -> None:
+def crossovers(best: pd.DataFrame) -> list[str]:
+    """Where the fastest changes, in words: per phase and model along the batch sizes, and per phase and batch
+    size from one width to the next at the same depth. A change between two cells of which either is
+    unresolved is a point estimate, and says so."""
+    lines = []
+    for phase, group in best.groupby("phase", sort=False):
+        what = "train step" if phase == "train_step" else "full epoch"
+        models = list(dict.fromkeys(group["layers"]))
+        sizes = sorted(set(group["batch_size"]))
+        cell = {(r.layers, r.batch_size): r for r in group.itertuples()}
+        pairs = [((m, a), (m, b), f"{m}, B={a} -> {b}") for m in models for a, b in pairwise(sizes)]
+        wider = [(m, n) for m, n in pairwise(models) if m.count("-") == n.count("-")]  # same depth, next width
+        pairs += [((m, b), (n, b), f"B={b}, {m} -> {n}") for b in sizes for m, n in wider]
+        for left, right, where in pairs:
+            one, two = cell.get(left), cell.get(right)
+            if one is None or two is None or one.fastest == two.fastest:
+                continue
+            sure = "" if one.resolved and two.resolved else " (unresolved: a point estimate)"
+            lines.append(f"- {what}, {where}: {one.fastest} -> {two.fastest}{sure}")
+    return lines or ["- none: the same implementation is the fastest in every cell"]
+
+
+def write_map(folder: Path, cells: pd.DataFrame, peak: float, threads: int, kernel: str) -> None:
     """cells.csv (every implementation in every cell), map.md (the fastest per cell, one table per phase) and
-    the two figures."""
+    the two figures. ``peak`` is NumPy's sgemm rate on ``kernel`` (its BLAS and kernel set): a framework with
+    kernels of its own can run above it."""
     cells = cells.sort_values("phase", key=lambda p: p.map(PHASES.index), kind="stable")
     best = fastest_cells(cells)
     atomic_write_text(folder / "cells.csv", cells.to_csv(index=False))
     atomic_write_text(folder / "fastest.csv", best.to_csv(index=False))
-    parts = [f"# Who is fastest where ({threads} BLAS thread(s); this CPU's sgemm peak {peak:.1f} GFLOP/s)", ""]
+    parts = [wrap(f"# Who is fastest where ({threads} BLAS thread(s); NumPy's sgemm peak {peak:.1f} GFLOP/s, "
+                  f"{kernel} kernels)"), ""]
     for phase, group in best.groupby("phase", sort=False):
         what = "train step" if phase == "train_step" else "full epoch"
         table = group.assign(cell=[_cell_text(r) for r in group.itertuples()]).pivot(
@@ -229,8 +256,10 @@ def write_map(folder: Path, cells: pd.DataFrame, peak: float, threads: int) -> N
         share = group.pivot(index="layers", columns="batch_size", values="peak_share")
         share = share.reindex(list(dict.fromkeys(group["layers"])))
         share.columns = [f"B={c}" for c in share.columns]
-        parts += [f"the fastest's FLOP rate as a share of the sgemm peak ({what}, matrix products only):", "",
+        parts += [wrap(f"the fastest's FLOP rate as a share of NumPy's sgemm peak ({what}, matrix products only; "
+                       "over 100 %: the implementation's own kernels outrun NumPy's BLAS):"), "",
                   markdown(share.reset_index(), wide=True, floatfmt=".0%"), ""]
+    parts += ["## crossovers: where the fastest changes between neighbouring cells", "", *crossovers(best), ""]
     atomic_write_text(folder / "map.md", "\n".join(parts))
     crossover_figure(best, folder / "map-fastest.png")
-    flop_rate_figure(cells, peak, folder / "map-flops.png")
+    flop_rate_figure(cells, peak, kernel, folder / "map-flops.png")

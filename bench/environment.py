@@ -32,6 +32,13 @@ def blas_summary() -> list[dict[str, Any]]:
     return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
 
 
+def numpy_blas_kernel() -> str:
+    """NumPy's own BLAS and the kernels it runs (``openblas Haswell``): what a NumPy sgemm rate is a rate of."""
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    mine = [p for p in pools if "numpy" in str(p.get("filepath", ""))] or pools
+    return f"{mine[0].get('internal_api')} {mine[0].get('architecture')}" if mine else "unknown BLAS"
+
+
 def current_blas_threads() -> int | None:
     pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     return pools[0]["num_threads"] if pools else None

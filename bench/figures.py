@@ -293,6 +293,9 @@ def crossover_figure(best: pd.DataFrame, path: Path) -> Path:
                 for di, dj in ((0, 1), (1, 0)):  # a crossover to the right or below
                     other = grid.get((models[i + di], sizes[j + dj])) if i + di < len(models) and \
                         j + dj < len(sizes) else None
+                    if di and other is not None and other.layers.count("-") != model.count("-"):
+                        ax.axhline(i + 0.5, color="grey", lw=1, ls=":")  # another depth below: no crossover line
+                        continue
                     if other is not None and other.fastest != cell.fastest:
                         if dj:
                             ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], color="black", lw=2.5)
@@ -306,10 +309,10 @@ def crossover_figure(best: pd.DataFrame, path: Path) -> Path:
     return save(fig, path)
 
 
-def flop_rate_figure(cells: pd.DataFrame, peak_gflops: float, path: Path) -> Path:
+def flop_rate_figure(cells: pd.DataFrame, peak_gflops: float, kernel: str, path: Path) -> Path:
     """Each implementation's FLOP rate (matrix products only) in the train step against batch size, one panel
-    per model, with this machine's sgemm peak dashed: where a line meets it, the implementation is
-    compute-bound."""
+    per model, with NumPy's sgemm peak on ``kernel`` dashed: near it an implementation is compute-bound on
+    NumPy's BLAS; above it, its own kernels are faster than NumPy's."""
     plt = pyplot()
     steps = cells[cells["phase"] == "train_step"]
     models = list(dict.fromkeys(steps["layers"]))
@@ -325,5 +328,5 @@ def flop_rate_figure(cells: pd.DataFrame, peak_gflops: float, path: Path) -> Pat
     for ax in list(axes.flat)[len(models):]:
         ax.set_visible(False)
     shared_legend(fig, list(dict.fromkeys(steps["impl"])))
-    fig.suptitle(f"train step FLOP rate against this CPU's sgemm peak ({peak_gflops:.0f} GFLOP/s, dashed)")
+    fig.suptitle(f"train step FLOP rate against NumPy's sgemm peak ({peak_gflops:.0f} GFLOP/s on {kernel}, dashed)")
     return save(fig, path)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from test_cli import assert_one_line_error
 
-from bench.crossover import FULL, fastest_cells, hidden_widths
+from bench.crossover import FULL, crossovers, fastest_cells, hidden_widths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,3 +79,50 @@ def test_a_quick_map_writes_its_table_figures_and_runs(tmp_path, real_data):
     assert table in done.stdout
     for figure in ("map-fastest.png", "map-flops.png"):
         assert (folder / figure).stat().st_size > 5000
+
+
+REFERENCE_MAP = ROOT / "results" / "reference" / "map"
+
+
+def test_the_committed_reference_map_says_what_its_cells_say():
+    """The reference map's table of the fastest is what its own cells give: a regenerated cells.csv cannot leave
+    a stale fastest.csv or map.md behind."""
+    cells = pd.read_csv(REFERENCE_MAP / "cells.csv")
+    saved = pd.read_csv(REFERENCE_MAP / "fastest.csv")
+    again = fastest_cells(cells)
+    assert list(again["fastest"]) == list(saved["fastest"]) and list(again["runner_up"]) == list(saved["runner_up"])
+    assert again["ratio"].round(6).tolist() == saved["ratio"].round(6).tolist()
+    record = json.loads((REFERENCE_MAP / "run.json").read_text())
+    assert record["kind"] == "map" and record["complete"]
+    assert set(cells["layers"]) == {"-".join(map(str, layers)) for _, _, layers in FULL.models()}
+    table = (REFERENCE_MAP / "map.md").read_text()
+    for row in saved.itertuples():
+        assert row.fastest in table
+
+
+def test_crossovers_name_where_the_fastest_changes_and_whether_that_is_resolved():
+    def cell(layers: str, size: int, fastest: str, resolved: bool) -> dict:
+        return {"layers": layers, "phase": "train_step", "batch_size": size, "fastest": fastest, "resolved": resolved}
+
+    best = pd.DataFrame([cell("784-70-30-10", 64, "a", True), cell("784-70-30-10", 500, "a", True),
+                         cell("784-70-30-10", 20000, "b", False), cell("784-280-120-10", 64, "b", True),
+                         cell("784-280-120-10", 500, "a", True), cell("784-280-120-10", 20000, "b", True)])
+    assert crossovers(best) == [
+        "- train step, 784-70-30-10, B=500 -> 20000: a -> b (unresolved: a point estimate)",
+        "- train step, 784-280-120-10, B=64 -> 500: b -> a",
+        "- train step, 784-280-120-10, B=500 -> 20000: a -> b",
+        "- train step, B=64, 784-70-30-10 -> 784-280-120-10: a -> b"]
+    deeper = pd.concat([best, pd.DataFrame([cell("784-70-57-43-30-10", 64, "a", True)])])
+    assert crossovers(deeper) == crossovers(best)  # x4 depth 2 and x1 depth 4 are no neighbours
+    same = best.assign(fastest="a")
+    assert crossovers(same) == ["- none: the same implementation is the fastest in every cell"]
+
+
+def test_the_readmes_map_sentence_is_the_reference_maps():
+    saved = pd.read_csv(REFERENCE_MAP / "fastest.csv")
+    wide = saved[(saved["phase"] == "train_step") & (saved["layers"].str.split("-").str[1].astype(int) > 70)]
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"resolved in {int(wide['resolved'].sum())} of those {len(wide)} train-step cells" in readme
+    assert set(wide.loc[wide["batch_size"] < 20000, "fastest"]) == {"jax-cpu"}
+    assert set(wide.loc[wide["batch_size"] == 20000, "fastest"]) == {"keras-cpu"}
+    assert f"up to {wide['peak_share'].max():.1f}x NumPy's sgemm peak" in readme
