@@ -42,7 +42,7 @@ def chunk_origin() -> str:
     chunk = NumpyTuned.chunk
     if chunk.l2_bytes is None:
         return "the 1 MB-L2 default: this machine's L2 size was not readable"
-    return f"one row per KiB of this machine's {chunk.l2_bytes // 1024} KiB L2 ({chunk.source})"
+    return f"one row per KiB of this machine's {chunk.l2_bytes // 1024} KiB L2, read from {chunk.source}"
 _F32 = np.float32
 
 

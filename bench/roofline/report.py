@@ -89,8 +89,8 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
     lines += ["Matrix products at the MLP's shapes:", "", _table(speed_head, speed_rows), "",
               f"Floors of a {epochs}-epoch run:", "", _table(floor_head, floor_rows), "",
               "Fused: the gather and the products chunk-fused. Products + gather floor: the faster of product floor + "
-              f"gather floor (one after the other, whole batch) and the fused one (batches above {FUSE_ROWS} rows: "
-              f"numpy-tuned's chunk, {chunk_origin()}).",
+              f"gather floor (one after the other, whole batch) and the fused one (batches above {FUSE_ROWS} rows, "
+              f"numpy-tuned's chunk: {chunk_origin()}).",
               ""]
     phases = ["forward", "backward", "train_step"]
     flop_rows = [[B] + [f"{phase_flops(B, machine['layers'], machine['n_train'], epochs)[p] / 1e6:,.1f}"
