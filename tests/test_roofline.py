@@ -4,6 +4,7 @@ timings), the constants it reads from numpy-tuned, and ``mlp-bench roofline``.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,3 +121,12 @@ def test_mlp_bench_roofline_rejects_bad_input_in_one_line(capsys, args, message)
         main(["roofline", *args])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_saved_runs_full_runs_get_intervals_around_their_floor_multiples():
+    from bench.results import full_run_intervals, load_run
+
+    doc, _ = load_run(Path(__file__).resolve().parents[1] / "results" / "reference" / "floor" / "1-thread-own-kernels")
+    intervals = full_run_intervals(doc)
+    assert set(intervals) >= {("numpy-tuned", 500), ("numpy-tuned", 20000)}
+    assert all(low < 1 < high for low, high in intervals.values())

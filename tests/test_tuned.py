@@ -212,6 +212,16 @@ def test_chunk_rows_follow_the_l2_cache_one_row_per_kib(tmp_path):
     assert cache.l2_from_sysfs(tmp_path) is None  # unreadable: sysconf, then the fallback
 
 
+def test_without_a_readable_l2_the_chunk_falls_back_and_says_so(tmp_path, monkeypatch):
+    from impl.numpy_mlp import cache
+
+    monkeypatch.setattr(cache, "l2_from_sysconf", lambda: None)
+    choice = cache.chunk_choice(tmp_path)  # an empty cache folder
+    assert choice == cache.ChunkChoice(cache.FALLBACK_ROWS, None, "fallback")
+    assert "not readable" in choice.describe()
+    assert "2048 KiB L2, read from sysfs" in cache.ChunkChoice(2048, 2 << 20, "sysfs").describe()
+
+
 def test_the_run_records_where_the_chunk_came_from(trainer):
     facts = trainer.run_facts()
     assert facts["chunk_rows"] == NumpyTuned.chunk_rows

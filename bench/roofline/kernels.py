@@ -35,14 +35,6 @@ from impl.numpy_mlp.tuned import NumpyTuned
 
 SQUARE_N = 2048
 FUSE_ROWS = NumpyTuned.chunk_rows  # chunk of the fused floor: numpy-tuned's own
-
-
-def chunk_origin() -> str:
-    """Where numpy-tuned's chunk came from, for the report: the L2 it was derived from, or the fallback."""
-    chunk = NumpyTuned.chunk
-    if chunk.l2_bytes is None:
-        return "the 1 MB-L2 default: this machine's L2 size was not readable"
-    return f"one row per KiB of this machine's {chunk.l2_bytes // 1024} KiB L2, read from {chunk.source}"
 _F32 = np.float32
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from bench.roofline.flops import phase_flops
-from bench.roofline.kernels import FUSE_ROWS, chunk_origin
+from bench.roofline.kernels import FUSE_ROWS
 from bench.roofline.machine import measure_machine
 from bench.tables import markdown, wrap
+from impl.numpy_mlp.tuned import NumpyTuned
 
 TABLE_COLUMNS = ["impl", "batch_size", "epochs", "median_s", "gflop", "achieved_gflops", "pct_of_peak_bound",
                  "product_floor_s", "x_product_floor", "floor_s", "x_floor", "x_floor_low", "x_floor_high"]
@@ -90,7 +91,7 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
               f"Floors of a {epochs}-epoch run:", "", _table(floor_head, floor_rows), "",
               "Fused: the gather and the products chunk-fused. Products + gather floor: the faster of product floor + "
               f"gather floor (one after the other, whole batch) and the fused one (batches above {FUSE_ROWS} rows, "
-              f"numpy-tuned's chunk: {chunk_origin()}).",
+              f"numpy-tuned's chunk: {NumpyTuned.chunk.describe()}).",
               ""]
     phases = ["forward", "backward", "train_step"]
     flop_rows = [[B] + [f"{phase_flops(B, machine['layers'], machine['n_train'], epochs)[p] / 1e6:,.1f}"

@@ -72,7 +72,7 @@ class _VariableSteps:
         return [self.t.keras.ops.convert_to_numpy(v) for v in self.values()]
 
     def set_values(self, arrays: list[np.ndarray]) -> None:
-        with self.t.scope():  # as every assignment: on the variant's device (see FitTrainer.set_model_weights)
+        with self.t.scope():  # as every assignment: on the variant's device (see KerasFitTrainer.set_model_weights)
             for v, a in zip(self.t.model.trainable_variables, arrays, strict=True):
                 v.assign(a)
             for v in self.t.optimizer.previous_steps:

@@ -29,6 +29,13 @@ class ChunkChoice:
     l2_bytes: int | None
     source: str  # "sysfs", "sysconf" or "fallback"
 
+    def describe(self) -> str:
+        """Where the rows came from, for reports."""
+        if self.l2_bytes is None:
+            return f"{self.rows} rows, the 1 MB-L2 default: this machine's L2 size was not readable"
+        kib = self.l2_bytes // 1024
+        return f"{self.rows} rows, one per KiB of this machine's {kib} KiB L2, read from {self.source}"
+
 
 def _size_bytes(text: str) -> int:
     """sysfs cache sizes read like ``1024K`` or ``2M``."""
@@ -64,7 +71,8 @@ def rows_for(l2_bytes: int) -> int:
 
 
 def chunk_choice(cache_dir: Path = CACHE_DIR) -> ChunkChoice:
-    for source, l2 in (("sysfs", l2_from_sysfs(cache_dir)), ("sysconf", l2_from_sysconf())):
+    for source, read in (("sysfs", lambda: l2_from_sysfs(cache_dir)), ("sysconf", l2_from_sysconf)):
+        l2 = read()
         if l2:
             return ChunkChoice(rows_for(l2), l2, source)
     return ChunkChoice(FALLBACK_ROWS, None, "fallback")
