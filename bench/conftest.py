@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 
 from bench import pytest_benchmark_adapter as adapter
-from bench import results
 from bench.environment import blas_threads, current_blas_threads, machine_facts, machine_record
 from bench.harness import Bench
 from bench.runs import new_run_dir, write_json
-from bench.settings import PROCESS_MAX_TIME, QUICK, BenchSettings, add_options, check_against, worker_spec
+from bench.settings import QUICK, WINDOW_MAX_TIME, BenchSettings, add_options, check_against, worker_spec
 from bench.system import render_system, system_report
+from bench.windows import PassClock, plan_passes
 from bench.workers import ProcessRunner, case_key, cpu_plan, pin_process
 from impl.config import SEED_LAYERS, layer_text
-from impl.data import load_dataset
+from impl.data import load_dataset, load_saved_dataset
 from impl.errors import MLPBenchError
 from impl.phases import step_phases
 from impl.registry import get_implementation
@@ -72,8 +72,28 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             adapter.set_max_time(bs, QUICK["max_time"])
         if config.getoption("benchmark_min_rounds") == 5:
             adapter.set_min_rounds(bs, QUICK["min_rounds"])
-    elif settings.processes > 1 and default_max_time:  # each process measures its share of the time
-        adapter.set_max_time(bs, PROCESS_MAX_TIME)
+    elif settings.processes > 1 and default_max_time:  # each worker times every step case in short windows
+        adapter.set_max_time(bs, WINDOW_MAX_TIME)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A worker runs its cases in passes, every step case once per window (bench/windows.py)."""
+    settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
+    if settings is None or not settings.worker:
+        return
+    keyed = [item for item in items if case_key(item) is not None]
+    passes = plan_passes(keyed, settings.windows, f"{settings.seed}-{worker_spec()['process']}",
+                         phase_of=lambda item: case_key(item)[3])
+    items[:] = [item for one_pass in passes for item in one_pass]
+    config.mlpbench_passes = PassClock(passes, settings.yardstick)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """In a worker: a yardstick reading where a pass begins (never inside a case's rounds)."""
+    clock: PassClock | None = getattr(item.config, "mlpbench_passes", None)
+    if clock is not None:
+        clock.next_item()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -145,7 +165,10 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if settings.spawns_workers:
         runner = ProcessRunner(settings, config, config.mlpbench_run_dir, write, threads=threads)
         config.mlpbench_runner = runner
-        runner.run_all(session.items)
+        try:
+            runner.run_all(session.items)
+        except MLPBenchError as err:  # the data the workers were to be handed: corrupt, unreadable
+            pytest.exit(f"mlp-bench: error: {err}", returncode=4)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -184,12 +207,14 @@ def bench(request: pytest.FixtureRequest) -> Iterator[Bench | None]:
     if getattr(request.config, "mlpbench_runner", None) is not None:
         yield None  # the workers measured; this process only replays their samples (pytest_pyfunc_call)
         return
+    spec = worker_spec()
     try:
-        data = load_dataset(settings.mnist, allow_synthetic_fallback=True)
+        data = (load_saved_dataset(spec["dataset"]) if spec and spec.get("dataset") else
+                load_dataset(settings.mnist, allow_synthetic_fallback=True))
     except MLPBenchError as err:
         pytest.exit(f"mlp-bench: error: {err}", returncode=4)
-    spec = worker_spec()
-    state = Bench(settings, data, process=spec["process"] if spec else 1)
+    state = Bench(settings, data, process=spec["process"] if spec else 1,
+                  passes=getattr(request.config, "mlpbench_passes", None))
     request.config.mlpbench_state = state  # for the end-of-session line profiles
     yield state
 
@@ -206,6 +231,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
     if bs is None or settings is None:
         return
+    clock: PassClock | None = getattr(config, "mlpbench_passes", None)
+    if clock is not None:  # a worker: the closing yardstick reading, then each window's yardstick
+        clock.finish(bs.benchmarks)
     doc = config.hook.pytest_benchmark_generate_json(
         config=config, benchmarks=bs.benchmarks, include_data=True, machine_info=bs.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
@@ -224,7 +252,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             doc["mlp_bench_sequential"] = runner.sequential
     if complete:
         _measure_roofline(doc, settings, terminalreporter)
-    text = results.save_run(doc, run_dir, complete=complete)
+    from bench.results import save_run  # the controller's: a worker never imports pandas or scipy
+
+    text = save_run(doc, run_dir, complete=complete)
     terminalreporter.write_sep("=", "mlp-bench results")
     terminalreporter.write_line(text)
     if settings.against is not None and complete:
@@ -239,12 +269,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def _print_against(terminalreporter: Any, against: Path, run_dir: Path) -> None:
     """--until-resolved --against RUN: the comparison the run measured for, as `mlp-bench compare` prints it."""
     from bench.compare import compare_frames, render_comparison
-    from bench.results import load_run
+    from bench.results import ALPHA, THRESHOLD, load_run
 
     (doc_a, fa), (doc_b, fb) = load_run(against), load_run(run_dir)
     table = compare_frames(doc_a, fa, doc_b, fb)
     terminalreporter.write_sep("=", f"mlp-bench compare {against} {run_dir}")
-    terminalreporter.write_line(render_comparison(table, results.ALPHA, results.THRESHOLD))
+    terminalreporter.write_line(render_comparison(table, ALPHA, THRESHOLD))
 
 
 def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: BenchSettings, run_dir: Path) -> None:

@@ -11,6 +11,7 @@ from bench.environment import current_blas_threads
 from bench.memory import MemoryUse, measure
 from bench.noise import Counters
 from bench.settings import BenchSettings
+from bench.windows import PassClock
 from bench.yardstick import Yardstick, combined
 from impl.config import TrainConfig, layer_text
 from impl.contract import Trainer
@@ -31,10 +32,13 @@ class Bench:
     process: int = 1  # the worker's process round (1 when this process measures alone)
     _yardstick: Yardstick | None = None
     _case_start: tuple[Counters, dict[str, float] | None] | None = None
+    passes: PassClock | None = None  # a worker's passes (bench/windows.py): they read the yardstick
+    windows_done: dict[tuple, int] = field(default_factory=dict)  # windows measured per (impl, B, phase)
 
     def start_case(self) -> None:
-        """Read the noise counters and time the yardstick right before a case's rounds (outside them)."""
-        before = self.yardstick().measure() if self.settings.yardstick else None
+        """Read the noise counters and, measuring alone, time the yardstick right before a case's rounds
+        (outside them); a worker reads the yardstick at its pass boundaries instead."""
+        before = self.yardstick().measure() if self.settings.yardstick and self.passes is None else None
         self._case_start = (Counters.now(), before)
 
     def end_case(self) -> dict[str, Any]:
@@ -47,7 +51,14 @@ class Bench:
         if before is not None:
             after = self.yardstick().measure()
             out.update(yardstick_s=combined(before, after), yardstick_before=before, yardstick_after=after)
+        if self.passes is not None:
+            out["pass"] = self.passes.current
         return out
+
+    def window(self, key: tuple) -> int:
+        """This case's window number in this process (0, 1, ...), counted as its rounds are recorded."""
+        self.windows_done[key] = self.windows_done.get(key, -1) + 1
+        return self.windows_done[key]
 
     def yardstick(self) -> Yardstick:
         if self._yardstick is None:
@@ -107,5 +118,6 @@ def record(benchmark: Any, bench: Bench, trainer: Trainer, phase: str, samples_p
         "quick": bench.settings.quick,
         "seed": trainer.config.seed, "samples_per_s": samples_per_round / median if median else None,
         "samples_per_round": samples_per_round, "process": bench.process,
-        "processes": 1, "first_call_s": bench.first_call_s.get((cls.name, trainer.config.batch_size)),
+        "processes": 1, "window": bench.window((cls.name, trainer.config.batch_size, phase)),
+        "first_call_s": bench.first_call_s.get((cls.name, trainer.config.batch_size)),
         **memory, **facts, **noise, **extra})

@@ -19,8 +19,9 @@ import pandas as pd
 
 from bench.noise import noise_flags
 from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
-from bench.stats import Case, Covariate, Pool, compare_cases, level_interval, log_medians
+from bench.stats import Case, Covariate, Pool, compare_cases, level_interval
 from bench.tables import SYMBOL, in_unit, markdown, pick_unit, wrap
+from bench.windows import split, window_log
 from impl.config import SEED_LAYERS, layer_text
 from impl.errors import MLPBenchError
 from impl.registry import all_implementations
@@ -69,6 +70,23 @@ def process_samples(bench: dict[str, Any]) -> list[list[float]]:
     return [groups[k] for k in sorted(groups)]
 
 
+def process_windows(bench: dict[str, Any]) -> list[list[list[float]]]:
+    """Rounds grouped by process, then by measurement window (bench/windows.py); a run from before windows, or
+    measured in one process: one window per process."""
+    per_process = process_samples(bench)
+    info = bench.get("extra_info", {})
+    counts, sizes = info.get("windows_per_process"), info.get("rounds_per_window")
+    if not counts or not sizes or len(counts) != len(per_process):
+        return [[samples] for samples in per_process]
+    edges = np.cumsum([0, *counts]).tolist()
+    return [split(samples, sizes[a:b]) for samples, a, b in zip(per_process, edges[:-1], edges[1:], strict=True)]
+
+
+def process_logs(bench: dict[str, Any]) -> np.ndarray:
+    """Each process's log time: the mean of its windows' log medians (one window: its log median)."""
+    return np.array([window_log(windows) for windows in process_windows(bench) if any(windows)], dtype=float)
+
+
 def case_flags(bench: dict[str, Any]) -> tuple[int, str]:
     """(stalls, flags): stalled rounds, and ``noisy`` / ``unstable`` / ``stalls`` markers for the tables."""
     data = np.array(raw_samples(bench), dtype=float)
@@ -77,7 +95,7 @@ def case_flags(bench: dict[str, Any]) -> tuple[int, str]:
     median = float(np.median(data))
     stalls = int(np.sum(data > STALL * median))
     q1, q3 = np.percentile(data, [25, 75])
-    medians = [float(np.median(s)) for s in process_samples(bench)]
+    medians = np.exp(process_logs(bench)).tolist()
     flags = []
     if median and (q3 - q1) / median > NOISY:
         flags.append("noisy")
@@ -95,7 +113,7 @@ def tidy_frame(doc: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for bench in doc.get("benchmarks", []):
         info, stats = bench.get("extra_info", {}), bench.get("stats", {})
-        logs = log_medians(process_samples(bench))
+        logs = process_logs(bench)
         stalls, flags = case_flags(bench)
         rows.append({**{k: info.get(k) for k in COLUMNS}, "rounds": stats.get("rounds"), "min_s": stats.get("min"),
                      "median_s": stats.get("median"), "mean_s": stats.get("mean"), "iqr_s": stats.get("iqr"),
@@ -133,7 +151,7 @@ def case_data(doc: dict[str, Any]) -> dict[tuple, Case]:
         info = bench.get("extra_info", {})
         key = (info.get("impl"), info.get("backend") or "", info.get("workload"), info.get("phase"),
                info.get("batch_size"))
-        logs = log_medians(process_samples(bench))
+        logs = process_logs(bench)
         yard = info.get("yardstick_by_process") or ([info["yardstick_s"]] if info.get("yardstick_s") else None)
         yard_logs = (np.log(np.array(yard, dtype=float)) if yard and len(yard) == len(logs)
                      and all(isinstance(v, int | float) and v > 0 for v in yard) else None)
@@ -250,7 +268,8 @@ def which_is_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = AL
         if len(group) < 2:
             continue
         best, second = group.iloc[0], group.iloc[1]
-        resolved = {"slower": "yes", "same": f"no: within {threshold:.0%}"}.get(
+        # a tie proven within the threshold answers the question as much as a resolved lead does
+        resolved = {"slower": "yes", "same": f"yes: a tie within {threshold:.0%}"}.get(
             second["verdict"], "no: more processes")
         rows.append({"workload": workload, "layers": best["layers"], "phase": phase, "batch": size,
                      "fastest": best["impl"],

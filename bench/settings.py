@@ -29,7 +29,8 @@ DEFAULT_ROUNDS = 3  # full-run rounds in one process: the seed reported the best
 DEFAULT_STEP_ROUNDS = 30  # rounds of the phases that need per-round setup (backward), over all processes
 DEFAULT_PROCESSES = 2  # worker processes per case: the between-process spread needs at least two
 PROCESS_ROUNDS = 1  # full-run rounds per worker when processes > 1: rounds become processes
-PROCESS_MAX_TIME = 0.5  # pytest-benchmark's max_time per case and worker when processes > 1 (default 1.0 s)
+DEFAULT_WINDOWS = 3  # measurement windows per step case and worker (bench/windows.py)
+WINDOW_MAX_TIME = 0.25  # pytest-benchmark's max_time per window when processes > 1 (its default: 1.0 s)
 DEFAULT_WORKER_TIMEOUT = 3600.0  # seconds one worker process may take before its cases fail
 MAX_LOOKS = 10  # --until-resolved: verdicts are looked at most this often (alpha is spent over them)
 DEFAULT_BUDGET_MIN = 10.0
@@ -53,6 +54,10 @@ ROUNDS = options.ROUNDS.but(default_help=f"{DEFAULT_ROUNDS} with one process, {P
                             "for numpy-v0-naive", ini="mlpbench_rounds")
 PROCESSES = options.PROCESSES.but(default_help=f"{DEFAULT_PROCESSES}; --quick: 1, measured in this process",
                                   ini="mlpbench_processes")
+WINDOWS = Option("--windows", "measurement windows per step case in each worker process, spread over its life in "
+                 f"passes ({WINDOW_MAX_TIME:g} s each); a process's time is the geometric mean of its window medians",
+                 options.positive_int, default=DEFAULT_WINDOWS, default_help=f"{DEFAULT_WINDOWS}", metavar="N",
+                 ini="mlpbench_windows")
 WORKER_TIMEOUT = Option("--worker-timeout", "seconds one worker process may run before its cases fail",
                         options.positive_float, default=DEFAULT_WORKER_TIMEOUT,
                         default_help=f"{DEFAULT_WORKER_TIMEOUT:g}", metavar="S", ini="mlpbench_worker_timeout")
@@ -84,7 +89,8 @@ BUDGET = Option("--budget", "with --until-resolved: minutes of worker time in al
                 default_help=f"{DEFAULT_BUDGET_MIN:g}", metavar="MIN")
 AGAINST = Option("--against", "with --until-resolved: keep measuring until every case's comparison with this saved "
                  "run (a folder or run id) resolves", metavar="RUN")
-OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WORKER_TIMEOUT,
+OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WINDOWS,
+                         WORKER_TIMEOUT,
                          PHASES_OPTION, BACKENDS, THREADS, LAYERS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
                          QUICK_OPTION, FULL, NO_PIN, NO_YARDSTICK, UNTIL_RESOLVED, BUDGET, AGAINST]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
@@ -123,6 +129,7 @@ class BenchSettings:
     full: bool
     line_profile: str | None = None
     processes: int = 1
+    windows: int = 1  # measurement windows per step case in each worker (bench/windows.py)
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT
     worker: bool = False  # this process measures for a controller (bench/workers.py), in-process
     backends: tuple[str, ...] = ()  # requested backends of multi-backend implementations; () = the current one
@@ -176,8 +183,9 @@ class BenchSettings:
         return cls.full_run_rounds or DEFAULT_ROUNDS
 
     def backward_rounds(self) -> int:
-        """Rounds of the per-round-setup phases in this process: the total is split over the processes."""
-        return max(3, -(-self.step_rounds // self.processes))
+        """Rounds of the per-round-setup phases in one window: the total is split over processes and windows."""
+        windows = self.windows if self.worker else 1
+        return max(3, -(-self.step_rounds // (self.processes * windows)))
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> BenchSettings:
@@ -254,7 +262,8 @@ class BenchSettings:
             threads=threads, threads_why=threads_why, layers=layers, seed=options.SEED.read(config),
             mnist=MNIST.read(config),
             results_dir=results_dir, tag=TAG.read(config) or _default_tag(quick, full, layers),
-            quick=quick, full=full, line_profile=line_profile, processes=processes, worker_timeout=timeout,
+            quick=quick, full=full, line_profile=line_profile, processes=processes, windows=WINDOWS.read(config),
+            worker_timeout=timeout,
             worker=False, backends=backends, pin=not NO_PIN.read(config), yardstick=not NO_YARDSTICK.read(config),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
             against=_against_run(against, results_dir) if against else None)

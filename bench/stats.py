@@ -3,7 +3,9 @@
 Rounds inside one process are not independent samples of a implementation's speed: memory placement, thread
 placement and neighbours on the host change from process to process, and stay put within one (Kalibera &
 Jones 2013). So every case (implementation x workload x phase x batch size) is summarised by one number per
-worker process, the median of that process's rounds (robust to a stalled round), and compared in log space:
+worker process, the geometric mean of the medians of that process's measurement windows (bench/windows.py;
+a median is robust to a stalled round, and several windows average the host's bursts), and compared in log
+space:
 
 - point estimate: the ratio of geometric means of the per-process medians, B over A;
 - spread: the between-process variance of log per-process medians. With 2-3 processes a side one case

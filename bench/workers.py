@@ -23,8 +23,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -37,6 +39,8 @@ import pytest
 from bench import pytest_benchmark_adapter as adapter
 from bench.runs import write_json
 from bench.settings import WORKER_SPEC_ENV, BenchSettings
+from bench.windows import merge_windows, split, window_log
+from impl.data import load_dataset, save_dataset
 
 LOG_TAIL_LINES = 15
 SPEC_SCHEMA = 1
@@ -137,6 +141,7 @@ class ProcessRunner:
         self.cpus = cpu_plan(threads, settings.pin)
         self.timing = adapter.timing_options(adapter.session(config))
         self.sequential: dict[str, Any] | None = None
+        self.dataset_dir: Path | None = None  # the run's preprocessed data, handed to every worker
         self._started = time.perf_counter()
 
     def run_all(self, items: list[pytest.Item]) -> None:
@@ -146,7 +151,10 @@ class ProcessRunner:
         self.workers_dir.mkdir(exist_ok=True)
         original = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         pin_process(self.cpus["controller"])
+        self.dataset_dir = Path(tempfile.mkdtemp(prefix="mlp-bench-data-"))
         try:
+            # decoded and standardised once here, read back by every worker in a fraction of a second
+            save_dataset(load_dataset(self.settings.mnist, allow_synthetic_fallback=True), self.dataset_dir)
             for process in range(1, self.settings.processes + 1):
                 self.run_round(process, groups, self.settings.processes * len(groups))
             if self.settings.until_resolved:
@@ -155,6 +163,7 @@ class ProcessRunner:
                 self.sequential = run_until_resolved(self, groups)
         finally:
             pin_process(original)
+            shutil.rmtree(self.dataset_dir, ignore_errors=True)
 
     def run_round(self, process: int, groups: list[Group], total: int) -> None:
         """One process round: a worker for each group, in this round's seeded order."""
@@ -185,7 +194,8 @@ class ProcessRunner:
         spec.parent.mkdir(exist_ok=True)
         write_json(spec, {
             "schema": SPEC_SCHEMA, "settings": self.settings.to_spec(), "cases": list(group.node_ids),
-            "benchmark_options": self.timing, "process": process, "cpus": self.cpus["worker"], "out": str(out)})
+            "benchmark_options": self.timing, "process": process, "cpus": self.cpus["worker"], "out": str(out),
+            "dataset": str(self.dataset_dir)})
         command = [sys.executable, "-m", "pytest", *group.node_ids, "--benchmark-only", "-q", "-p",
                    "no:cacheprovider"]
         env = {**os.environ, **group.environment, WORKER_SPEC_ENV: str(spec), "MPLBACKEND": "Agg"}
@@ -215,13 +225,15 @@ class ProcessRunner:
             doc = json.loads(out.read_text())
         except (OSError, json.JSONDecodeError):
             return set()
-        found = set()
+        windows: dict[CaseKey, list[dict[str, Any]]] = defaultdict(list)
         for bench in doc.get("benchmarks", []):
             info = bench.get("extra_info", {})
             key = (info.get("impl"), info.get("backend"), info.get("batch_size"), info.get("phase"))
             if bench.get("stats", {}).get("data"):
-                self.results[key].append((process, bench))
-                found.add(key)
+                windows[key].append(bench)
+        for key, benches in windows.items():
+            self.results[key].append((process, merge_windows(benches)))
+        found = set(windows)
         if not self.machine_info:
             self.machine_info = doc.get("machine_info", {})
         return found
@@ -257,9 +269,14 @@ def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, An
     merged["processes"] = len(measured)
     merged["process_ids"] = [p for p, _ in measured]  # the rounds are in this order, process by process
     merged["rounds_per_process"] = [len(bench["stats"]["data"]) for _, bench in measured]
-    merged["process_medians_s"] = [float(np.median(bench["stats"]["data"])) for _, bench in measured]
+    merged["windows_per_process"] = [len(info.get("rounds_per_window") or [0]) for info in infos]
+    merged["rounds_per_window"] = [n for (_, bench), info in zip(measured, infos, strict=True)
+                                   for n in info.get("rounds_per_window") or [len(bench["stats"]["data"])]]
+    merged["process_medians_s"] = [float(np.exp(window_log(split(bench["stats"]["data"], info.get(
+        "rounds_per_window"))))) for (_, bench), info in zip(measured, infos, strict=True)]
     merged["yardstick_by_process"] = [info.get("yardstick_s") for info in infos]
     merged["noise_by_process"] = [{k: v for k, v in info.items() if k.startswith("noise_")} for info in infos]
+    merged.pop("window_medians_s", None)  # one process's: rounds_per_window splits every process's rounds
     for key in [k for k in merged if k.startswith(("noise_", "yardstick_")) and not k.endswith("_by_process")]:
         del merged[key]  # one process's readings: the lists above hold every process's
     if any(info.get("epoch_seconds") for info in infos):

@@ -27,6 +27,7 @@ import functools
 import gzip
 import hashlib
 import http.client
+import json
 import math
 import os
 import struct
@@ -41,7 +42,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from impl.errors import DataError
 
@@ -417,6 +417,8 @@ def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
 
 def preprocess(raw: RawMNIST, split: str = "standard", split_seed: int = 0) -> Dataset:
     """Standardise and split as ``split`` says (see :data:`SPLITS`); ``split_seed`` drives the pooled split."""
+    from sklearn.preprocessing import StandardScaler  # here: a worker that is handed the data never needs it
+
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     x_train = raw.train_images.reshape(len(raw.train_images), -1).astype(np.float64)
@@ -436,6 +438,32 @@ def preprocess(raw: RawMNIST, split: str = "standard", split_seed: int = 0) -> D
                          np.ascontiguousarray(scaler.transform(x_test)), y_test)
         source = raw.source
     return Dataset(*arrays, source=source, kind=raw.kind, genuine=raw.genuine, warnings=raw.warnings)
+
+
+_SAVED_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def save_dataset(data: Dataset, folder: Path) -> Path:
+    """The preprocessed arrays as ``.npy`` files plus their provenance, for worker processes of the same run to
+    read back in a fraction of a second instead of decoding and standardising MNIST each (seconds per worker)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in _SAVED_ARRAYS:
+        np.save(folder / f"{name}.npy", getattr(data, name))
+    meta = {"source": data.source, "kind": data.kind, "genuine": data.genuine, "warnings": list(data.warnings)}
+    (folder / "dataset.json").write_text(json.dumps(meta))
+    return folder
+
+
+def load_saved_dataset(folder: str | os.PathLike) -> Dataset:
+    """What :func:`save_dataset` wrote, read-only as every shared dataset is; a problem is one DataError."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "dataset.json").read_text())
+        arrays = [np.load(folder / f"{name}.npy", allow_pickle=False) for name in _SAVED_ARRAYS]
+    except (OSError, ValueError) as err:
+        raise DataError(f"{folder}: cannot read the saved dataset ({err})") from None
+    return Dataset(*_frozen(*arrays), source=meta["source"], kind=meta["kind"], genuine=meta["genuine"],
+                   warnings=tuple(meta["warnings"]))
 
 
 @functools.lru_cache(maxsize=2)  # a preprocessed dataset is ~440 MB; two covers real + synthetic

@@ -290,6 +290,26 @@ def test_a_worker_gets_its_settings_from_a_spec_file_and_records_its_noise(two_r
     assert doc["mlp_bench_cpus"]["worker"] == [1] or "not pinned" in doc["mlp_bench_cpus"]["why"]
 
 
+def test_a_worker_times_each_step_case_in_windows_over_passes_with_the_yardstick_between(two_runs):
+    folder = run_folders(two_runs)[0]
+    passes: dict[str, list[int]] = {}
+    for path in (folder / "workers").glob("p1-numpy-v3-sliced-*.json"):  # B=2000: steps; B=20000: full run
+        for bench in json.loads(path.read_text())["benchmarks"]:
+            info = bench["extra_info"]
+            passes.setdefault(info["phase"], []).append(info["pass"])
+            assert info["yardstick_s"] > 0  # from the readings either side of its pass
+    assert passes.pop("full_run") == [0]  # the full run: one window (its worker has no step case here)
+    assert len(passes) == 5
+    for phase, seen in passes.items():  # every step case once in each of three passes
+        assert sorted(seen) == [0, 1, 2], phase
+    doc = json.loads((folder / "benchmark.json").read_text())
+    for bench in doc["benchmarks"]:
+        info = bench["extra_info"]
+        expected = 1 if info["phase"] == "full_run" else 3
+        assert info["windows_per_process"] == [expected, expected]
+        assert sum(info["rounds_per_window"]) == len(bench["stats"]["data"])
+
+
 def test_compare_refuses_cases_measured_with_other_thread_counts(two_runs, tmp_path):
     a, b = run_folders(two_runs)
     other = edited_copy(b, tmp_path / "other", lambda bench: bench["extra_info"].update(threads=2))
