@@ -85,7 +85,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     passes = plan_passes(keyed, settings.windows, f"{settings.seed}-{worker_spec()['process']}",
                          phase_of=lambda item: case_key(item)[3])
     items[:] = [item for one_pass in passes for item in one_pass]
-    config.mlpbench_passes = PassClock(passes, settings.yardstick)
+    config.mlpbench_passes = PassClock(passes, settings.yardstick, adapter.timer(adapter.session(config)))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -155,9 +155,11 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     threads = settings.threads or current_blas_threads() or 1
     conditions = {"threads": threads, "threads_why": settings.threads_why or "the BLAS library's own choice",
                   "pinning": cpu_plan(threads, settings.pin)["why"] if settings.spawns_workers else
-                  "not pinned: measured in this process", "yardstick": settings.yardstick}
+                  "not pinned: measured in this process", "yardstick": settings.yardstick,
+                  "windows": settings.windows if settings.spawns_workers else 1}
     write(f"mlp-bench: {threads} BLAS thread(s) ({conditions['threads_why']}); {conditions['pinning']}; yardstick "
-          + ("on" if settings.yardstick else "off (--no-yardstick)") + f"; MLP layers {layer_text(settings.layers)}")
+          + ("on" if settings.yardstick else "off (--no-yardstick)") + f"; {conditions['windows']} window(s) per step "
+          f"case and process; MLP layers {layer_text(settings.layers)}")
     meta = {"quick": settings.quick, "processes": settings.processes, "system": report,
             "machine": machine_facts(), "conditions": conditions, "layers": list(settings.layers)}
     config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
@@ -214,7 +216,8 @@ def bench(request: pytest.FixtureRequest) -> Iterator[Bench | None]:
     except MLPBenchError as err:
         pytest.exit(f"mlp-bench: error: {err}", returncode=4)
     state = Bench(settings, data, process=spec["process"] if spec else 1,
-                  passes=getattr(request.config, "mlpbench_passes", None))
+                  passes=getattr(request.config, "mlpbench_passes", None),
+                  clock=adapter.timer(adapter.session(request.config)))
     request.config.mlpbench_state = state  # for the end-of-session line profiles
     yield state
 

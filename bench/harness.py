@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ class Bench:
     _yardstick: Yardstick | None = None
     _case_start: tuple[Counters, dict[str, float] | None] | None = None
     passes: PassClock | None = None  # a worker's passes (bench/windows.py): they read the yardstick
+    clock: Callable[[], float] = time.perf_counter  # the benchmark's timer, which the yardstick reads too
     windows_done: dict[tuple, int] = field(default_factory=dict)  # windows measured per (impl, B, phase)
 
     def start_case(self) -> None:
@@ -62,7 +64,7 @@ class Bench:
 
     def yardstick(self) -> Yardstick:
         if self._yardstick is None:
-            self._yardstick = Yardstick()
+            self._yardstick = Yardstick(self.clock)
         return self._yardstick
 
     def trainer(self, cls: type[Trainer], batch_size: int) -> Trainer:

@@ -9,6 +9,7 @@ table, JSON and storage hold them.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +50,12 @@ def apply_timing_options(bench_session: Any, options: dict[str, Any]) -> None:
         elif name == "timer":
             value = load_timer(value)
         bench_session.options[name] = value
+
+
+def timer(bench_session: Any) -> Any:
+    """The clock the session times rounds with (``--benchmark-timer``; ``time.perf_counter`` by default): the
+    yardstick reads the same clock, so both see the same kind of seconds."""
+    return bench_session.options["timer"] if bench_session is not None else time.perf_counter
 
 
 def set_max_time(bench_session: Any, seconds: float) -> None:

@@ -51,12 +51,12 @@ def plan_passes(items: Sequence[Any], windows: int, seed: str, phase_of: Callabl
 class PassClock:
     """Knows which pass the worker is in and reads the yardstick at each pass boundary."""
 
-    def __init__(self, passes: list[list[Any]], yardstick: bool) -> None:
+    def __init__(self, passes: list[list[Any]], yardstick: bool, clock: Callable[[], float]) -> None:
         self.starts = set(np.cumsum([0] + [len(p) for p in passes[:-1]]).tolist())
         self.position = -1
         self.current = -1
         self.readings: list[dict[str, float]] = []
-        self._yardstick = Yardstick() if yardstick else None
+        self._yardstick = Yardstick(clock) if yardstick else None
 
     def next_item(self) -> None:
         """Called before each item runs: a new pass starts with a yardstick reading."""

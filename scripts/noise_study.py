@@ -3,8 +3,9 @@
     python scripts/noise_study.py RUN [RUN ...]
 
 For each run (a folder or a run id under results/): its BLAS threads and pinning, then per phase and batch
-size the median over implementations of the between-process spread (sd of log per-process medians), raw and
-through the yardstick (the within-case ANCOVA of bench/stats.py); the share of steal time and the involuntary
+size the median over implementations of the between-process spread (sd of log per-process times), raw and
+through the yardstick (the within-case ANCOVA of bench/stats.py), and the spread of a case's windows inside
+one process (what averaging them removes); the share of steal time and the involuntary
 context switches per second its workers saw; and how strongly cases of the same process round move together
 (the correlation of their residuals), which is what pairing by round could use."""
 
@@ -19,22 +20,34 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.compare import resolve_run  # noqa: E402
-from bench.results import case_data, load_run  # noqa: E402
+from bench.results import case_data, load_run, process_windows  # noqa: E402
 from bench.runs import DEFAULT_RESULTS_DIR  # noqa: E402
 from bench.stats import Covariate  # noqa: E402
 
 
+def window_spread(bench: dict) -> float:
+    """sd of log window medians around their process's mean, pooled over the case's processes (NaN for a
+    case timed in one window per process): how much averaging windows inside a worker removes."""
+    squares, df = 0.0, 0
+    for windows in process_windows(bench):
+        logs = np.log([float(np.median(w)) for w in windows if len(w)])
+        squares, df = squares + float(np.sum((logs - logs.mean()) ** 2)), df + len(logs) - 1
+    return float(np.sqrt(squares / df)) if df else float("nan")
+
+
 def spreads(doc: dict) -> pd.DataFrame:
-    """Per case: raw and yardstick-adjusted sd of log per-process medians."""
+    """Per case: raw and yardstick-adjusted sd of log per-process times, and the spread of its windows."""
     cases = case_data(doc)
     covariate = Covariate.fit(list(cases.values()))
+    windows = {(b["extra_info"].get("impl"), b["extra_info"].get("phase"), b["extra_info"].get("batch_size")):
+               window_spread(b) for b in doc.get("benchmarks", [])}
     rows = []
     for (impl, _backend, _workload, phase, size), case in cases.items():
         if len(case.logs) < 2:
             continue
         adjusted = case.logs - covariate.slope * (case.yard - covariate.centre) if case.has_yardstick else case.logs
         rows.append({"impl": impl, "phase": phase, "B": size, "raw": float(np.std(case.logs, ddof=1)),
-                     "yardstick": float(np.std(adjusted, ddof=1))})
+                     "yardstick": float(np.std(adjusted, ddof=1)), "windows": windows.get((impl, phase, size))})
     frame = pd.DataFrame(rows)
     frame.attrs["covariate"] = covariate
     return frame
@@ -81,7 +94,7 @@ def main(names: list[str]) -> int:
         print(f"yardstick: {covariate.reason}")
         print(", ".join(f"{k} {v:.3g}" for k, v in noise_counters(doc).items())
               + f", round correlation {round_correlation(doc):.2f}")
-        pivot = table.pivot_table(index="phase", columns="B", values=["raw", "yardstick"], aggfunc="median")
+        pivot = table.pivot_table(index="phase", columns="B", values=["raw", "yardstick", "windows"], aggfunc="median")
         print(pivot.round(3).to_markdown())
         print()
     return 0

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from bench.results import process_logs, process_windows
-from bench.windows import merge_windows, plan_passes, split, window_log
+from bench.windows import PassClock, merge_windows, plan_passes, split, window_log
 from impl.errors import MLPBenchError
 
 
@@ -71,3 +72,24 @@ def test_a_saved_case_splits_into_processes_and_windows_and_old_runs_read_as_one
     old = {"stats": {"data": [1.0, 1.0, 4.0, 2.0]}, "extra_info": {"process_ids": [1, 2], "rounds_per_process": [3, 1]}}
     assert process_windows(old) == [[[1.0, 1.0, 4.0]], [[2.0]]]
     np.testing.assert_allclose(process_logs(old), [0.0, math.log(2.0)])
+
+
+def test_the_yardstick_reads_the_benchmarks_own_clock_at_every_pass_boundary():
+    ticks = []
+
+    def clock() -> float:  # a CPU-seconds clock, say: the yardstick must time with it, not with the wall
+        ticks.append(1)
+        return float(len(ticks))
+
+    passes = plan_passes(["a:forward", "a:backward", "a:full_run"], 2, "s", phase)
+    pass_clock = PassClock(passes, yardstick=True, clock=clock)
+    built = len(ticks)
+    assert built > 0  # the first, discarded, reading
+    for _ in range(sum(len(p) for p in passes)):
+        pass_clock.next_item()
+    assert len(pass_clock.readings) == len(passes)  # one as every pass begins
+    bench = SimpleNamespace(extra_info={"pass": 1})
+    pass_clock.finish([bench])
+    assert len(pass_clock.readings) == len(passes) + 1 and bench.extra_info["yardstick_s"] > 0
+    assert len(ticks) > built
+    assert PassClock(passes, yardstick=False, clock=clock).readings == []
