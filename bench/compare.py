@@ -145,6 +145,12 @@ def software_differences(doc_a: dict[str, Any], doc_b: dict[str, Any]) -> list[s
     return [k for k in ("BLAS", "versions", "variables", "CPU model") if fa[k] != fb[k]]
 
 
+def timer_of(doc: dict[str, Any]) -> str:
+    """The clock a run was timed with (pytest-benchmark's ``--benchmark-timer``, kept with every benchmark)."""
+    timers = {str(b.get("options", {}).get("timer", "perf_counter")) for b in doc.get("benchmarks", [])}
+    return ", ".join(sorted(timers)) or "perf_counter"
+
+
 def run_facts(doc: dict[str, Any]) -> dict[str, Any]:
     """What a run recorded of its machine and software, in the form the warnings compare."""
     info = doc.get("machine_info", {}).get("mlp_bench", {})
@@ -173,6 +179,11 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
                                 "widths are part of what a case measures; rerun one side with --layers")
         raise MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload, model, phase, "
                             "batch size and BLAS threads)")
+    clocks = timer_of(doc_a), timer_of(doc_b)
+    if clocks[0] != clocks[1]:
+        raise MLPBenchError(f"the runs were timed with different clocks ({clocks[0]} vs {clocks[1]}): CPU seconds "
+                            "and wall seconds are not the same quantity; rerun one side with the other's "
+                            "--benchmark-timer")
     keys = [tuple(row[k] for k in KEY) for _, row in merged.iterrows()]
     differences = software_differences(doc_a, doc_b)
     covariate = Covariate.fit([data_a[k] for k in keys] + [data_b[k] for k in keys], allowed=not differences,

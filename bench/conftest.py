@@ -82,10 +82,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if settings is None or not settings.worker:
         return
     keyed = [item for item in items if case_key(item) is not None]
-    passes = plan_passes(keyed, settings.windows, f"{settings.seed}-{worker_spec()['process']}",
-                         phase_of=lambda item: case_key(item)[3])
+    def phase_of(item: pytest.Item) -> str:
+        return case_key(item)[3]
+
+    passes = plan_passes(keyed, settings.windows, f"{settings.seed}-{worker_spec()['process']}", phase_of)
     items[:] = [item for one_pass in passes for item in one_pass]
-    config.mlpbench_passes = PassClock(passes, settings.yardstick, adapter.timer(adapter.session(config)))
+    config.mlpbench_passes = PassClock(passes, settings.yardstick, adapter.timer(adapter.session(config)), phase_of)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -156,10 +158,16 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     conditions = {"threads": threads, "threads_why": settings.threads_why or "the BLAS library's own choice",
                   "pinning": cpu_plan(threads, settings.pin)["why"] if settings.spawns_workers else
                   "not pinned: measured in this process", "yardstick": settings.yardstick,
-                  "windows": settings.windows if settings.spawns_workers else 1}
+                  "windows": settings.windows if settings.spawns_workers else 1,
+                  "timer": adapter.timer_name(adapter.session(config))}
     write(f"mlp-bench: {threads} BLAS thread(s) ({conditions['threads_why']}); {conditions['pinning']}; yardstick "
           + ("on" if settings.yardstick else "off (--no-yardstick)") + f"; {conditions['windows']} window(s) per step "
           f"case and process; MLP layers {layer_text(settings.layers)}")
+    if any(clock in conditions["timer"] for clock in ("thread_time", "process_time")):
+        write(f"mlp-bench: WARNING: timed in CPU seconds ({conditions['timer']}): steal and preemption stay out, but "
+              "thread_time counts only the calling thread and process_time adds up every thread's seconds: right "
+              "for single-threaded NumPy with --threads 1, not a wall time for frameworks that compute in threads "
+              "of their own (docs/noise.md)")
     meta = {"quick": settings.quick, "processes": settings.processes, "system": report,
             "machine": machine_facts(), "conditions": conditions, "layers": list(settings.layers)}
     config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)

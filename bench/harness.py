@@ -57,6 +57,10 @@ class Bench:
             out["pass"] = self.passes.current
         return out
 
+    def backward_rounds(self) -> int:
+        """Rounds of a per-round-setup phase in one window of this process."""
+        return self.settings.backward_rounds(self.passes.windows if self.passes is not None else 1)
+
     def window(self, key: tuple) -> int:
         """This case's window number in this process (0, 1, ...), counted as its rounds are recorded."""
         self.windows_done[key] = self.windows_done.get(key, -1) + 1

@@ -10,6 +10,7 @@ table, JSON and storage hold them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -52,10 +53,19 @@ def apply_timing_options(bench_session: Any, options: dict[str, Any]) -> None:
         bench_session.options[name] = value
 
 
-def timer(bench_session: Any) -> Any:
-    """The clock the session times rounds with (``--benchmark-timer``; ``time.perf_counter`` by default): the
-    yardstick reads the same clock, so both see the same kind of seconds."""
-    return bench_session.options["timer"] if bench_session is not None else time.perf_counter
+def timer(bench_session: Any) -> Callable[[], float]:
+    """The clock the session times rounds with (``--benchmark-timer``; ``time.perf_counter`` by default), as
+    pytest-benchmark's fixture unwraps it from its display wrapper: the yardstick reads the same clock, so both
+    see the same kind of seconds."""
+    if bench_session is None:
+        return time.perf_counter
+    wrapped = bench_session.options["timer"]
+    return getattr(wrapped, "target", wrapped)
+
+
+def timer_name(bench_session: Any) -> str:
+    """The clock's name as pytest-benchmark stores it with every benchmark (``perf_counter``, ``thread_time``)."""
+    return getattr(timer(bench_session), "__name__", str(timer(bench_session)))
 
 
 def set_max_time(bench_session: Any, seconds: float) -> None:

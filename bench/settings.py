@@ -182,9 +182,9 @@ class BenchSettings:
             return PROCESS_ROUNDS
         return cls.full_run_rounds or DEFAULT_ROUNDS
 
-    def backward_rounds(self) -> int:
-        """Rounds of the per-round-setup phases in one window: the total is split over processes and windows."""
-        windows = self.windows if self.worker else 1
+    def backward_rounds(self, windows: int = 1) -> int:
+        """Rounds of the per-round-setup phases in one window: the total is split over processes and the
+        windows each process times."""
         return max(3, -(-self.step_rounds // (self.processes * windows)))
 
     @classmethod

@@ -51,8 +51,10 @@ def plan_passes(items: Sequence[Any], windows: int, seed: str, phase_of: Callabl
 class PassClock:
     """Knows which pass the worker is in and reads the yardstick at each pass boundary."""
 
-    def __init__(self, passes: list[list[Any]], yardstick: bool, clock: Callable[[], float]) -> None:
+    def __init__(self, passes: list[list[Any]], yardstick: bool, clock: Callable[[], float],
+                 phase_of: Callable[[Any], str]) -> None:
         self.starts = set(np.cumsum([0] + [len(p) for p in passes[:-1]]).tolist())
+        self.windows = sum(1 for p in passes if any(phase_of(i) != FULL_RUN for i in p)) or 1  # per step case
         self.position = -1
         self.current = -1
         self.readings: list[dict[str, float]] = []

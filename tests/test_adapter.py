@@ -45,3 +45,18 @@ def test_a_worker_session_stores_nothing():
     fake = SimpleNamespace(save="x", autosave=True, json="f.json", histogram="h")
     adapter.store_nothing(fake)
     assert (fake.save, fake.autosave, fake.json, fake.histogram) == (None, None, None, None)
+
+
+def test_the_sessions_timer_is_a_clock_the_yardstick_can_call(bench_session):
+    import time
+
+    assert adapter.timer(bench_session) is time.perf_counter and adapter.timer_name(bench_session) == "perf_counter"
+    saved = dict(bench_session.options)
+    try:  # as a worker gets it from its spec: --benchmark-timer time.thread_time
+        adapter.apply_timing_options(bench_session, {"timer": "time.thread_time"})
+        clock = adapter.timer(bench_session)
+        assert clock is time.thread_time and isinstance(clock(), float)
+        assert adapter.timer_name(bench_session) == "thread_time"
+    finally:
+        bench_session.options.update(saved)
+    assert adapter.timer(None) is time.perf_counter

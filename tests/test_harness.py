@@ -310,6 +310,13 @@ def test_a_worker_times_each_step_case_in_windows_over_passes_with_the_yardstick
         assert sum(info["rounds_per_window"]) == len(bench["stats"]["data"])
 
 
+def test_compare_refuses_runs_timed_with_other_clocks(two_runs, tmp_path):
+    a, b = run_folders(two_runs)
+    other = edited_copy(b, tmp_path / "cpu", lambda bench: bench["options"].update(timer="thread_time"))
+    done = mlp_bench("compare", str(a), str(other))
+    assert done.returncode == 3 and "different clocks (perf_counter vs thread_time)" in done.stderr, done.stderr
+
+
 def test_compare_refuses_cases_measured_with_other_thread_counts(two_runs, tmp_path):
     a, b = run_folders(two_runs)
     other = edited_copy(b, tmp_path / "other", lambda bench: bench["extra_info"].update(threads=2))

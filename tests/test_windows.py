@@ -82,7 +82,7 @@ def test_the_yardstick_reads_the_benchmarks_own_clock_at_every_pass_boundary():
         return float(len(ticks))
 
     passes = plan_passes(["a:forward", "a:backward", "a:full_run"], 2, "s", phase)
-    pass_clock = PassClock(passes, yardstick=True, clock=clock)
+    pass_clock = PassClock(passes, yardstick=True, clock=clock, phase_of=phase)
     built = len(ticks)
     assert built > 0  # the first, discarded, reading
     for _ in range(sum(len(p) for p in passes)):
@@ -91,5 +91,5 @@ def test_the_yardstick_reads_the_benchmarks_own_clock_at_every_pass_boundary():
     bench = SimpleNamespace(extra_info={"pass": 1})
     pass_clock.finish([bench])
     assert len(pass_clock.readings) == len(passes) + 1 and bench.extra_info["yardstick_s"] > 0
-    assert len(ticks) > built
-    assert PassClock(passes, yardstick=False, clock=clock).readings == []
+    assert len(ticks) > built and pass_clock.windows == 2  # two passes over the step cases
+    assert PassClock(passes, yardstick=False, clock=clock, phase_of=phase).readings == []
