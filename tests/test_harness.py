@@ -228,6 +228,8 @@ def test_a_worker_that_times_out_fails_its_cases_with_its_log(tmp_path, real_dat
     (["--workload", "rnn"], "unknown workload"),
     (["--processes", "0"], "argument --processes: must be at least 1, got '0'"),
     (["--processes", "two"], "argument --processes: expected an integer, got 'two'"),
+    (["--windows", "0"], "argument --windows: must be at least 1, got '0'"),
+    (["--windows", "1.5"], "argument --windows: expected an integer, got '1.5'"),
     (["--worker-timeout", "0"], "argument --worker-timeout: must be above 0, got '0'"),
     (["--until-resolved", "--budget", "0"], "argument --budget: must be above 0, got '0'"),
     (["--until-resolved", "--budget", "-3"], "argument --budget: must be above 0, got '-3'"),
