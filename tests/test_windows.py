@@ -93,3 +93,17 @@ def test_the_yardstick_reads_the_benchmarks_own_clock_at_every_pass_boundary():
     assert len(pass_clock.readings) == len(passes) + 1 and bench.extra_info["yardstick_s"] > 0
     assert len(ticks) > built and pass_clock.windows == 2  # two passes over the step cases
     assert PassClock(passes, yardstick=False, clock=clock, phase_of=phase).readings == []
+
+
+def test_a_saved_dataset_reads_back_as_it_was_and_a_missing_one_is_one_data_error(tmp_path):
+    from impl.data import Dataset, load_saved_dataset, save_dataset
+    from impl.errors import DataError
+
+    rng = np.random.default_rng(0)
+    data = Dataset(rng.normal(size=(4, 784)), np.arange(4), rng.normal(size=(2, 784)), np.arange(2),
+                   source="synthetic(seed=0)", kind="synthetic", genuine=None, warnings=("w",))
+    back = load_saved_dataset(save_dataset(data, tmp_path / "data"))
+    assert np.array_equal(back.x_train, data.x_train) and back.warnings == ("w",) and back.kind == "synthetic"
+    assert not back.x_train.flags.writeable  # shared read-only, as load_dataset's
+    with pytest.raises(DataError, match="cannot read the saved dataset"):
+        load_saved_dataset(tmp_path / "missing")
