@@ -113,7 +113,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     phases = ["full_run"] if full_run else list(step_phases())
     cases = []
     for cls in settings.impls:
-        sizes = (settings.full_run_batch_sizes if full_run else settings.step_batch_sizes)[cls.workload]
+        sizes = settings.full_run_sizes(cls) if full_run else settings.step_batch_sizes[cls.workload]
         for backend in settings.backends_of(cls):
             reason = _backend_skip_reason(cls, backend, settings) or (
                 cls.layers_refusal(settings.layers) if get_workload(cls.workload).sized else None)
@@ -159,10 +159,12 @@ def pytest_runtestloop(session: pytest.Session) -> None:
                   "pinning": cpu_plan(threads, settings.pin)["why"] if settings.spawns_workers else
                   "not pinned: measured in this process", "yardstick": settings.yardstick,
                   "windows": settings.windows if settings.spawns_workers else 1,
+                  "paired": settings.pair and settings.spawns_workers,
                   "timer": adapter.timer_name(adapter.session(config))}
     write(f"mlp-bench: {threads} BLAS thread(s) ({conditions['threads_why']}); {conditions['pinning']}; yardstick "
           + ("on" if settings.yardstick else "off (--no-yardstick)") + f"; {conditions['windows']} window(s) per step "
-          f"case and process; MLP layers {layer_text(settings.layers)}")
+          f"case and process; " + ("implementations share workers, paired" if conditions["paired"] else
+                                      "a worker per implementation") + f"; MLP layers {layer_text(settings.layers)}")
     if any(clock in conditions["timer"] for clock in ("thread_time", "process_time")):
         write(f"mlp-bench: WARNING: timed in CPU seconds ({conditions['timer']}): steal and preemption stay out, but "
               "thread_time counts only the calling thread and process_time adds up every thread's seconds: right "

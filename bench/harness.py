@@ -22,12 +22,13 @@ from impl.workloads import get_workload
 
 @dataclass
 class Bench:
-    """Session state: the data, one live trainer (rebuilt when impl or batch size changes), first-call times."""
+    """Session state: the data, the live trainers, first-call times. Measuring alone, one trainer lives at a
+    time (rebuilt when impl or batch size changes); a worker's passes come back to every case, so it keeps each
+    of its trainers (and their warm state) for its whole life."""
 
     settings: BenchSettings
     data: Dataset
-    _key: tuple | None = None
-    _trainer: Trainer | None = None
+    _trainers: dict[tuple, Trainer] = field(default_factory=dict)
     first_call_s: dict[tuple, float] = field(default_factory=dict)
     memory_use: dict[tuple, MemoryUse] = field(default_factory=dict)
     process: int = 1  # the worker's process round (1 when this process measures alone)
@@ -73,20 +74,21 @@ class Bench:
 
     def trainer(self, cls: type[Trainer], batch_size: int) -> Trainer:
         key = (cls.name, batch_size)
-        if key != self._key:
-            self._trainer = None
-            gc.collect()  # free the previous implementation's copies of the data first
+        trainer = self._trainers.get(key)
+        if trainer is None:
+            if self.passes is None and self._trainers:
+                self._trainers.clear()
+                gc.collect()  # free the previous implementation's copies of the data first
             config = TrainConfig.make(batch_size=batch_size, epochs=self.settings.epochs[cls.workload],
                                       seed=self.settings.seed, n_train=self.data.n_train,
                                       layers=get_workload(cls.workload).layers_of(self.settings.layers))
-            self._trainer = cls(config, self.data)
+            trainer = self._trainers[key] = cls(config, self.data)
             start = time.perf_counter()
-            self._trainer.warm_up()  # first train step: tracing/compilation, first touches; timed by hand
+            trainer.warm_up()  # first train step: tracing/compilation, first touches; timed by hand
             self.first_call_s[key] = time.perf_counter() - start
-            self._key = key
-        self._trainer.reset()
+        trainer.reset()
         self.start_case()
-        return self._trainer
+        return trainer
 
     def memory(self, trainer: Trainer) -> MemoryUse:
         """Peak memory of a step and of an epoch, measured once per implementation and batch size, outside the

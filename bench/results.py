@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.noise import noise_flags
 from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
-from bench.stats import Case, Covariate, Pool, compare_cases, level_interval
+from bench.stats import Case, Covariate, PairedPool, Pool, compare_cases, level_interval
 from bench.tables import SYMBOL, in_unit, markdown, pick_unit, wrap
 from bench.windows import split, window_log
 from impl.config import SEED_LAYERS, layer_text
@@ -155,7 +155,8 @@ def case_data(doc: dict[str, Any]) -> dict[tuple, Case]:
         yard = info.get("yardstick_by_process") or ([info["yardstick_s"]] if info.get("yardstick_s") else None)
         yard_logs = (np.log(np.array(yard, dtype=float)) if yard and len(yard) == len(logs)
                      and all(isinstance(v, int | float) and v > 0 for v in yard) else None)
-        out[key] = Case(logs, yard_logs)
+        workers = info.get("worker_by_process")
+        out[key] = Case(logs, yard_logs, tuple(workers) if workers and len(workers) == len(logs) else None)
     return out
 
 
@@ -238,11 +239,18 @@ def run_covariate(doc: dict[str, Any]) -> Covariate:
     return Covariate.fit(list(case_data(doc).values()))
 
 
+def run_paired_pool(cases: dict[tuple, Case], covariate: Covariate) -> PairedPool:
+    """The run's pooled variance of per-worker differences, for the cases that shared worker processes."""
+    return PairedPool.of(list(cases.values()), covariate.adjust)
+
+
 def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA,
                     threshold: float = THRESHOLD) -> pd.DataFrame:
     """Per workload, phase and batch size: every implementation against the fastest, a ratio of per-process
-    medians with its interval and verdict (``slower`` = resolved slower than the fastest)."""
+    medians with its interval and verdict (``slower`` = resolved slower than the fastest); paired per worker
+    where the two shared worker processes."""
     cases, covariate, rows = case_data(doc), run_covariate(doc), []
+    paired = run_paired_pool(cases, covariate)
     alpha = run_alpha(doc, alpha)
     for _, group in _labelled(frame).groupby(["workload", "phase", "batch_size"], sort=False):
         # ranked as the verdicts compare them: through the yardstick where the run uses it
@@ -250,11 +258,12 @@ def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALP
         group = group.assign(_speed=speed).sort_values("_speed")
         best = group.iloc[0]
         for row in group.itertuples():
-            result = compare_cases(cases[_key(best)], cases[_key(row)], covariate, alpha, threshold)
+            result = compare_cases(cases[_key(best)], cases[_key(row)], covariate, alpha, threshold, paired=paired)
             rows.append({"workload": row.workload, "layers": row.layers, "phase": row.phase,
                          "batch_size": row.batch_size, "impl": row.label, "impl_name": row.impl, "backend": row.backend,
                          "x_fastest": result.ratio, "low": result.low, "high": result.high,
                          "verdict": "fastest" if row.Index == best.name else result.verdict,
+                         "paired": row.Index != best.name and result.paired,
                          "processes": row.processes})
     return pd.DataFrame(rows)
 
@@ -401,12 +410,14 @@ def ladder_rows(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA) 
     that speed-up (from the same per-process medians and pooled spread as the verdicts; NaN for one process)."""
     full = _labelled(frame[frame["phase"] == "full_run"])
     cases, covariate, rows = case_data(doc), run_covariate(doc), []
+    paired = run_paired_pool(cases, covariate)
     for (workload, size), group in full.groupby(["workload", "batch_size"], sort=True):
         baseline, _ = _baseline(group)
         base = group.loc[group["process_median_s"].idxmax()] if baseline == "slowest" else \
             group[group["label"] == baseline].iloc[0]
         for row in group.itertuples():
-            result = compare_cases(cases[_key(row)], cases[_key(base)], covariate, run_alpha(doc, alpha), THRESHOLD)
+            result = compare_cases(cases[_key(row)], cases[_key(base)], covariate, run_alpha(doc, alpha), THRESHOLD,
+                                   paired=paired)
             rows.append({"workload": workload, "batch_size": size, "label": row.label, "baseline": baseline,
                          "speedup": result.ratio, "low": result.low, "high": result.high})
     return pd.DataFrame(rows)

@@ -80,6 +80,9 @@ QUICK_OPTION = Option("--quick", "tiny profile for CI and a first look: 1 epoch,
 FULL = Option("--full", "the whole matrix: every workload, more batch sizes", switch=True)
 NO_PIN = Option("--no-pin", "leave worker processes unpinned (default: with fewer BLAS threads than cores, each "
                 "worker is pinned to cores apart from this one)", switch=True)
+NO_PAIR = Option("--no-pair", "give every implementation worker processes of its own (default: the implementations of "
+                 "one batch size that can share a process share each worker, their windows interleaved, and the run's "
+                 "own comparisons pair them per worker; see docs/noise.md)", switch=True)
 NO_YARDSTICK = Option("--no-yardstick", "skip the reference workload timed beside every case (default: timed, and "
                       "used in verdicts where it cuts the spread; see docs/noise.md)", switch=True)
 UNTIL_RESOLVED = Option("--until-resolved", "after the first --processes rounds, add process rounds for the cases "
@@ -92,7 +95,7 @@ AGAINST = Option("--against", "with --until-resolved: keep measuring until every
 OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WINDOWS,
                          WORKER_TIMEOUT,
                          PHASES_OPTION, BACKENDS, THREADS, LAYERS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
-                         QUICK_OPTION, FULL, NO_PIN, NO_YARDSTICK, UNTIL_RESOLVED, BUDGET, AGAINST]
+                         QUICK_OPTION, FULL, NO_PIN, NO_PAIR, NO_YARDSTICK, UNTIL_RESOLVED, BUDGET, AGAINST]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
 INI_KEYS = {o.ini: f"default of {o.flag}" for o in OPTIONS if o.ini}
 
@@ -135,10 +138,21 @@ class BenchSettings:
     backends: tuple[str, ...] = ()  # requested backends of multi-backend implementations; () = the current one
     pin: bool = True  # pin workers to cores apart from the controller where there are spare cores
     yardstick: bool = True  # time the reference workload beside every case (bench/yardstick.py)
+    pair: bool = True  # implementations of one batch size share worker processes (bench/workers.py)
     until_resolved: bool = False
     budget_min: float = DEFAULT_BUDGET_MIN
     against: Path | None = None  # a saved run the verdicts of --until-resolved are taken against
     threads_why: str = ""  # why this thread count (the system report prints it)
+    full_run_sizes_given: bool = False  # --full-run-batch-sizes (or its ini key) named them
+
+    def full_run_sizes(self, cls: type[Trainer]) -> tuple[int, ...]:
+        """The batch sizes of ``cls``'s full runs: the run's, or where the run did not name them and this is the
+        default profile, those of them the implementation keeps to (``default_full_run_batch_sizes``)."""
+        sizes = self.full_run_batch_sizes[cls.workload]
+        keep = cls.default_full_run_batch_sizes
+        if self.full_run_sizes_given or self.quick or self.full or not keep:
+            return sizes
+        return tuple(s for s in sizes if s in keep) or sizes
 
     def to_spec(self) -> dict[str, Any]:
         """Plain JSON for the worker protocol (bench/workers.py): classes by name, paths as text."""
@@ -252,6 +266,7 @@ class BenchSettings:
         full_default = (lambda w: w.quick_batch_sizes) if quick else (
             lambda w: w.full_run_batch_sizes or (w.batch_size,))
         results_dir = RESULTS_DIR.read(config)
+        full_run_sizes_given = FULL_RUN_BATCH_SIZES.read(config) is not None
         epochs = {w.name: given_epochs or (w.quick_epochs if quick else w.epochs) for w in workloads}
         return cls(
             impls=impls, workloads=workloads,
@@ -265,8 +280,10 @@ class BenchSettings:
             quick=quick, full=full, line_profile=line_profile, processes=processes, windows=WINDOWS.read(config),
             worker_timeout=timeout,
             worker=False, backends=backends, pin=not NO_PIN.read(config), yardstick=not NO_YARDSTICK.read(config),
+            pair=not NO_PAIR.read(config),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
-            against=_against_run(against, results_dir) if against else None)
+            against=_against_run(against, results_dir) if against else None,
+            full_run_sizes_given=full_run_sizes_given)
 
 
 def _default_tag(quick: bool, full: bool, layers: tuple[int, ...]) -> str:

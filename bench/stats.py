@@ -17,6 +17,11 @@ space:
   is a covariate. One slope, fitted within cases over every case of the comparison (ANCOVA), removes the part
   of the spread the machine's drift explains; it is used only where it cuts the pooled variance by at least
   ``YARDSTICK_GAIN``, and its own uncertainty is added to the interval;
+- pairing: two cases of one run measured in the same worker processes (implementations sharing a worker,
+  bench/workers.py) are compared through their per-worker differences, so what a worker shares (its
+  placement, its neighbours, the host's drift while it ran) cancels. Their spread is the residual of an
+  additive case + worker model, pooled over every shared worker of the run (:class:`PairedPool`), and
+  moderated per pair as above;
 - interval: Student t on that variance, at confidence 1 - alpha;
 - verdict, as asv: ``slower``/``faster`` only when the interval excludes 1 and the estimate is beyond the
   threshold; ``same`` when the whole interval lies within the threshold (or excludes 1 inside it); else
@@ -28,7 +33,7 @@ The rule is checked by simulation in tests/test_stats.py (false alarms and power
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +75,7 @@ class Verdict:
     threshold: float = 0.05
     raw_ratio: float | None = None  # the unadjusted ratio, where the yardstick adjusted this one
     b_limit: float = float("nan")  # log half-width with endless processes on side B (A's processes stay)
+    paired: bool = False  # compared through per-worker differences (the two shared worker processes)
 
     @property
     def b_can_resolve(self) -> bool:
@@ -80,10 +86,20 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Case:
-    """One side of a comparison: log per-process medians and, where measured, the log yardstick of each."""
+    """One side of a comparison: log per-process medians and, where measured, the log yardstick of each and the
+    worker process each came from (cases of one run that shared workers are paired)."""
 
     logs: np.ndarray
     yard: np.ndarray | None = None
+    workers: tuple[str, ...] | None = None
+
+    def shared_workers(self, other: Case) -> list[tuple[int, int]]:
+        """Index pairs (here, there) of the worker processes this case shared with ``other``."""
+        if not self.workers or not other.workers or len(self.workers) != len(self.logs) \
+                or len(other.workers) != len(other.logs):
+            return []
+        there = {w: j for j, w in enumerate(other.workers)}
+        return [(i, there[w]) for i, w in enumerate(self.workers) if w in there]
 
     @property
     def has_yardstick(self) -> bool:
@@ -144,10 +160,60 @@ class Covariate:
         return float((b.yard.mean() - a.yard.mean()) ** 2 / self.sxx)
 
 
+@dataclass(frozen=True)
+class PairedPool:
+    """The variance of a paired per-worker difference (B - A in one worker), pooled over a run: twice the
+    residual variance of the additive model log time = case + worker, fitted on every set of cases that shared
+    the same workers (their differences' variance is twice that residual when the cases are alike)."""
+
+    difference: Pool
+
+    @classmethod
+    def of(cls, cases: Sequence[Case], adjust: Callable[[Case], np.ndarray] = lambda c: c.logs) -> PairedPool:
+        groups: dict[tuple[str, ...], list[np.ndarray]] = {}
+        for case in cases:
+            if case.workers and len(case.workers) == len(case.logs) and len(set(case.workers)) == len(case.workers):
+                order = np.argsort(case.workers)
+                groups.setdefault(tuple(sorted(case.workers)), []).append(adjust(case)[order])
+        squares = df = 0.0
+        for members in groups.values():
+            table = np.array(members)  # cases x workers
+            if table.shape[0] < 2 or table.shape[1] < 2:
+                continue
+            residual = table - table.mean(axis=1, keepdims=True) - table.mean(axis=0, keepdims=True) + table.mean()
+            squares += float(np.sum(residual ** 2))
+            df += (table.shape[0] - 1) * (table.shape[1] - 1)
+        return cls(Pool(2 * squares / df if df else float("nan"), df))
+
+
+def compare_paired(a: np.ndarray, b: np.ndarray, pool: PairedPool, alpha: float = 0.01,
+                   threshold: float = 0.05) -> Verdict:
+    """B against A from the same workers (``a[i]`` and ``b[i]`` measured in one process): a paired t interval on
+    the mean difference, its variance moderated toward the run's pooled paired variance."""
+    differences = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    n = len(differences)
+    variance, df = moderated_variance([differences], pool.difference)
+    if not df or not math.isfinite(variance):
+        return Verdict(math.exp(float(differences.mean())), float("nan"), float("nan"), "cannot resolve", n, n,
+                       float("nan"), None, "one shared process and no pooled spread: the noise is unknown")
+    # a per-process spread that gives this difference variance unpaired: what processes_needed expects
+    result = _verdict(float(differences.mean()), math.sqrt(variance / n), df, n, n, math.sqrt(variance / 2), alpha,
+                      threshold)
+    return Verdict(**{**result.__dict__, "paired": True})
+
+
 def compare_cases(a: Case, b: Case, covariate: Covariate, alpha: float = 0.01, threshold: float = 0.05,
-                  between_runs: float = 0.0) -> Verdict:
+                  between_runs: float = 0.0, paired: PairedPool | None = None) -> Verdict:
     """Compare two cases through the comparison's covariate (the yardstick where it is used); two saved runs
-    add the variance component ``between_runs`` (:func:`between_run_variance`)."""
+    add the variance component ``between_runs`` (:func:`between_run_variance`). Two cases of one run that
+    shared at least two worker processes are compared paired, through ``paired``."""
+    shared = a.shared_workers(b) if paired is not None and not between_runs else []
+    if len(shared) >= 2:
+        here, there = zip(*shared, strict=True)
+        result = compare_paired(covariate.adjust(a)[list(here)], covariate.adjust(b)[list(there)], paired, alpha,
+                                threshold)
+        raw = math.exp(float(np.mean(b.logs[list(there)] - a.logs[list(here)])))
+        return Verdict(**{**result.__dict__, "raw_ratio": raw if covariate.used else None})
     result = compare(covariate.adjust(a), covariate.adjust(b), covariate.pool, alpha, threshold,
                      covariate.slope_weight(a, b), between_runs)
     if not covariate.used:
@@ -196,8 +262,18 @@ def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, thres
         return Verdict(ratio, float("nan"), float("nan"), "cannot resolve", n_a, n_b, float("nan"), None,
                        "one process a side and no pooled spread: the between-process noise is unknown")
     spread = math.sqrt(variance)
-    t = float(student_t.ppf(1 - alpha / 2, df))
     error = math.sqrt(variance * (1 / n_a + 1 / n_b + extra_weight) + extra_variance)
+    result = _verdict(d, error, df, n_a, n_b, spread, alpha, threshold, extra_variance,
+                      note="one process per side" if n_a == 1 and n_b == 1 else "")
+    b_limit = float(student_t.ppf(1 - alpha / 2, df)) * math.sqrt(variance * (1 / n_a + extra_weight) + extra_variance)
+    return Verdict(**{**result.__dict__, "b_limit": b_limit})
+
+
+def _verdict(d: float, error: float, df: float, n_a: int, n_b: int, spread: float, alpha: float, threshold: float,
+             extra_variance: float = 0.0, note: str = "") -> Verdict:
+    """The verdict on a log difference ``d`` with standard error ``error`` on ``df`` degrees of freedom."""
+    ratio = math.exp(d)
+    t = float(student_t.ppf(1 - alpha / 2, df))
     half = t * error
     low, high = math.exp(d - half), math.exp(d + half)
     limit = math.log1p(threshold)
@@ -211,11 +287,9 @@ def compare(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, thres
     else:
         verdict = "cannot resolve"
     needed = processes_needed(spread, t, threshold, extra_variance) if verdict == "cannot resolve" else None
-    note = "one process per side" if n_a == 1 and n_b == 1 else ""
     if needed is not None and t * math.sqrt(extra_variance) >= limit:
         needed, note = None, "the between-run component alone is wider than the threshold"
-    b_limit = t * math.sqrt(variance * (1 / n_a + extra_weight) + extra_variance)
-    return Verdict(ratio, low, high, verdict, n_a, n_b, spread, needed, note, threshold, b_limit=b_limit)
+    return Verdict(ratio, low, high, verdict, n_a, n_b, spread, needed, note, threshold)
 
 
 #: Fewest cases from which :func:`between_run_variance` estimates the between-run component.

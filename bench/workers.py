@@ -6,6 +6,12 @@ pytest session runs no benchmark itself: for process round p = 1..N it starts on
 and batch size (in a seeded random order that changes with p, as asv's ``--interleave-rounds``), each a plain
 ``pytest`` of exactly that group's test ids. Workers never run in parallel with each other.
 
+Implementations of one batch size that can share a process (same device, no clash of environment variables:
+NumPy's variants with each other and with the frameworks, but not Keras on two backends) share their workers,
+unless ``--no-pair``: their windows interleave, so whatever a worker's placement and the host do to it touches
+all of them alike, and the run's own comparisons ("x fastest", "which is fastest", the ladder) take per-worker
+differences (bench/stats.py), which cancel that part. Fewer workers also start fewer interpreters.
+
 The worker protocol is explicit (as asv's runner and pyperf's manager): the controller writes one spec file
 per worker (its frozen ``BenchSettings``, the case ids, pytest-benchmark's timing options, the process round,
 the CPUs to run on, where to write) and starts the worker with ``$MLPBENCH_WORKER_SPEC`` pointing at it; a
@@ -29,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,36 +55,50 @@ SPEC_SCHEMA = 1
 CaseKey = tuple[str, str, int, str]  # impl, backend, batch size, phase
 
 
+Member = tuple[str, str]  # impl, backend
+
+
 @dataclass(frozen=True)
 class Group:
-    """The cases one worker measures: every selected phase of one implementation on one backend at one batch
-    size."""
+    """The cases one worker measures: every selected phase of its implementations (one, or several sharing the
+    worker) at one batch size."""
 
-    impl: str
-    backend: str
+    members: tuple[Member, ...]
     batch_size: int
     node_ids: tuple[str, ...]
     keys: tuple[CaseKey, ...]
-
-    @property
-    def trainer_class(self) -> type:
-        from impl.registry import get_implementation
-
-        return get_implementation(self.impl, require_available=False)
+    stem: str  # the worker's file names and its id in the records, without the process round
 
     @property
     def label(self) -> str:
         """As in the test ids: ``name@backend`` only off the implementation's default backend."""
-        name = self.impl if self.backend == self.trainer_class.default_backend() else f"{self.impl}@{self.backend}"
-        return f"{name} B={self.batch_size}"
+        names = [_member_label(impl, backend) for impl, backend in self.members]
+        return f"{names[0]} B={self.batch_size}" if len(names) == 1 else f"B={self.batch_size}: {', '.join(names)}"
 
     @property
     def environment(self) -> dict[str, str]:
-        return self.trainer_class.backend_environment(self.backend)
+        return merged_environment(self.members) or {}
 
-    @property
-    def stem(self) -> str:
-        return f"{self.impl}-{self.backend}-B{self.batch_size}"
+
+def _trainer_class(impl: str) -> type:
+    from impl.registry import get_implementation
+
+    return get_implementation(impl, require_available=False)
+
+
+def _member_label(impl: str, backend: str) -> str:
+    return impl if backend == _trainer_class(impl).default_backend() else f"{impl}@{backend}"
+
+
+def merged_environment(members: Sequence[Member]) -> dict[str, str] | None:
+    """The environment a worker for all ``members`` needs, or None where two of them need different values of
+    one variable (Keras on two backends) and so cannot share a process."""
+    merged: dict[str, str] = {}
+    for impl, backend in members:
+        for name, value in _trainer_class(impl).backend_environment(backend).items():
+            if merged.setdefault(name, value) != value:
+                return None
+    return merged
 
 
 def case_key(item: pytest.Item) -> CaseKey | None:
@@ -87,17 +108,44 @@ def case_key(item: pytest.Item) -> CaseKey | None:
     return params["impl"], params["backend"], params["batch_size"], params["phase"]
 
 
-def plan(items: list[pytest.Item]) -> list[Group]:
-    """Group the selected, runnable benchmark items by implementation, backend and batch size (skipped ones stay
-    out)."""
-    groups: dict[tuple[str, str, int], list[tuple[str, CaseKey]]] = defaultdict(list)
+def plan(items: list[pytest.Item], share: bool = True) -> list[Group]:
+    """The workers of one process round. Selected, runnable benchmark items (skipped ones stay out) by
+    implementation, backend and batch size; with ``share``, the implementations of one batch size that can
+    share a process (same device, environments that agree) in one worker, so that their windows interleave and
+    the run's own comparisons pair them per worker (bench/stats.py)."""
+    cases: dict[tuple[str, str, int], list[tuple[str, CaseKey]]] = defaultdict(list)
     for item in items:
         key = case_key(item)
         if key is None or item.get_closest_marker("skip"):
             continue
-        groups[key[:3]].append((f"{item.path}::{item.name}", key))
-    return [Group(impl, backend, size, tuple(n for n, _ in cases), tuple(k for _, k in cases))
-            for (impl, backend, size), cases in groups.items()]
+        cases[key[:3]].append((f"{item.path}::{item.name}", key))
+    buckets: list[list[tuple[str, str, int]]] = []
+    for member in cases:
+        home = next((b for b in buckets if share and _can_share(b, member)), None)
+        if home is None:
+            buckets.append([member])
+        else:
+            home.append(member)
+    groups, stems = [], set()
+    for bucket in buckets:
+        impl, backend, size = bucket[0]
+        stem = f"{impl}-{backend}-B{size}" if len(bucket) == 1 else \
+            f"shared-{'+'.join(sorted({m[1] for m in bucket}))}-B{size}"
+        while stem in stems:
+            stem += "+"
+        stems.add(stem)
+        entries = [entry for member in bucket for entry in cases[member]]
+        groups.append(Group(tuple(m[:2] for m in bucket), size, tuple(n for n, _ in entries),
+                            tuple(k for _, k in entries), stem))
+    return groups
+
+
+def _can_share(bucket: list[tuple[str, str, int]], member: tuple[str, str, int]) -> bool:
+    """Whether ``member`` can join the worker of ``bucket``: same batch size, same device, no clash of
+    environments."""
+    first = bucket[0]
+    return (first[2] == member[2] and _trainer_class(first[0]).device == _trainer_class(member[0]).device
+            and merged_environment([m[:2] for m in [*bucket, member]]) is not None)
 
 
 def cpu_plan(threads: int, pin: bool, cpus: list[int] | None = None) -> dict[str, Any]:
@@ -145,7 +193,7 @@ class ProcessRunner:
         self._started = time.perf_counter()
 
     def run_all(self, items: list[pytest.Item]) -> None:
-        groups = plan(items)
+        groups = plan(items, share=self.settings.pair)
         if not groups:
             return
         self.workers_dir.mkdir(exist_ok=True)
@@ -181,7 +229,7 @@ class ProcessRunner:
     def seconds_of(self, group: Group) -> float:
         """Mean wall time of this group's workers so far (what one more process round of it costs)."""
         times = [s["seconds"] for s in self.schedule
-                 if (s["impl"], s["backend"], s["batch_size"]) == (group.impl, group.backend, group.batch_size)]
+                 if s["group"] == group.stem]
         return float(np.mean(times)) if times else 0.0
 
     def spent_seconds(self) -> float:
@@ -208,9 +256,10 @@ class ProcessRunner:
             except subprocess.TimeoutExpired:
                 problem = f"worker timed out after {self.settings.worker_timeout:g} s"
         seconds = time.perf_counter() - start
-        self.schedule.append({"process": process, "impl": group.impl, "backend": group.backend,
-                              "batch_size": group.batch_size, "seconds": seconds, "problem": problem})
-        found = self._collect(out, process)
+        self.schedule.append({"process": process, "group": group.stem, "worker": stem,
+                              "members": [list(m) for m in group.members], "batch_size": group.batch_size,
+                              "seconds": seconds, "problem": problem})
+        found = self._collect(out, process, stem)
         missing = [k for k in group.keys if k not in found]
         if missing:
             why = problem or "the worker measured nothing for this case"
@@ -220,7 +269,7 @@ class ProcessRunner:
             return seconds, f"FAILED ({len(missing)} cases)"
         return seconds, "ok"
 
-    def _collect(self, out: Path, process: int) -> set[CaseKey]:
+    def _collect(self, out: Path, process: int, worker: str) -> set[CaseKey]:
         try:
             doc = json.loads(out.read_text())
         except (OSError, json.JSONDecodeError):
@@ -230,6 +279,7 @@ class ProcessRunner:
             info = bench.get("extra_info", {})
             key = (info.get("impl"), info.get("backend"), info.get("batch_size"), info.get("phase"))
             if bench.get("stats", {}).get("data"):
+                info["worker"] = worker  # cases of one worker are paired in the run's own comparisons
                 windows[key].append(bench)
         for key, benches in windows.items():
             self.results[key].append((process, merge_windows(benches)))
@@ -275,6 +325,8 @@ def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, An
     merged["process_medians_s"] = [float(np.exp(window_log(split(bench["stats"]["data"], info.get(
         "rounds_per_window"))))) for (_, bench), info in zip(measured, infos, strict=True)]
     merged["yardstick_by_process"] = [info.get("yardstick_s") for info in infos]
+    merged["worker_by_process"] = [info.get("worker") for info in infos]
+    merged.pop("worker", None)
     merged["noise_by_process"] = [{k: v for k, v in info.items() if k.startswith("noise_")} for info in infos]
     merged.pop("window_medians_s", None)  # one process's: rounds_per_window splits every process's rounds
     for key in [k for k in merged if k.startswith(("noise_", "yardstick_")) and not k.endswith("_by_process")]:

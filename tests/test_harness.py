@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.results import COLUMNS, process_of_round
+from bench.results import COLUMNS, against_fastest, load_run, process_of_round
 from bench.settings import BenchSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +40,10 @@ def mlp_bench(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory, real_data) -> Path:
-    """Two real tiny runs, each case measured in two worker processes."""
+    """Two real tiny runs, each case measured in two worker processes: the first with the implementations sharing
+    their workers (the default), the second with a worker per implementation."""
     results = tmp_path_factory.mktemp("results")
-    for extra in ([], ["--phases", "forward,full_run"]):  # the second run only as much as compare needs
+    for extra in ([], ["--phases", "forward,full_run", "--no-pair"]):  # the second only as much as compare needs
         done = bench_run(results, "--processes", "2", *extra)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return results
@@ -100,7 +101,26 @@ def test_every_case_is_measured_in_two_processes(two_runs):
         assert bench["group"] == f"mlp {bench['params']['phase']} B={bench['params']['batch_size']}"
     schedule = doc["mlp_bench_schedule"]  # one worker at a time: process 1 of every group before process 2
     assert [w["process"] for w in schedule] == sorted(w["process"] for w in schedule)
-    assert len(list((folder / "workers").glob("p2-*.json"))) == 4  # two implementations x two batch sizes
+    assert len(list((folder / "workers").glob("p2-*.json"))) == 2  # one worker per batch size, shared
+    assert {tuple(m) for w in schedule for m in w["members"]} == {("numpy-v3-sliced", "numpy"),
+                                                                ("numpy-v0-naive", "numpy")}
+
+
+def test_implementations_of_one_batch_size_share_their_workers_and_are_paired(two_runs):
+    shared, alone = run_folders(two_runs)
+    workers: dict[int, set] = {}
+    for bench in json.loads((shared / "benchmark.json").read_text())["benchmarks"]:
+        info = bench["extra_info"]
+        workers.setdefault(info["batch_size"], set()).add(tuple(info["worker_by_process"]))
+    assert {size: len(seen) for size, seen in workers.items()} == {2000: 1, 20000: 1}
+    assert all(w.startswith(("p1-shared-numpy-B", "p2-shared-numpy-B")) for seen in workers.values() for w in
+               next(iter(seen)))
+    doc, frame = load_run(shared)
+    table = against_fastest(frame, doc)
+    assert table[table["verdict"] != "fastest"]["paired"].all()  # V0 against V3: per-worker differences
+    doc, frame = load_run(alone)  # --no-pair: a worker per implementation and batch size, nothing to pair
+    assert not against_fastest(frame, doc)["paired"].any()
+    assert len(list((alone / "workers").glob("p2-*.json"))) == len(frame.groupby(["impl", "batch_size"]))
 
 
 def test_memory_belongs_to_its_row(two_runs):
@@ -277,7 +297,7 @@ def test_system_report_warns_about_forced_openblas_kernels(monkeypatch):
 def test_a_worker_gets_its_settings_from_a_spec_file_and_records_its_noise(two_runs):
     folder = run_folders(two_runs)[0]
     specs = sorted((folder / "workers" / "specs").glob("*.json"))
-    assert len(specs) == 8  # 2 processes x 2 implementations x 2 batch sizes
+    assert len(specs) == 4  # 2 processes x 2 batch sizes, the implementations sharing each worker
     spec = json.loads(specs[0].read_text())
     assert {"settings", "cases", "benchmark_options", "process", "cpus", "out"} <= set(spec)
     assert spec["settings"]["impls"] == ["numpy-v3-sliced", "numpy-v0-naive"] and spec["settings"]["threads"] == 1
@@ -295,9 +315,11 @@ def test_a_worker_gets_its_settings_from_a_spec_file_and_records_its_noise(two_r
 def test_a_worker_times_each_step_case_in_windows_over_passes_with_the_yardstick_between(two_runs):
     folder = run_folders(two_runs)[0]
     passes: dict[str, list[int]] = {}
-    for path in (folder / "workers").glob("p1-numpy-v3-sliced-*.json"):  # B=2000: steps; B=20000: full run
+    for path in (folder / "workers").glob("p1-shared-numpy-*.json"):  # B=2000: steps; B=20000: full runs
         for bench in json.loads(path.read_text())["benchmarks"]:
             info = bench["extra_info"]
+            if info["impl"] != "numpy-v3-sliced":
+                continue
             passes.setdefault(info["phase"], []).append(info["pass"])
             assert info["yardstick_s"] > 0  # from the readings either side of its pass
     assert passes.pop("full_run") == [0]  # the full run: one window (its worker has no step case here)

@@ -135,3 +135,14 @@ def test_the_ladder_s_options_reach_the_suite_as_given(tmp_path):
     assert [c.name for c in got.impls] == ["numpy-v3-sliced", "numpy-tuned"] and got.phases == ("full_run",)
     assert got.full_run_batch_sizes == {"mlp": (500, 20000)} and got.results_dir == tmp_path
     assert (got.tag, got.quick, got.pin, got.threads, got.mnist) == ("ladder", True, True, 1, None)
+
+
+@pytest.mark.parametrize("extra, v0_sizes", [([], ["500"]), (["--full-run-batch-sizes", "500,20000"], ["500", "20000"])])
+def test_the_naive_variant_keeps_its_full_runs_to_the_seed_s_size_unless_the_run_names_them(extra, v0_sizes):
+    """numpy-v0-naive's 35-epoch runs are a third of the default run at both sizes; the seed timed it at B=500."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench/test_full_run.py", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", "--impl", "numpy-v0-naive,numpy-v1-float32", *extra],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    ids = re.findall(r"\[(numpy-v\d-\w+)-B(\d+)-full_run\]", done.stdout)
+    assert sorted(b for name, b in ids if name == "numpy-v0-naive") == sorted(v0_sizes), done.stdout[-2000:]
+    assert sorted(b for name, b in ids if name == "numpy-v1-float32") == ["20000", "500"]  # V1 on: both sizes

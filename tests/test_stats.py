@@ -161,3 +161,59 @@ def test_a_level_interval_covers_the_true_time_as_often_as_it_says():
         covered += np.exp(logs.mean()) * low <= 1.0 <= np.exp(logs.mean()) * high
     assert 0.93 <= covered / 2000 <= 0.97
     assert all(np.isnan(level_interval(np.array([0.1]), Pool(float("nan"), 0))))  # one process, no pool
+
+
+# -- pairing: implementations that share worker processes (bench/workers.py) --------------------------------
+def shared_worker_run(rng: np.random.Generator, true_log: np.ndarray, processes: int, worker_sd: float,
+                      case_sd: np.ndarray) -> list:
+    """Cases measured in the same ``processes`` workers: each worker moves every case by its own effect (its
+    placement, the host while it ran), and each case scatters on its own by ``case_sd``."""
+    from bench.stats import Case
+
+    worker = np.cumsum(rng.normal(0, 0.02, processes)) + rng.normal(0, worker_sd, processes)
+    names = tuple(f"p{p + 1}-shared" for p in range(processes))
+    return [Case(mu + worker + rng.normal(0, sd, processes), None, names) for mu, sd in zip(true_log, case_sd,
+                                                                                            strict=True)]
+
+
+def paired_verdicts(seed: int, change: float, processes: int = 3, pair: bool = True) -> Counter:
+    """Per simulated run: 12 cases in shared workers, case 0 against each of the others, as the run's own
+    tables compare them; the others are case 0 times ``change``."""
+    from bench.stats import Case, Covariate, PairedPool, compare_cases
+
+    rng = np.random.default_rng(seed)
+    counts: Counter = Counter()
+    for _ in range(COMPARISONS * 2):
+        true_log = np.full(12, rng.uniform(-8, 2)) + np.r_[0.0, np.full(11, np.log(change))]
+        cases = shared_worker_run(rng, true_log, processes, worker_sd=0.06, case_sd=rng.uniform(0.01, 0.03, 12))
+        if not pair:
+            cases = [Case(c.logs) for c in cases]
+        covariate = Covariate.fit(cases, allowed=False, why_not="no yardstick")
+        paired = PairedPool.of(cases)
+        counts.update(compare_cases(cases[0], c, covariate, paired=paired).verdict for c in cases[1:])
+    return counts
+
+
+@pytest.mark.parametrize("processes", [2, 3, 5])
+def test_paired_a_a_false_verdicts_stay_below_two_percent(processes):
+    counts = paired_verdicts(seed=11, change=1.0, processes=processes)
+    assert (counts["slower"] + counts["faster"]) / sum(counts.values()) <= 0.02, counts
+
+
+def test_pairing_finds_a_ten_percent_change_that_unpaired_processes_cannot():
+    paired = paired_verdicts(seed=12, change=1.10, processes=3)
+    unpaired = paired_verdicts(seed=12, change=1.10, processes=3, pair=False)
+    assert paired["slower"] / sum(paired.values()) >= 0.90, paired
+    assert unpaired["slower"] / sum(unpaired.values()) <= 0.5, unpaired
+
+
+def test_the_paired_pool_is_twice_the_residual_variance_and_ignores_the_workers():
+    from bench.stats import Case, PairedPool
+
+    rng = np.random.default_rng(14)
+    cases = shared_worker_run(rng, rng.uniform(-8, 2, 40), 4, worker_sd=0.3, case_sd=np.full(40, 0.02))
+    pool = PairedPool.of(cases).difference
+    assert pool.df == 39 * 3
+    assert pool.variance == pytest.approx(2 * 0.02 ** 2, rel=0.25)  # the workers' 0.3 is gone
+    alone = [Case(c.logs, None, tuple(f"{w}-{i}" for w in c.workers)) for i, c in enumerate(cases)]
+    assert PairedPool.of(alone).difference.df == 0  # a worker of its own each: nothing to pair
