@@ -137,7 +137,8 @@ def test_the_ladder_s_options_reach_the_suite_as_given(tmp_path):
     assert (got.tag, got.quick, got.pin, got.threads, got.mnist) == ("ladder", True, True, 1, None)
 
 
-@pytest.mark.parametrize("extra, v0_sizes", [([], ["500"]), (["--full-run-batch-sizes", "500,20000"], ["500", "20000"])])
+@pytest.mark.parametrize("extra, v0_sizes", [([], ["500"]),
+                                             (["--full-run-batch-sizes", "500,20000"], ["500", "20000"])])
 def test_the_naive_variant_keeps_its_full_runs_to_the_seed_s_size_unless_the_run_names_them(extra, v0_sizes):
     """numpy-v0-naive's 35-epoch runs are a third of the default run at both sizes; the seed timed it at B=500."""
     done = subprocess.run([sys.executable, "-m", "pytest", "bench/test_full_run.py", "--collect-only", "-q",
