@@ -283,7 +283,7 @@ def which_is_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = AL
         rows.append({"workload": workload, "layers": best["layers"], "phase": phase, "batch": size,
                      "fastest": best["impl"],
                      "runner-up": second["impl"], "runner-up / fastest": _interval(second),
-                     "resolved": resolved})
+                     "paired": "yes" if second["paired"] else "no", "resolved": resolved})
     return pd.DataFrame(rows)
 
 
@@ -359,8 +359,8 @@ def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: s
     fastest = which_is_fastest(frame, doc)
     if not fastest.empty:
         parts += [wrap(f"### which is fastest: the runner-up's time over the fastest's, "
-                       f"{interval_label(run_alpha(doc))} from per-process medians (resolved: the interval excludes "
-                       f"1 and the gap exceeds {THRESHOLD:.0%})"),
+                       f"{interval_label(run_alpha(doc))} from per-process medians, paired per worker where the two "
+                       f"shared their workers (resolved: the interval excludes 1 and the gap exceeds {THRESHOLD:.0%})"),
                   markdown(fastest, wide=wide, keep=["phase", "batch"]), ""]
     parts += [memory_table(frame), ""] if frame["peak_step_mb"].notna().any() else []
     parts += [wrap(w) for w in warnings_for(frame, doc)]

@@ -58,7 +58,8 @@ WINDOWS = Option("--windows", "measurement windows per step case in each worker 
                  f"passes ({WINDOW_MAX_TIME:g} s each); a process's time is the geometric mean of its window medians",
                  options.positive_int, default=DEFAULT_WINDOWS, default_help=f"{DEFAULT_WINDOWS}", metavar="N",
                  ini="mlpbench_windows")
-WORKER_TIMEOUT = Option("--worker-timeout", "seconds one worker process may run before its cases fail",
+WORKER_TIMEOUT = Option("--worker-timeout", "seconds one worker process may run, for each implementation it "
+                        "measures, before its cases fail",
                         options.positive_float, default=DEFAULT_WORKER_TIMEOUT,
                         default_help=f"{DEFAULT_WORKER_TIMEOUT:g}", metavar="S", ini="mlpbench_worker_timeout")
 PHASES_OPTION = Option("--phases", f"comma-separated phases: {','.join(PHASES)}", default_help="all")

@@ -20,7 +20,7 @@ space:
 - pairing: two cases of one run measured in the same worker processes (implementations sharing a worker,
   bench/workers.py) are compared through their per-worker differences, so what a worker shares (its
   placement, its neighbours, the host's drift while it ran) cancels. Their spread is the residual of an
-  additive case + worker model, pooled over every shared worker of the run (:class:`PairedPool`), and
+  additive case + worker model, pooled over the cases that shared those workers (:class:`PairedPool`), and
   moderated per pair as above;
 - interval: Student t on that variance, at confidence 1 - alpha;
 - verdict, as asv: ``slower``/``faster`` only when the interval excludes 1 and the estimate is beyond the
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import t as student_t
@@ -162,11 +162,14 @@ class Covariate:
 
 @dataclass(frozen=True)
 class PairedPool:
-    """The variance of a paired per-worker difference (B - A in one worker), pooled over a run: twice the
-    residual variance of the additive model log time = case + worker, fitted on every set of cases that shared
-    the same workers (their differences' variance is twice that residual when the cases are alike)."""
+    """The variance of a paired per-worker difference (B - A in one worker): twice the residual variance of the
+    additive model log time = case + worker, fitted on each set of cases that shared the same workers (their
+    differences' variance is twice that residual when the cases are alike). Kept per set of workers, since a
+    noisy pair of workers makes every difference inside it noisy and no other, and pooled over the run for
+    cases that shared only some of their workers."""
 
-    difference: Pool
+    difference: Pool  # over every set of workers of the run
+    by_workers: dict[tuple[str, ...], Pool] = field(default_factory=dict)
 
     @classmethod
     def of(cls, cases: Sequence[Case], adjust: Callable[[Case], np.ndarray] = lambda c: c.logs) -> PairedPool:
@@ -175,24 +178,28 @@ class PairedPool:
             if case.workers and len(case.workers) == len(case.logs) and len(set(case.workers)) == len(case.workers):
                 order = np.argsort(case.workers)
                 groups.setdefault(tuple(sorted(case.workers)), []).append(adjust(case)[order])
-        squares = df = 0.0
-        for members in groups.values():
+        by_workers, squares, df = {}, 0.0, 0.0
+        for workers, members in groups.items():
             table = np.array(members)  # cases x workers
             if table.shape[0] < 2 or table.shape[1] < 2:
                 continue
             residual = table - table.mean(axis=1, keepdims=True) - table.mean(axis=0, keepdims=True) + table.mean()
-            squares += float(np.sum(residual ** 2))
-            df += (table.shape[0] - 1) * (table.shape[1] - 1)
-        return cls(Pool(2 * squares / df if df else float("nan"), df))
+            group_squares, group_df = float(np.sum(residual ** 2)), (table.shape[0] - 1) * (table.shape[1] - 1)
+            by_workers[workers] = Pool(2 * group_squares / group_df, group_df)
+            squares, df = squares + group_squares, df + group_df
+        return cls(Pool(2 * squares / df if df else float("nan"), df), by_workers)
+
+    def for_workers(self, workers: Sequence[str]) -> Pool:
+        """The pool of exactly these workers where some cases shared all of them, else the run's."""
+        return self.by_workers.get(tuple(sorted(workers)), self.difference)
 
 
-def compare_paired(a: np.ndarray, b: np.ndarray, pool: PairedPool, alpha: float = 0.01,
-                   threshold: float = 0.05) -> Verdict:
+def compare_paired(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, threshold: float = 0.05) -> Verdict:
     """B against A from the same workers (``a[i]`` and ``b[i]`` measured in one process): a paired t interval on
-    the mean difference, its variance moderated toward the run's pooled paired variance."""
+    the mean difference, its variance moderated toward ``pool``, the pooled variance of such differences."""
     differences = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     n = len(differences)
-    variance, df = moderated_variance([differences], pool.difference)
+    variance, df = moderated_variance([differences], pool)
     if not df or not math.isfinite(variance):
         return Verdict(math.exp(float(differences.mean())), float("nan"), float("nan"), "cannot resolve", n, n,
                        float("nan"), None, "one shared process and no pooled spread: the noise is unknown")
@@ -210,7 +217,8 @@ def compare_cases(a: Case, b: Case, covariate: Covariate, alpha: float = 0.01, t
     shared = a.shared_workers(b) if paired is not None and not between_runs else []
     if len(shared) >= 2:
         here, there = zip(*shared, strict=True)
-        result = compare_paired(covariate.adjust(a)[list(here)], covariate.adjust(b)[list(there)], paired, alpha,
+        pool = paired.for_workers([a.workers[i] for i in here])
+        result = compare_paired(covariate.adjust(a)[list(here)], covariate.adjust(b)[list(there)], pool, alpha,
                                 threshold)
         raw = math.exp(float(np.mean(b.logs[list(there)] - a.logs[list(here)])))
         return Verdict(**{**result.__dict__, "raw_ratio": raw if covariate.used else None})

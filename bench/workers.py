@@ -247,14 +247,16 @@ class ProcessRunner:
         command = [sys.executable, "-m", "pytest", *group.node_ids, "--benchmark-only", "-q", "-p",
                    "no:cacheprovider"]
         env = {**os.environ, **group.environment, WORKER_SPEC_ENV: str(spec), "MPLBACKEND": "Agg"}
+        timeout = self.settings.worker_timeout * len(group.members)  # a shared worker measures them all
         start = time.perf_counter()
         with log.open("w") as log_file:
             try:
                 done = subprocess.run(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                      cwd=self.config.invocation_params.dir, timeout=self.settings.worker_timeout)
+                                      cwd=self.config.invocation_params.dir, timeout=timeout)
                 problem = None if done.returncode in (0, 1) else f"worker exited with status {done.returncode}"
             except subprocess.TimeoutExpired:
-                problem = f"worker timed out after {self.settings.worker_timeout:g} s"
+                problem = (f"worker timed out after {timeout:g} s ({self.settings.worker_timeout:g} s for each of its "
+                           f"{len(group.members)} implementations)")
         seconds = time.perf_counter() - start
         self.schedule.append({"process": process, "group": group.stem, "worker": stem,
                               "members": [list(m) for m in group.members], "batch_size": group.batch_size,

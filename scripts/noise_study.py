@@ -6,8 +6,10 @@ For each run (a folder or a run id under results/): its BLAS threads and pinning
 size the median over implementations of the between-process spread (sd of log per-process times), raw and
 through the yardstick (the within-case ANCOVA of bench/stats.py), and the spread of a case's windows inside
 one process (what averaging them removes); the share of steal time and the involuntary
-context switches per second its workers saw; and how strongly cases of the same process round move together
-(the correlation of their residuals), which is what pairing by round could use."""
+context switches per second its workers saw; how strongly cases of the same process round move together
+(the correlation of their residuals), which is what pairing by round could use; and, for runs whose
+implementations shared their workers, what pairing per worker leaves of a difference between two cases against
+what unpaired comparisons leave, raw and through the yardstick, per batch size."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.compare import resolve_run  # noqa: E402
 from bench.results import case_data, load_run, process_windows  # noqa: E402
 from bench.runs import DEFAULT_RESULTS_DIR  # noqa: E402
-from bench.stats import Covariate  # noqa: E402
+from bench.stats import Case, Covariate, PairedPool, Pool  # noqa: E402
 
 
 def window_spread(bench: dict) -> float:
@@ -83,6 +85,47 @@ def round_correlation(doc: dict) -> float:
     return float(np.mean(corr[np.triu_indices_from(corr, k=1)]))
 
 
+def pairing_gain(doc: dict) -> pd.DataFrame:
+    """Per batch size and overall: the sd of a per-worker difference of log times between two cases, unpaired
+    (sqrt(2) x the pooled between-process spread) and paired (the pooled paired variance), raw and through the
+    yardstick. Empty for a run whose cases did not share workers."""
+    cases = case_data(doc)
+    covariate = Covariate.fit(list(cases.values()))
+    rows = []
+    for size in [*sorted({k[4] for k in cases}), "all"]:
+        chosen = [c for k, c in cases.items() if size == "all" or k[4] == size]
+        paired_raw, paired_yard = PairedPool.of(chosen).difference, PairedPool.of(chosen, covariate.adjust).difference
+        if not paired_raw.df:
+            continue
+        raw, yard = Pool.of([c.logs for c in chosen]), Pool.of([covariate.adjust(c) for c in chosen])
+        rows.append({"B": size, "unpaired raw": np.sqrt(2 * raw.variance), "unpaired yardstick":
+                     np.sqrt(2 * yard.variance), "paired raw": np.sqrt(paired_raw.variance),
+                     "paired yardstick": np.sqrt(paired_yard.variance)})
+    return pd.DataFrame(rows)
+
+
+WINDOW_STATISTICS = {"median": np.median, "p25": lambda w: np.percentile(w, 25),
+                     "p10": lambda w: np.percentile(w, 10), "min": np.min, "mean": np.mean}
+
+
+def window_statistic_gain(doc: dict) -> dict[str, float]:
+    """The paired sd of a per-worker difference (raw, all batch sizes) if each window were summarised by another
+    statistic than its median; empty for a run whose cases did not share workers."""
+    out = {}
+    for name, statistic in WINDOW_STATISTICS.items():
+        cases = []
+        for bench in doc.get("benchmarks", []):
+            info = bench.get("extra_info", {})
+            logs = np.array([np.mean([np.log(statistic(w)) for w in windows if len(w)])
+                             for windows in process_windows(bench)])
+            workers = info.get("worker_by_process")
+            cases.append(Case(logs, None, tuple(workers) if workers and len(workers) == len(logs) else None))
+        pool = PairedPool.of(cases).difference
+        if pool.df:
+            out[name] = float(np.sqrt(pool.variance))
+    return out
+
+
 def main(names: list[str]) -> int:
     for name in names:
         path = resolve_run(name, DEFAULT_RESULTS_DIR)
@@ -96,6 +139,12 @@ def main(names: list[str]) -> int:
               + f", round correlation {round_correlation(doc):.2f}")
         pivot = table.pivot_table(index="phase", columns="B", values=["raw", "yardstick", "windows"], aggfunc="median")
         print(pivot.round(3).to_markdown())
+        gain = pairing_gain(doc)
+        if not gain.empty:
+            print("\nsd of a per-worker difference between two cases:")
+            print(gain.round(3).to_markdown(index=False))
+            print("the same, paired raw, all batch sizes, each window summarised by another statistic: " + ", ".join(
+                f"{k} {v:.3f}" for k, v in window_statistic_gain(doc).items()))
         print()
     return 0
 

@@ -234,7 +234,8 @@ def test_an_interrupted_run_is_marked_incomplete_and_skipped(two_runs, tmp_path)
 def test_a_worker_that_times_out_fails_its_cases_with_its_log(tmp_path, real_data):
     done = bench_run(tmp_path, "--processes", "2", "--worker-timeout", "0.5", "--phases", "prepare")
     assert done.returncode == 1
-    assert "worker timed out after 0.5 s" in done.stdout and "last lines of" in done.stdout
+    assert "worker timed out after 1 s (0.5 s for each of its 2 implementations)" in done.stdout
+    assert "last lines of" in done.stdout
     (folder,) = run_folders(tmp_path)
     assert json.loads((folder / "run.json").read_text())["complete"] is False
 
@@ -419,3 +420,12 @@ def test_a_run_of_another_model_carries_it_everywhere_and_is_never_compared_with
     compared = mlp_bench("compare", str(seed_run), str(folder))
     assert compared.returncode == 3, compared.stdout + compared.stderr
     assert "different models (784-70-30-10 vs 784-40-20-16-10)" in compared.stderr
+
+
+def test_the_noise_study_shows_what_pairing_leaves_for_a_shared_run_only(two_runs):
+    shared, alone = run_folders(two_runs)
+    done = run("scripts/noise_study.py", str(shared), str(alone))
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, second = done.stdout.split(f"## {alone.name}")
+    assert "paired raw" in first and "unpaired yardstick" in first
+    assert "paired raw" not in second  # a worker per implementation: nothing was paired

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.cli import main
@@ -136,3 +137,56 @@ def test_the_readmes_peer_and_floor_figures_are_the_floor_runs(capsys):
             assert f" {figure} " in output, (run, figure)
             number, _, interval = figure.partition(" ")
             assert f"{number}x {interval}" in readme, (run, figure)
+
+
+# -- the pairing study (docs/noise.md#pairing-inside-a-worker) against its committed runs -------------------
+PAIRING = ROOT / "results" / "reference" / "pairing"
+
+
+def pairing_row(name: str) -> tuple[int, int, float, float]:
+    """(rows resolved paired, the same data unpaired, median log half-width of the runner-up's interval paired,
+    unpaired) of a committed run's "which is fastest" table."""
+    import copy
+
+    from bench.results import against_fastest, load_run, tidy_frame
+
+    doc, frame = load_run(PAIRING / name)
+    unpaired = copy.deepcopy(doc)
+    for bench in unpaired["benchmarks"]:
+        bench["extra_info"].pop("worker_by_process", None)
+    out = []
+    for d, f in ((doc, frame), (unpaired, tidy_frame(unpaired))):
+        table = against_fastest(f, d)
+        runners_up = [g.iloc[1] for _, g in table.groupby(["workload", "phase", "batch_size"], sort=False)
+                      if len(g) > 1]
+        out.append((sum(r["verdict"] in ("slower", "same") for r in runners_up),
+                    float(np.median([np.log(r["high"] / r["low"]) / 2 for r in runners_up]))))
+    return out[0][0], out[1][0], out[0][1], out[1][1]
+
+
+@pytest.mark.parametrize("name, label", [("default-paired", "default run (2 processes, 17 rows)"),
+                                         ("aa-3-windows", "V1, V3, tuned, 3 processes, 3 windows (11 rows)"),
+                                         ("aa-6-windows", "the same, 6 windows of 0.125 s")])
+def test_the_pairing_study_s_verdict_counts_are_its_runs(name, label):
+    paired, unpaired, width_paired, width_unpaired = pairing_row(name)
+    row = f"| {label} | {paired} | {unpaired} | {width_paired:.3f} / {width_unpaired:.3f} |"
+    assert row in (ROOT / "docs" / "noise.md").read_text(), row
+
+
+@pytest.mark.parametrize("name, label, sizes", [("aa-3-windows", "3 windows x 0.25 s", ["500", "5000", "20000", "all"]),
+                                                ("aa-6-windows", "6 windows x 0.125 s", ["all"])])
+def test_the_pairing_study_s_spreads_are_its_runs(name, label, sizes):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from noise_study import pairing_gain
+
+    from bench.results import load_run
+
+    gain = pairing_gain(load_run(PAIRING / name)[0]).set_index("B")
+    text = (ROOT / "docs" / "noise.md").read_text()
+    for i, size in enumerate(sizes):
+        r = gain.loc[size if size == "all" else int(size)]
+        row = (f"| {label if i == 0 else ''} | {size} | {r['unpaired raw']:.3f} | {r['unpaired yardstick']:.3f} | "
+               f"{r['paired raw']:.3f} | {r['paired yardstick']:.3f} |").replace("|  |", "| |")
+        assert row in text, row

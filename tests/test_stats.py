@@ -217,3 +217,26 @@ def test_the_paired_pool_is_twice_the_residual_variance_and_ignores_the_workers(
     assert pool.variance == pytest.approx(2 * 0.02 ** 2, rel=0.25)  # the workers' 0.3 is gone
     alone = [Case(c.logs, None, tuple(f"{w}-{i}" for w in c.workers)) for i, c in enumerate(cases)]
     assert PairedPool.of(alone).difference.df == 0  # a worker of its own each: nothing to pair
+
+
+def test_a_noisy_pair_of_workers_widens_its_own_comparisons_only():
+    """Two batch sizes, each in its own pair of workers: one pair quiet (cases' own noise 0.01), one noisy
+    (0.10). Each comparison borrows the spread of its own workers: the quiet ones resolve a 10 % change, the
+    noisy ones give no more than 2 % false verdicts."""
+    from bench.stats import Case, Covariate, PairedPool, compare_cases
+
+    rng = np.random.default_rng(15)
+    quiet_found = noisy_false = noisy_total = 0
+    for _ in range(COMPARISONS):
+        quiet = shared_worker_run(rng, np.r_[0.0, np.full(11, np.log(1.10))], 3, 0.06, np.full(12, 0.01))
+        noisy = shared_worker_run(rng, np.zeros(12), 3, 0.06, np.full(12, 0.10))
+        noisy = [Case(c.logs, None, tuple(f"{w}-noisy" for w in c.workers)) for c in noisy]
+        cases = quiet + noisy
+        covariate = Covariate.fit(cases, allowed=False, why_not="no yardstick")
+        paired = PairedPool.of(cases)
+        quiet_found += sum(compare_cases(quiet[0], c, covariate, paired=paired).verdict == "slower" for c in quiet[1:])
+        verdicts = [compare_cases(noisy[0], c, covariate, paired=paired).verdict for c in noisy[1:]]
+        noisy_false += sum(v in ("slower", "faster") for v in verdicts)
+        noisy_total += len(verdicts)
+    assert quiet_found / (11 * COMPARISONS) >= 0.95
+    assert noisy_false / noisy_total <= 0.02
