@@ -2,14 +2,15 @@
 
 Much of the timing noise on a shared machine lives between processes (memory and thread placement,
 neighbours), so one process's rounds are not independent samples. With ``--processes N`` the controlling
-pytest session runs no benchmark itself: for process round p = 1..N it starts one worker per implementation
-and batch size (in a seeded random order that changes with p, as asv's ``--interleave-rounds``), each a plain
-``pytest`` of exactly that group's test ids. Workers never run in parallel with each other.
+pytest session runs no benchmark itself: for process round p = 1..N it starts one worker per group of cases
+(in a seeded random order that changes with p, as asv's ``--interleave-rounds``), each a plain ``pytest`` of
+exactly that group's test ids. Workers never run in parallel with each other.
 
-Implementations of one batch size that can share a process (same device, no clash of environment variables:
-NumPy's variants with each other and with the frameworks, but not Keras on two backends) share their workers,
-unless ``--no-pair``: their windows interleave, so whatever a worker's placement and the host do to it touches
-all of them alike, and the run's own comparisons ("x fastest", "which is fastest", the ladder) take per-worker
+A group is every case of one batch size whose implementations can share a process (same device, no clash of
+environment variables: NumPy's variants with each other and with the frameworks, but not Keras on two
+backends); with ``--no-pair``, every case of one implementation and batch size. In a shared worker the
+implementations' windows interleave, so whatever the worker's placement and the host do to it touches all of
+them alike, and the run's own comparisons ("x fastest", "which is fastest", the ladder) take per-worker
 differences (bench/stats.py), which cancel that part. Fewer workers also start fewer interpreters.
 
 The worker protocol is explicit (as asv's runner and pyperf's manager): the controller writes one spec file
