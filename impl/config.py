@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from impl.batching import INIT_SCHEMES, SHUFFLES
 from impl.errors import ConfigError
 
 #: Number of images in the standard MNIST training set; the upper bound for a batch size.
@@ -43,6 +44,8 @@ class TrainConfig:
     batch_size: int = 500
     epochs: int = 35
     seed: int = 0
+    init: str = "fan-in"  # initial-weight range (impl.batching.INIT_SCHEMES)
+    shuffle: str = "every-epoch"  # mini-batch order (impl.batching.SHUFFLES)
     preset: str = "seed"
 
     @classmethod
@@ -63,6 +66,9 @@ class TrainConfig:
             raise ConfigError(f"epochs must be at least 1 (got {config.epochs})")
         if not config.learn_rate > 0:
             raise ConfigError(f"learn rate must be positive (got {config.learn_rate})")
+        for name, value, choices in (("init", config.init, INIT_SCHEMES), ("shuffle", config.shuffle, SHUFFLES)):
+            if value not in choices:
+                raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
         return config
 
 

@@ -237,9 +237,10 @@ class Trainer(ABC):
         self.config = config
         self.data = data
         self.n_train = data.n_train
-        self.initial_weights = initial_weights(config.layers, config.seed)
+        self.initial_weights = initial_weights(config.layers, config.seed, config.init)
         self.learn_rate = config.learn_rate
         self.epoch = 0
+        self.bookkeeping_s = 0.0  # time of fit's before_step in the current epoch (left out of its wall time)
 
     # -- phases: only those ``phases`` lists need a method (impl.phases says which) ------------------------------
     @_placeholder
@@ -281,23 +282,32 @@ class Trainer(ABC):
 
     # -- training ------------------------------------------------------------------------------------------
     def batches(self, epoch: int) -> list[np.ndarray]:
-        return epoch_batches(self.config.seed, epoch, self.n_train, self.config.batch_size)
+        return epoch_batches(self.config.seed, epoch, self.n_train, self.config.batch_size, self.config.shuffle)
 
-    def run_epoch(self) -> float:
-        """One epoch: decay the learning rate as the seed does, then every mini-batch. Returns the mean loss."""
+    def run_epoch(self, before_step: Callable[[np.ndarray], None] | None = None) -> float:
+        """One epoch: decay the learning rate as the seed does, then every mini-batch. Returns the mean loss.
+        ``before_step(idx)`` runs before each mini-batch (bookkeeping); its time is kept in ``bookkeeping_s``."""
         self.learn_rate /= 1.0 + self.config.decrease_rate * self.epoch
-        losses = [self.train_step(idx) for idx in self.batches(self.epoch)]
+        losses = []
+        for idx in self.batches(self.epoch):
+            if before_step is not None:
+                start = time.perf_counter()
+                before_step(idx)
+                self.bookkeeping_s += time.perf_counter() - start
+            losses.append(self.train_step(idx))
         self.epoch += 1
         return float(np.mean(losses))
 
-    def fit(self, epochs: int | None = None,
-            on_epoch: Callable[[int, float, float], None] | None = None) -> FitResult:
-        """Train for ``epochs`` (default: the config's); each epoch's wall time covers training work only."""
+    def fit(self, epochs: int | None = None, on_epoch: Callable[[int, float, float], None] | None = None,
+            before_step: Callable[[np.ndarray], None] | None = None) -> FitResult:
+        """Train for ``epochs`` (default: the config's); each epoch's wall time covers training work only (the
+        time of ``before_step``, bookkeeping such as the articles' batch accuracy, is left out)."""
         result = FitResult()
         for _ in range(self.config.epochs if epochs is None else epochs):
+            self.bookkeeping_s = 0.0
             start = time.perf_counter()
-            loss = self.run_epoch()
-            seconds = time.perf_counter() - start
+            loss = self.run_epoch(before_step)
+            seconds = time.perf_counter() - start - self.bookkeeping_s
             result.per_epoch_seconds.append(seconds)
             result.epoch_losses.append(loss)
             if on_epoch is not None:

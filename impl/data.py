@@ -40,6 +40,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -406,6 +407,10 @@ def find_mnist(path: str | os.PathLike | None = None, *, offline: bool | None = 
 #: the scaler fitted on all of them, then a seeded random 60,000/10,000 split (test statistics leak into
 #: the scaler; kept so the articles' accuracies can be reproduced).
 SPLITS = ("standard", "pooled")
+#: Input scalings. ``standard``: sklearn's StandardScaler (the seed's, XIII: "standardized input data"; our
+#: default). ``unit``: pixels divided by 255, the other common choice, which the Step III timing article does
+#: not rule out; the reproduction's protocol experiment tries both.
+SCALINGS = ("standard", "unit")
 _POOLED_SPLIT_STREAM = 2  # the split's random stream (impl/batching.py uses 0 for weights, 1 for batch order)
 
 
@@ -415,10 +420,25 @@ def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
     return list(arrays)
 
 
-def preprocess(raw: RawMNIST, split: str = "standard", split_seed: int = 0) -> Dataset:
-    """Standardise and split as ``split`` says (see :data:`SPLITS`); ``split_seed`` drives the pooled split."""
-    from sklearn.preprocessing import StandardScaler  # here: a worker that is handed the data never needs it
+def _scaler(scaling: str) -> Any:
+    """The transformer of a scaling (:data:`SCALINGS`), working in place on the float copies ``preprocess`` makes."""
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler  # a worker handed the data never needs it
 
+    if scaling not in SCALINGS:
+        raise DataError(f"unknown scaling {scaling!r}; choose one of: {', '.join(SCALINGS)}")
+    if scaling == "unit":
+        return FunctionTransformer(_unit_scale)
+    return StandardScaler(copy=False)
+
+
+def _unit_scale(x: np.ndarray) -> np.ndarray:
+    x /= 255.0
+    return x
+
+
+def preprocess(raw: RawMNIST, split: str = "standard", split_seed: int = 0, scaling: str = "standard") -> Dataset:
+    """Scale and split as ``split`` and ``scaling`` say (see :data:`SPLITS`, :data:`SCALINGS`); ``split_seed``
+    drives the pooled split."""
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     x_train = raw.train_images.reshape(len(raw.train_images), -1).astype(np.float64)
@@ -426,17 +446,19 @@ def preprocess(raw: RawMNIST, split: str = "standard", split_seed: int = 0) -> D
     y_train, y_test = raw.train_labels.astype(np.int64), raw.test_labels.astype(np.int64)
     if split == "pooled":
         x_all, y_all = np.concatenate([x_train, x_test]), np.concatenate([y_train, y_test])
-        x_all = StandardScaler(copy=False).fit_transform(x_all)
+        x_all = _scaler(scaling).fit_transform(x_all)
         order = np.random.default_rng([split_seed, _POOLED_SPLIT_STREAM]).permutation(len(y_all))
         train, test = order[:len(y_train)], order[len(y_train):]
         arrays = _frozen(np.ascontiguousarray(x_all[train]), y_all[train], np.ascontiguousarray(x_all[test]),
                          y_all[test])
         source = f"{raw.source} [pooled split, seed {split_seed}]"
     else:
-        scaler = StandardScaler(copy=False).fit(x_train)  # in place: the float copies above are ours
+        scaler = _scaler(scaling).fit(x_train)
         arrays = _frozen(np.ascontiguousarray(scaler.transform(x_train)), y_train,
                          np.ascontiguousarray(scaler.transform(x_test)), y_test)
         source = raw.source
+    if scaling != "standard":
+        source += f" [{scaling} scaling]"
     return Dataset(*arrays, source=source, kind=raw.kind, genuine=raw.genuine, warnings=raw.warnings)
 
 
@@ -469,15 +491,16 @@ def load_saved_dataset(folder: str | os.PathLike) -> Dataset:
 @functools.lru_cache(maxsize=2)  # a preprocessed dataset is ~440 MB; two covers real + synthetic
 def _load_dataset_cached(path: str | None, offline: bool | None, url: str | None, synthetic: bool,
                          allow_synthetic_fallback: bool, log: Callable[[str], None],
-                         env: tuple[str | None, ...], split: str, split_seed: int) -> Dataset:
+                         env: tuple[str | None, ...], split: str, split_seed: int, scaling: str) -> Dataset:
     return preprocess(find_mnist(path, offline=offline, url=url, synthetic=synthetic,
-                                 allow_synthetic_fallback=allow_synthetic_fallback, log=log), split, split_seed)
+                                 allow_synthetic_fallback=allow_synthetic_fallback, log=log), split, split_seed,
+                      scaling)
 
 
 def load_dataset(path: str | os.PathLike | None = None, *, offline: bool | None = None,
                  url: str | None = None, synthetic: bool = False, allow_synthetic_fallback: bool = False,
                  log: Callable[[str], None] = print_to_stderr, split: str = "standard",
-                 split_seed: int = 0) -> Dataset:
+                 split_seed: int = 0, scaling: str = "standard") -> Dataset:
     """`find_mnist` + `preprocess`, cached in-process because tests and benchmarks ask for it many times.
 
     The cache key is the arguments (including `log`), the absolute path and the ENV_VARS; the arrays
@@ -488,7 +511,8 @@ def load_dataset(path: str | os.PathLike | None = None, *, offline: bool | None 
     key = None if path is None else str(Path(path).expanduser().absolute())
     env = (*(os.environ.get(k) for k in ENV_VARS), str(Path.home()))
     seed = split_seed if split == "pooled" else 0  # the standard split has no randomness: one cache entry
-    return _load_dataset_cached(key, offline, url, synthetic, allow_synthetic_fallback, log, env, split, seed)
+    return _load_dataset_cached(key, offline, url, synthetic, allow_synthetic_fallback, log, env, split, seed,
+                                scaling)
 
 
 load_dataset.cache_clear = _load_dataset_cached.cache_clear  # type: ignore[attr-defined]

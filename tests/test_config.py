@@ -62,6 +62,26 @@ def test_batch_order_covers_every_sample_once_and_keeps_the_remainder():
     assert not np.array_equal(batches[0], other_epoch[0])
 
 
+def test_the_initialiser_schemes_the_seed_text_allows():
+    fan_out, zero_bias = (initial_weights((784, 70, 30, 10), seed=0, scheme=s) for s in ("fan-out", "fan-in-zero-bias"))
+    for w, n_out in zip(fan_out, (70, 30, 10), strict=True):
+        assert 0.9 * 0.5 * np.sqrt(1 / n_out) < np.abs(w).max() <= 0.5 * np.sqrt(1 / n_out)
+    assert all(not w[:, 0].any() and w[:, 1:].any() for w in zero_bias)
+
+
+def test_the_batch_orders_the_seed_text_allows():
+    once = [epoch_batches(0, epoch, 1000, 300, "once") for epoch in (0, 5)]
+    assert all(np.array_equal(a, b) for a, b in zip(*once, strict=True))  # one permutation for every epoch
+    stored = epoch_batches(0, 3, 1000, 300, "none")
+    np.testing.assert_array_equal(np.concatenate(stored), np.arange(1000))
+
+
+@pytest.mark.parametrize("field, value", [("init", "glorot"), ("shuffle", "sometimes")])
+def test_an_unknown_init_or_shuffle_is_a_one_line_error(field, value):
+    with pytest.raises(ConfigError, match=f"unknown {field} '{value}'; choose one of"):
+        TrainConfig.make(**{field: value})
+
+
 def test_any_hidden_widths_and_depths_are_a_model():
     assert TrainConfig.make(layers=(784, 1120, 480, 10)).layers == (784, 1120, 480, 10)
     assert TrainConfig.make(layers=(784, 70, 30, 30, 30, 10)).layers == (784, 70, 30, 30, 30, 10)

@@ -282,6 +282,19 @@ def test_pooled_split_is_the_seed_protocol() -> None:
         preprocess(raw, "random")
 
 
+def test_unit_scaling_divides_the_pixels_by_255() -> None:
+    a = small_arrays(n_train=200, n_test=100)
+    raw = RawMNIST(a["train-images-idx3-ubyte"], a["train-labels-idx1-ubyte"], a["t10k-images-idx3-ubyte"],
+                   a["t10k-labels-idx1-ubyte"], source="t", kind="real", genuine=None)
+    for split in ("standard", "pooled"):
+        ds = preprocess(raw, split, scaling="unit")
+        pixels = np.concatenate([raw.train_images, raw.test_images]).reshape(300, -1) / 255.0
+        np.testing.assert_allclose(np.sort(np.concatenate([ds.x_train, ds.x_test]).ravel()), np.sort(pixels.ravel()))
+        assert "unit scaling" in ds.source
+    with pytest.raises(DataError, match="unknown scaling 'log'"):
+        preprocess(raw, scaling="log")
+
+
 def test_preprocess_uses_train_statistics_only() -> None:
     a = small_arrays(n_train=200, n_test=100)
     test_images = np.clip(a["t10k-images-idx3-ubyte"].astype(int) // 2 + 100, 0, 255).astype(np.uint8)

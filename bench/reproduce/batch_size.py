@@ -1,5 +1,6 @@
 """batch-size (Steps II/III): time per epoch and final accuracies across batch sizes for V3, numpy-tuned and
-stock Keras fit; where the time per sample stops falling, and why B=20000 ends far below B=500 in accuracy."""
+both Keras twins (stock fit and our own loop); where the time per sample stops falling, and why B=20000 ends far
+below B=500 in accuracy."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bench.reproduce.common import (
     Context,
     Profile,
     Summary,
+    end_state_measures,
     markdown_table,
     profile_of,
     read_parts,
@@ -26,7 +28,7 @@ from impl.config import TrainConfig
 
 NAME = "batch-size"
 TITLE = "Batch size: time per sample and accuracy"
-IMPLS = ("numpy-v3-sliced", "numpy-tuned", "keras-fit-cpu")
+IMPLS = ("numpy-v3-sliced", "numpy-tuned", "keras-fit-cpu", "keras-cpu")  # both Keras twins: fit and our loop
 FLAT = 0.10  # "no faster": time per sample within 10 % of the previous batch size's
 EQUAL_UPDATES = "equal-updates"  # the extra run: B=20000 trained for as many updates as B=500 makes
 METRIC_MATTERS = 0.01  # a metric difference above this is named as part of the gap
@@ -92,6 +94,7 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
                          "-" if last is None else f"{last:.4f}"])
             if last is not None:
                 summary.measures[f"batch-size.last_batch_train.{impl}@{s}"] = Measure(last)
+            summary.measures.update(end_state_measures(f"batch-size.end.{impl}@{s}", [p]))
             summary.measures[f"batch-size.train.{impl}@{s}"] = Measure(p["train"])
         if 1000 in per_sample and 5000 in per_sample:
             summary.measures[f"batch-size.per_sample_ratio.{impl}@5000/1000"] = Measure(

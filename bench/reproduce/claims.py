@@ -13,7 +13,7 @@ from impl.errors import MLPBenchError
 CLAIMS_FILE = Path(__file__).with_name("claims.toml")
 CHECKS = ("tolerance_rel", "tolerance_abs", "at_least", "at_most", "range")
 QUALITIES = ("printed", "second-hand", "interpreted")
-UNITS = ("ratio", "accuracy", "epochs", "s")
+UNITS = ("ratio", "accuracy", "epochs", "s", "count", "value")
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,10 @@ class Measure:
 def format_value(value: float, unit: str) -> str:
     if unit == "accuracy":
         return f"{value:.4f}"
-    if unit == "epochs":
-        return f"{value:.0f}"
+    if unit in ("epochs", "count"):
+        return f"{value:,.0f}" if unit == "count" else f"{value:.0f}"
+    if unit == "value":
+        return f"{value:.6g}"
     if unit == "s":
         return f"{value:.2f} s"
     return f"{value:.3f}"
@@ -80,7 +82,7 @@ class Claim:
 
     def _band_text(self) -> str:
         if self.check == "tolerance_rel":
-            return f"±{self.bound:.0%}"
+            return f"±{self.bound:.0%}" if self.bound >= 0.01 else f"±{self.bound:.0e} relative"
         if self.check == "tolerance_abs":
             return f"±{format_value(self.bound, self.unit)}".replace(" s", " s")
         if self.check == "at_least":

@@ -47,8 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "reference) instead of measuring them")
     options.IMPL.but(help="implementation of the long training runs (lambda2)",
                      default_help=f"{DEFAULT_IMPL}, the fastest one the equivalence tests cover").add_to(parser)
-    parser.add_argument("--seeds", type=positive_int, help=f"seeds of accuracy-35 (default {FULL.seeds}; --quick "
-                                                  f"{QUICK.seeds})")
+    parser.add_argument("--seeds", type=positive_int,
+                        help=f"seeds of accuracy-35 and lambda2 (default {FULL.seeds}; --quick {QUICK.seeds})")
     options.RESULTS_DIR.add_to(parser)
     parser.add_argument("--resume", metavar="RUN", type=Path,
                         help="go on with an interrupted reproduction (same code version and machine only)")

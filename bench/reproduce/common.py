@@ -23,7 +23,7 @@ from bench.runs import atomic_write_text, write_json
 from impl.config import SEED_LAYERS, TrainConfig
 from impl.contract import Trainer
 from impl.data import Dataset, load_dataset
-from impl.numpy_mlp.reference import forward
+from impl.numpy_mlp.reference import forward, loss
 from impl.registry import all_implementations, get_implementation
 
 PARTS = "parts"
@@ -71,9 +71,9 @@ class Context:
         (path / PARTS).mkdir(parents=True, exist_ok=True)
         return path
 
-    def data(self, split: str = "standard", seed: int = 0) -> Dataset:
+    def data(self, split: str = "standard", seed: int = 0, scaling: str = "standard") -> Dataset:
         """Real MNIST (never synthetic: accuracies are the point), cut to the profile's training subset."""
-        data = load_dataset(self.mnist, split=split, split_seed=seed)
+        data = load_dataset(self.mnist, split=split, split_seed=seed, scaling=scaling)
         if data.kind != "real":
             raise RuntimeError("reproduce needs the real MNIST")
         n = self.profile.n_train
@@ -124,9 +124,8 @@ def run_parts(ctx: Context, experiment_dir: Path, units: list[tuple[str, Callabl
 # ---------------------------------------------------------------- one training run
 
 def last_batch_accuracy(trainer: Trainer, data: Dataset) -> float | None:
-    """Accuracy on the last mini-batch of the last epoch, the articles' printed figure: the batch's share of
-    the training set, predicted with the final weights (the articles used the forward pass just before the
-    last update, one update of thousands earlier). None where Keras shuffles its own batches."""
+    """Accuracy on the last mini-batch of the last epoch, predicted with the final weights. None where Keras
+    shuffles its own batches. (Not the articles' printed figure, which is the batch average: :class:`EndState`.)"""
     if not trainer.shared_batch_order or trainer.workload != "mlp":
         return None
     idx = trainer.batches(trainer.epoch - 1)[-1]
@@ -134,24 +133,91 @@ def last_batch_accuracy(trainer: Trainer, data: Dataset) -> float | None:
     return float(np.mean(outputs.argmax(axis=1) == data.y_train[idx]))
 
 
+def regulariser(weights: list[np.ndarray], config: TrainConfig) -> float:
+    """The L2 and L1 terms of a batch's cost (bias weights excluded), as the reference's ``loss`` adds them."""
+    return sum(0.5 * config.lambda2 * float(np.sum(W[:, 1:] ** 2)) + config.lambda1 * float(np.sum(np.abs(W[:, 1:])))
+               for W in weights)
+
+
+class EndState:
+    """The articles' bookkeeping over one epoch (the last), each mini-batch seen with the weights its own forward
+    pass uses, as their code printed it at the end of a run (Step III's printout):
+
+    - ``batch_averaged_train``: the batch accuracies summed over the epoch, a count out of the training set
+      ("presently batch averaged accuracy = 0.99272" is 59,563 of 60,000);
+    - ``last_batch_cost``: the last mini-batch's summed log loss plus the L2/L1 terms ("total costs of last
+      mini_batch");
+    - ``last_batch_reg_share``: the regulariser's share of that cost ("rel. reg. contrib. to batch costs");
+    - ``last_batch_mean_abs_error``: the mean of |output - one-hot target| over the batch's outputs ("avg total
+      error of last mini_batch"; an interpretation: the code that printed it is not in the text).
+
+    Computed with the float64 reference before each step; :meth:`Trainer.fit` leaves this time out of the epoch.
+    Each per-batch value is kept for the whole epoch, so a reader sees how far one batch moves the figure."""
+
+    def __init__(self, trainer: Trainer, data: Dataset) -> None:
+        self.trainer, self.data = trainer, data
+        self.batches: list[dict[str, float]] = []
+
+    def __call__(self, idx: np.ndarray) -> None:
+        weights = self.trainer.get_weights()
+        config = self.trainer.config
+        x, labels = self.data.x_train[idx], self.data.y_train[idx]
+        output = forward(weights, x)[-1]
+        target = np.eye(output.shape[1])[labels]
+        cost = loss(weights, x, target, config.lambda2, config.lambda1)
+        reg = regulariser(weights, config)
+        self.batches.append({"n": len(idx), "correct": int(np.sum(output.argmax(axis=1) == labels)), "cost": cost,
+                             "reg_share": reg / cost, "mean_abs_error": float(np.mean(np.abs(output - target))),
+                             "sum_sq_weights": 2 * reg / config.lambda2 if config.lambda2 else float("nan")})
+
+    def result(self) -> dict[str, Any]:
+        """The end state, and the regulariser's share of the whole training set's cost with the final weights
+        (XIII: "below 1 %" of the full set's loss while it dominates a batch's)."""
+        last = self.batches[-1]
+        config, weights = self.trainer.config, self.trainer.get_weights()
+        reg = regulariser(weights, config)
+        total = loss(weights, self.data.x_train, self.data.onehot_train(), config.lambda2, config.lambda1)
+        correct, seen = sum(b["correct"] for b in self.batches), sum(b["n"] for b in self.batches)
+        return {"set_reg_share": reg / total, "batch_averaged_train": correct / seen,
+                "last_batch_cost": last["cost"], "last_batch_reg_share": last["reg_share"],
+                "last_batch_mean_abs_error": last["mean_abs_error"], "sum_sq_weights": last["sum_sq_weights"],
+                "epoch_batches": self.batches}
+
+
 def build_trainer(impl: str, config: TrainConfig, data: Dataset) -> Trainer:
     return get_implementation(impl)(config, data)
 
 
 def train_run(impl: str, config: TrainConfig, data: Dataset, threads: int | None,
-              every: int | None = None, on_eval: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Train from scratch; times, final whole-set and last-batch accuracies. With ``every``, the whole-set
-    accuracies are also taken every ``every`` epochs (outside the timed epochs) as a curve."""
+              every: int | None = None, on_eval: Callable[[int], None] | None = None,
+              runs: int = 1) -> dict[str, Any]:
+    """Train from scratch; times, final whole-set, last-batch and batch-averaged accuracies and the articles'
+    end state (:class:`EndState`, where the trainer shares the batch order). With ``every``, the whole-set
+    accuracies are also taken every ``every`` epochs (outside the timed epochs) as a curve. ``runs`` > 1 trains
+    that many runs of ``config.epochs`` one after the other, each starting from the weights the previous one
+    ended with (learning rate, epoch count and momentum start afresh): one reading of the articles' "best of
+    three runs"; only the last run is timed and reported."""
     with blas_threads(threads):
         trainer = build_trainer(impl, config, data)
         trainer.warm_up()
+        for _ in range(runs - 1):
+            trainer.fit()
+            carried = trainer.get_weights()
+            trainer.reset()
+            trainer.set_weights(carried)
+        end_state = EndState(trainer, data) if trainer.shared_batch_order and trainer.workload == "mlp" else None
         seconds: list[float] = []
         epoch_accuracies: list[float] = []
+        epoch_losses: list[float] = []
         curve: list[dict[str, float]] = []
         for chunk in _chunks(config.epochs, every or config.epochs):
-            fit = trainer.fit(epochs=chunk)
-            seconds += fit.per_epoch_seconds
-            epoch_accuracies += fit.epoch_accuracies
+            last = trainer.epoch + chunk == config.epochs
+            fits = [trainer.fit(epochs=chunk - 1), trainer.fit(epochs=1, before_step=end_state)] \
+                if last and end_state is not None else [trainer.fit(epochs=chunk)]
+            for fit in fits:
+                seconds += fit.per_epoch_seconds
+                epoch_accuracies += fit.epoch_accuracies
+                epoch_losses += fit.epoch_losses
             if every:
                 curve.append({"epoch": trainer.epoch, "train": trainer.accuracy("train"),
                               "test": trainer.accuracy("test")})
@@ -159,16 +225,56 @@ def train_run(impl: str, config: TrainConfig, data: Dataset, threads: int | None
                     on_eval(trainer.epoch)
         result = {
             "impl": impl, "batch_size": config.batch_size, "epochs": config.epochs, "lr": config.learn_rate,
-            "decrease_rate": config.decrease_rate, "lambda2": config.lambda2, "seed": config.seed,
+            "decrease_rate": config.decrease_rate, "lambda2": config.lambda2, "mom_rate": config.mom_rate,
+            "init": config.init, "shuffle": config.shuffle, "runs": runs, "seed": config.seed,
             "seconds": float(sum(seconds)), "per_epoch_seconds": seconds,
             "median_epoch_s": float(np.median(seconds)), "n_train": data.n_train,
             "updates": config.epochs * -(-data.n_train // config.batch_size),
             "train": curve[-1]["train"] if curve else trainer.accuracy("train"),
             "test": curve[-1]["test"] if curve else trainer.accuracy("test"),
             "last_batch_train": last_batch_accuracy(trainer, data),
+            "final_lr": trainer.learn_rate, "n_weights": sum(w.size for w in trainer.get_weights()),
+            "epoch_losses": epoch_losses,
             "epoch_accuracies": epoch_accuracies, "curve": curve, "data_source": data.source,
         }
+        if end_state is not None:
+            result.update(end_state.result())
+        elif epoch_accuracies:  # Keras fit: its running accuracy over the last epoch is the batch average
+            result["batch_averaged_train"] = epoch_accuracies[-1]
     return result
+
+
+#: The end-state figures Step III printed for one mini-batch (:class:`EndState`), by their key in a part.
+LAST_BATCH_FIGURES = ("last_batch_cost", "last_batch_reg_share", "last_batch_mean_abs_error")
+_PER_BATCH = {"last_batch_cost": "cost", "last_batch_reg_share": "reg_share",
+              "last_batch_mean_abs_error": "mean_abs_error"}
+
+
+def end_state_measures(prefix: str, runs: list[dict[str, Any]]) -> dict[str, Measure]:
+    """The end state of one setting over its runs (seeds), as claim measures ``<prefix>.<figure>``: the
+    batch-averaged accuracy (mean of the runs), each last-batch figure (mean of the runs, with the range that
+    99 % of the last epoch's batches span, so a reader sees how far one batch moves a one-batch figure), the
+    final learning rate and the number of weights."""
+    measures: dict[str, Measure] = {}
+    ended = [r for r in runs if "batch_averaged_train" in r]
+    if not ended:
+        return measures
+    accuracies = [r["batch_averaged_train"] for r in ended]
+    measures[f"{prefix}.batch_averaged_train"] = Measure(float(np.mean(accuracies)),
+                                                         note=f"mean of {len(accuracies)} run(s)")
+    for figure in LAST_BATCH_FIGURES:
+        if not all(r.get(figure) is not None for r in ended):
+            continue
+        batches = [b[_PER_BATCH[figure]] for r in ended for b in r.get("epoch_batches", [])]
+        value = float(np.mean([r[figure] for r in ended]))
+        low, high = np.percentile(batches, [0.5, 99.5]) if batches else (None, None)
+        measures[f"{prefix}.{figure}"] = Measure(value, None if low is None else min(float(low), value),
+                                                 None if high is None else max(float(high), value),
+                                                 note=f"mean of {len(ended)} run(s); brackets: the last epoch's "
+                                                      "batches")
+    measures[f"{prefix}.final_lr"] = Measure(float(ended[0]["final_lr"]))
+    measures[f"{prefix}.n_weights"] = Measure(float(ended[0]["n_weights"]))
+    return measures
 
 
 def _chunks(total: int, size: int) -> Iterator[int]:

@@ -28,13 +28,17 @@ TITLE = "The optimisation ladder (Steps I-III): 35-epoch times"
 IMPLS = ("numpy-v0-naive", "numpy-v1-float32", "numpy-v2-c", "numpy-v2-f", "numpy-v3-sliced", "numpy-tuned",
          "keras-cpu", "keras-fit-cpu")
 SIZES = (500, 20000)
+#: Per-step phases timed beside the full runs, at the same batch sizes: Step II's claim is about the forward pass
+#: of big batches, Step III's profile compares the forward and the backward pass per batch.
+STEP_PHASES = ("forward", "backward")
 BENCHMARK_DIR = "benchmark"
 
 
-def full_runs(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The MLP full runs of a saved benchmark run, labelled as in its tables (default backends only)."""
+def full_runs(path: Path, phase: str = "full_run") -> tuple[dict[str, Any], pd.DataFrame]:
+    """The MLP full runs (or another phase's cases) of a saved benchmark run, labelled as in its tables (default
+    backends only)."""
     doc, frame = load_run(path)
-    frame = frame[(frame["workload"] == "mlp") & (frame["phase"] == "full_run")]
+    frame = frame[(frame["workload"] == "mlp") & (frame["phase"] == phase)]
     frame = frame.assign(label=[label_of(r) for r in frame.itertuples()])
     return doc, frame[frame["label"] == frame["impl"]]
 
@@ -68,7 +72,8 @@ def source_run(folder: Path, record: dict[str, Any]) -> Path | None:
 
 def benchmark_options(ctx: Context) -> dict[Option, Any]:
     """The benchmark run the ladder needs: its implementations' full runs at its batch sizes, in this folder."""
-    return {suite.IMPLS: IMPLS, suite.PHASES_OPTION: ["full_run"], suite.FULL_RUN_BATCH_SIZES: SIZES,
+    return {suite.IMPLS: IMPLS, suite.PHASES_OPTION: [*STEP_PHASES, "full_run"], suite.FULL_RUN_BATCH_SIZES: SIZES,
+            suite.BATCH_SIZES: SIZES,
             suite.RESULTS_DIR: ctx.folder / NAME / BENCHMARK_DIR, suite.TAG: "ladder",
             suite.QUICK_OPTION: ctx.profile.name == "quick", suite.THREADS: ctx.threads, suite.MNIST: ctx.mnist,
             suite.LAYERS: ctx.layers, suite.PROCESSES: ctx.processes}
@@ -116,10 +121,31 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
         if (impl, 500) in keys and (impl, 20000) in keys:
             summary.measures[f"ladder.size_ratio.{impl}@500/20000"] = _ratio(logs, pool, keys[(impl, 500)],
                                                                              keys[(impl, 20000)])
+    _step_measures(summary, source, logs, pool)
     figure = folder / NAME / "ladder.png"
     summary.section = _section(source, frame, link, bool(frame["quick"].fillna(False).any()),
                                figure if figure.is_file() else None, _both_statistics(frame, logs, pool))
     return summary
+
+
+def _step_measures(summary: Summary, source: Path, logs: dict, pool: Any) -> None:
+    """Per-step ratios: ``ladder.<phase>.ratio.A/B@size`` between implementations and
+    ``ladder.phase_ratio.A.<phase>/<phase>@size`` between the phases of one implementation (a ladder measured
+    before the step phases were part of it has neither; their claims say not measured)."""
+    keys = {}
+    for phase in STEP_PHASES:
+        _, frame = full_runs(source, phase)
+        keys.update({(r.impl, phase, int(r.batch_size)): (r.impl, r.backend, r.workload, r.phase, r.batch_size)
+                     for r in frame.itertuples()})
+    for (a, phase, size), case in keys.items():
+        for (b, other, other_size), other_case in keys.items():
+            if size != other_size or (a, phase) == (b, other):
+                continue
+            if phase == other:
+                summary.measures[f"ladder.{phase}.ratio.{a}/{b}@{size}"] = _ratio(logs, pool, case, other_case)
+            elif a == b:
+                summary.measures[f"ladder.phase_ratio.{a}.{phase}/{other}@{size}"] = _ratio(logs, pool, case,
+                                                                                            other_case)
 
 
 def _both_statistics(frame: pd.DataFrame, logs: dict, pool: Any) -> str:

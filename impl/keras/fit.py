@@ -12,6 +12,7 @@ import numpy as np
 from impl.config import TrainConfig
 from impl.contract import FitResult
 from impl.data import Dataset
+from impl.errors import ConfigError
 from impl.keras.base import KerasTrainer
 
 
@@ -101,14 +102,16 @@ class KerasFitTrainer(KerasTrainer):
             logs = self.model.train_on_batch(x, y, return_dict=True)
         return self.loss_scale * float(logs["loss"])
 
-    def run_epoch(self) -> float:
-        return self.fit(1).epoch_losses[0]
+    def run_epoch(self, before_step: Callable[[np.ndarray], None] | None = None) -> float:
+        return self.fit(1, before_step=before_step).epoch_losses[0]
 
-    def fit(self, epochs: int | None = None,
-            on_epoch: Callable[[int, float, float], None] | None = None) -> FitResult:
+    def fit(self, epochs: int | None = None, on_epoch: Callable[[int, float, float], None] | None = None,
+            before_step: Callable[[np.ndarray], None] | None = None) -> FitResult:
         """One ``model.fit`` call for all the epochs, as a user runs it; a callback records each epoch's wall
         time (epoch begin to end). Set-up outside the epochs (data adapter) is kept in
-        ``fit_overhead_seconds``."""
+        ``fit_overhead_seconds``. ``fit`` draws its own batches, so no ``before_step`` can see them."""
+        if before_step is not None:
+            raise ConfigError(f"{self.name}: model.fit draws its own batches; no bookkeeping step can see them")
         epochs = self.config.epochs if epochs is None else epochs
         result = FitResult()
         trainer = self

@@ -75,12 +75,12 @@ class ReferenceStep:
 def training_steps(config: TrainConfig, x: np.ndarray, y: np.ndarray, epochs: int = 1) -> Iterator[ReferenceStep]:
     """The seed's loop, step by step: shared initial weights and batch order, the per-epoch lr decay,
     the momentum rule. Tests compare every implementation against what this yields."""
-    weights = initial_weights(config.layers, config.seed)
+    weights = initial_weights(config.layers, config.seed, config.init)
     momentum = [np.zeros_like(w) for w in weights]
     learn_rate = config.learn_rate
     for epoch in range(epochs):
         learn_rate /= 1.0 + config.decrease_rate * epoch
-        for idx in epoch_batches(config.seed, epoch, len(x), config.batch_size):
+        for idx in epoch_batches(config.seed, epoch, len(x), config.batch_size, config.shuffle):
             batch_loss = loss(weights, x[idx], y[idx], config.lambda2, config.lambda1)
             grads = gradients(weights, x[idx], y[idx], config.lambda2, config.lambda1)
             new_weights, momentum = momentum_step(weights, momentum, grads, learn_rate, config.mom_rate)
