@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2, protocol
+from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2, protocol, step_profile
 from bench.reproduce.claims import Claim, load_claims, verdict
 from bench.reproduce.common import Summary, layers_of, markdown_table
 from bench.runs import read_run
@@ -25,7 +25,8 @@ from impl.errors import MLPBenchError
 KIND = "reproduction"
 REPORT_FILE = "report.md"
 #: The experiments in the order they run and are reported.
-EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (ladder, batch_size, accuracy, protocol, lambda2, cnn)}
+EXPERIMENTS: dict[str, ModuleType] = {m.NAME: m for m in (ladder, step_profile, batch_size, accuracy, protocol, lambda2,
+                                                          cnn)}
 
 
 @dataclass
