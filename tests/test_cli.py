@@ -92,6 +92,7 @@ def test_train_json_is_one_object_with_the_documented_keys():
                 "versions"):
         assert key in report
     assert report["dataset"] == "synthetic" and report["train_accuracy"] is None
+    assert report["batch_averaged_accuracy"] is None  # synthetic data are for timing only
     assert report["threads"] == 1 and len(report["per_epoch_seconds"]) == 2
     assert report["seconds"] == pytest.approx(sum(report["per_epoch_seconds"]))
 
@@ -100,6 +101,7 @@ def test_train_text_report_on_real_data(real_data):
     result = mlp_bench("train", "--impl", "numpy-v2-f", "--epochs", "1", "--batch-size", "20000")
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout and "data=real" in result.stdout
+    assert "batch-averaged accuracy (last epoch" in result.stdout  # the articles' own measure, beside ours
 
 
 def test_train_another_model_reports_it_and_no_article_figure(real_data):

@@ -3,9 +3,9 @@ regenerated reference or reproduction cannot leave a stale copy behind.
 
 * A table quoted from ``mlp-bench table reference`` (recognised by one of its exact header lines) may drop
   rows, never change one: every row shown must be a row of the command's real output.
-* The README's trimmed claim table: each row's articles' figure and our value must be those of one claim
-  of ``results/reproduction/report.md``, with the same verdict; the sentence counting the verdicts must
-  match the report's own count.
+* Every trimmed claim table of the README and the docs: each row's articles' figure and our value must be those
+  of one claim of ``results/reproduction/report.md``, with the same verdict; the sentences counting the verdicts
+  (README, docs/reproduce.md) must match the report's own count.
 """
 
 from __future__ import annotations
@@ -81,10 +81,16 @@ def report_claims() -> list[list[str]]:
     return [cells(row) for row in table_rows(lines, start)]
 
 
-def readme_claim_rows() -> list[list[str]]:
-    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    start = next(n for n, line in enumerate(lines) if re.match(r"\| claim +\| articles' figure", line))
-    return [cells(row) for row in table_rows(lines, start)]
+def quoted_claim_tables() -> dict[str, list[list[str]]]:
+    """Every trimmed claim table (header ``| claim | articles' figure | ours | verdict``) of the README and the docs,
+    by page."""
+    tables = {}
+    for page in PAGES:
+        lines = page.read_text(encoding="utf-8").splitlines()
+        for n, line in enumerate(lines):
+            if re.match(r"\| claim +\| articles' figure +\| ours +\| verdict", line):
+                tables.setdefault(str(page.relative_to(ROOT)), []).extend(cells(row) for row in table_rows(lines, n))
+    return tables
 
 
 def same_verdict(quoted: str, reported: str) -> bool:
@@ -93,11 +99,12 @@ def same_verdict(quoted: str, reported: str) -> bool:
     return reported.split(" (")[0] == word and all(part in reported for part in re.findall(r"[\w ]+", detail))
 
 
-def test_the_readmes_claim_rows_are_the_reports(capsys):
+def test_quoted_claim_rows_are_the_reports(capsys):
     claims = report_claims()
-    rows = readme_claim_rows()
-    assert len(rows) >= 5
-    for claim, figure, ours, verdict in rows:
+    tables = quoted_claim_tables()
+    assert "README.md" in tables and "docs/reproduce.md" in tables
+    assert all(len(rows) >= 5 for rows in tables.values())
+    for claim, figure, ours, verdict in (row for rows in tables.values() for row in rows):
         merged = " (both)" in verdict  # two claims in one row: "a / b" figures and values
         pairs = (list(zip(figure.split(" / "), ours.split(" / "), strict=True)) if merged else [(figure, ours)])
         for one_figure, one_ours in pairs:
@@ -112,10 +119,11 @@ def test_the_readmes_verdict_count_is_the_reports():
                       r"(\d+) not comparable, (\d+) not run here", report, re.M)
     assert count, "the report no longer states its verdict count"
     reproduced, reproduced_open, differ, differ_open, not_comparable, not_run = count.groups()
-    readme = (ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
-    assert (f"{reproduced} claims reproduced ({reproduced_open} of them unresolved), {differ} differ ({differ_open} of "
-            f"them unresolved), {not_comparable} not comparable") in readme
-    assert f"{not_run} not run here" in readme
+    for page in ("README.md", "docs/reproduce.md"):
+        text = (ROOT / page).read_text(encoding="utf-8").replace("\n", " ")
+        assert (f"{reproduced} claims reproduced ({reproduced_open} of them unresolved), {differ} differ "
+                f"({differ_open} of them unresolved), {not_comparable} not comparable") in text, page
+        assert f"{not_run} not run here" in text, page
     verdicts = [c[5] for c in report_claims()]
     assert sum(v.startswith("reproduced") for v in verdicts) == int(reproduced)
     assert sum(v.startswith("reproduced (unresolved") for v in verdicts) == int(reproduced_open)

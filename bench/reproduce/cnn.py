@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.reproduce.claims import Measure
 from bench.reproduce.common import (
     Context,
@@ -59,6 +61,7 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
     summary.not_run_reason = f"{epochs} epoch(s) in this profile" if parts else "cnn not measured"
     if "gpu" in reasons:
         summary.measure_reasons["cnn.gpu_seconds"] = reasons["gpu"]
+        summary.measure_reasons["cnn.gpu_epoch_seconds"] = reasons["gpu"]
     rows = []
     for device, part in sorted(parts.items()):
         accuracies, losses = part["epoch_accuracies"], part.get("epoch_losses", [])
@@ -71,6 +74,9 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
             if "n_weights" in part:
                 summary.measures["cnn.n_weights"] = Measure(float(part["n_weights"]))
         summary.measures[f"cnn.{device}_seconds"] = Measure(part["seconds"])
+        summary.measures[f"cnn.{device}_epoch_seconds"] = Measure(float(np.median(part["per_epoch_seconds"])),
+                                                                  note=f"median of {len(part['per_epoch_seconds'])} "
+                                                                       f"epochs on {device}")
         epochs = " / ".join(f"{s:.1f}" for s in part["per_epoch_seconds"])
         rows.append([device, part["impl"], part["batch_size"], f"{part['seconds']:.1f}", epochs,
                      " / ".join(f"{v:.4f}" for v in losses) or "-", " / ".join(f"{a:.4f}" for a in accuracies),

@@ -16,6 +16,7 @@ import numpy as np
 from tabulate import tabulate
 from tqdm import tqdm
 
+from bench.end_state import EndState, fit_keeping_end_state
 from bench.environment import blas_threads
 from bench.figures import pyplot, save
 from bench.reproduce.claims import Measure
@@ -23,7 +24,7 @@ from bench.runs import atomic_write_text, write_json
 from impl.config import SEED_LAYERS, TrainConfig
 from impl.contract import Trainer
 from impl.data import Dataset, load_dataset
-from impl.numpy_mlp.reference import forward, loss
+from impl.numpy_mlp.reference import forward
 from impl.registry import all_implementations, get_implementation
 
 PARTS = "parts"
@@ -133,57 +134,6 @@ def last_batch_accuracy(trainer: Trainer, data: Dataset) -> float | None:
     return float(np.mean(outputs.argmax(axis=1) == data.y_train[idx]))
 
 
-def regulariser(weights: list[np.ndarray], config: TrainConfig) -> float:
-    """The L2 and L1 terms of a batch's cost (bias weights excluded), as the reference's ``loss`` adds them."""
-    return sum(0.5 * config.lambda2 * float(np.sum(W[:, 1:] ** 2)) + config.lambda1 * float(np.sum(np.abs(W[:, 1:])))
-               for W in weights)
-
-
-class EndState:
-    """The articles' bookkeeping over one epoch (the last), each mini-batch seen with the weights its own forward
-    pass uses, as their code printed it at the end of a run (Step III's printout):
-
-    - ``batch_averaged_train``: the batch accuracies summed over the epoch, a count out of the training set
-      ("presently batch averaged accuracy = 0.99272" is 59,563 of 60,000);
-    - ``last_batch_cost``: the last mini-batch's summed log loss plus the L2/L1 terms ("total costs of last
-      mini_batch");
-    - ``last_batch_reg_share``: the regulariser's share of that cost ("rel. reg. contrib. to batch costs");
-    - ``last_batch_mean_abs_error``: the mean of |output - one-hot target| over the batch's outputs ("avg total
-      error of last mini_batch"; an interpretation: the code that printed it is not in the text).
-
-    Computed with the float64 reference before each step; :meth:`Trainer.fit` leaves this time out of the epoch.
-    Each per-batch value is kept for the whole epoch, so a reader sees how far one batch moves the figure."""
-
-    def __init__(self, trainer: Trainer, data: Dataset) -> None:
-        self.trainer, self.data = trainer, data
-        self.batches: list[dict[str, float]] = []
-
-    def __call__(self, idx: np.ndarray) -> None:
-        weights = self.trainer.get_weights()
-        config = self.trainer.config
-        x, labels = self.data.x_train[idx], self.data.y_train[idx]
-        output = forward(weights, x)[-1]
-        target = np.eye(output.shape[1])[labels]
-        cost = loss(weights, x, target, config.lambda2, config.lambda1)
-        reg = regulariser(weights, config)
-        self.batches.append({"n": len(idx), "correct": int(np.sum(output.argmax(axis=1) == labels)), "cost": cost,
-                             "reg_share": reg / cost, "mean_abs_error": float(np.mean(np.abs(output - target))),
-                             "sum_sq_weights": 2 * reg / config.lambda2 if config.lambda2 else float("nan")})
-
-    def result(self) -> dict[str, Any]:
-        """The end state, and the regulariser's share of the whole training set's cost with the final weights
-        (XIII: "below 1 %" of the full set's loss while it dominates a batch's)."""
-        last = self.batches[-1]
-        config, weights = self.trainer.config, self.trainer.get_weights()
-        reg = regulariser(weights, config)
-        total = loss(weights, self.data.x_train, self.data.onehot_train(), config.lambda2, config.lambda1)
-        correct, seen = sum(b["correct"] for b in self.batches), sum(b["n"] for b in self.batches)
-        return {"set_reg_share": reg / total, "batch_averaged_train": correct / seen,
-                "last_batch_cost": last["cost"], "last_batch_reg_share": last["reg_share"],
-                "last_batch_mean_abs_error": last["mean_abs_error"], "sum_sq_weights": last["sum_sq_weights"],
-                "epoch_batches": self.batches}
-
-
 def build_trainer(impl: str, config: TrainConfig, data: Dataset) -> Trainer:
     return get_implementation(impl)(config, data)
 
@@ -205,19 +155,17 @@ def train_run(impl: str, config: TrainConfig, data: Dataset, threads: int | None
             carried = trainer.get_weights()
             trainer.reset()
             trainer.set_weights(carried)
-        end_state = EndState(trainer, data) if trainer.shared_batch_order and trainer.workload == "mlp" else None
+        end_state = EndState.of(trainer, data)
         seconds: list[float] = []
         epoch_accuracies: list[float] = []
         epoch_losses: list[float] = []
         curve: list[dict[str, float]] = []
         for chunk in _chunks(config.epochs, every or config.epochs):
             last = trainer.epoch + chunk == config.epochs
-            fits = [trainer.fit(epochs=chunk - 1), trainer.fit(epochs=1, before_step=end_state)] \
-                if last and end_state is not None else [trainer.fit(epochs=chunk)]
-            for fit in fits:
-                seconds += fit.per_epoch_seconds
-                epoch_accuracies += fit.epoch_accuracies
-                epoch_losses += fit.epoch_losses
+            fit = fit_keeping_end_state(trainer, chunk, end_state if last else None)
+            seconds += fit.per_epoch_seconds
+            epoch_accuracies += fit.epoch_accuracies
+            epoch_losses += fit.epoch_losses
             if every:
                 curve.append({"epoch": trainer.epoch, "train": trainer.accuracy("train"),
                               "test": trainer.accuracy("test")})
