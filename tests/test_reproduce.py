@@ -418,3 +418,21 @@ def test_carried_over_runs_start_from_the_last_weights(small_data: object) -> No
     once, carried = (train_run("numpy-tuned", config, small_data, threads=1, runs=n) for n in (1, 2))
     assert carried["runs"] == 2 and carried["final_lr"] == once["final_lr"]  # the schedule starts afresh
     assert carried["train"] > once["train"]  # but the weights do not
+
+
+def test_a_setting_is_a_reason_only_for_the_figures_it_reproduces() -> None:
+    """Within the claims' tolerances at both batch sizes: the accuracy alone (a reason for the accuracy rows) or
+    the whole end state (a reason for every end-state row); the finding says how far it leaves the rest."""
+    from dataclasses import replace
+
+    from bench.reproduce import protocol
+
+    close = replace(protocol.DEFAULT, runs=3)
+    parts = {protocol.key(s, size): _part(s, size, f) for s, f in ((protocol.DEFAULT, 5.0), (close, 1.1))
+             for size in protocol.BATCH_SIZES}
+    for size in protocol.BATCH_SIZES:
+        parts[protocol.key(close, size)]["last_batch_reg_share"] *= 20  # the accuracy fits, the L2 share does not
+    assert protocol._explains_accuracy(parts, close) and not protocol._explains_end_state(parts, close)
+    assert not protocol._explains_accuracy(parts, protocol.DEFAULT)
+    finding = protocol._finding(parts, close, "accuracy")
+    assert "3 run(s) carried over" in finding and "reg. share x22" in finding and "0.99272" in finding
