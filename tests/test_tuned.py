@@ -3,6 +3,8 @@ its transitions (the roofline's tests are in tests/test_roofline.py)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from tolerances import assert_all_close, assert_close
@@ -12,6 +14,7 @@ from bench.cli import main
 from impl.batching import epoch_batches
 from impl.config import TrainConfig
 from impl.numpy_mlp import reference
+from impl.numpy_mlp.sigmoid import FORMS, SigmoidChoice, calibrate
 from impl.numpy_mlp.tuned import BufferPool, NumpyTuned
 
 GRAD_TOL = 2e-4  # float32 against the float64 reference, relative to the largest element (as test_equivalence)
@@ -29,6 +32,11 @@ def assert_grads(trainer: NumpyTuned, grads, data, idx: np.ndarray, what: str) -
                                      strict=True)):
         assert g.shape == ref.shape
         assert_close(g, ref, GRAD_TOL, f"{what}: gradient of W{N}")
+
+
+def _with_sigmoid(form: str) -> type[NumpyTuned]:
+    """numpy-tuned with the sigmoid's form fixed (the class calibrates it once, at import)."""
+    return type(f"Tuned_{form}", (NumpyTuned,), {"sigmoid": SigmoidChoice(form, {})})
 
 
 @pytest.fixture
@@ -134,8 +142,9 @@ def test_weights_round_trip_exactly_in_the_seed_layout(trainer):
     assert [w.shape for w in trainer.get_weights()] == [(70, 785), (30, 71), (10, 31)]
 
 
-def test_loss_is_stable_and_saturation_leaves_no_subnormals(small_data):
-    trainer = NumpyTuned(TrainConfig.make(batch_size=64), small_data)
+@pytest.mark.parametrize("form", ["tanh", "exp"])
+def test_loss_is_stable_and_saturation_leaves_no_subnormals(small_data, form):
+    trainer = _with_sigmoid(form)(TrainConfig.make(batch_size=64), small_data)
     idx = epoch_batches(0, 0, small_data.n_train, 64)[0]
     weights = [30.0 * w for w in trainer.get_weights()]  # drive every sigmoid deep into saturation
     trainer.set_weights(weights)
@@ -147,7 +156,9 @@ def test_loss_is_stable_and_saturation_leaves_no_subnormals(small_data):
     tiny = np.finfo(np.float32).tiny
     for a in state.a[1:]:
         assert not np.any((a != 0) & (np.abs(a) < tiny))
-    assert np.any(state.a[1] == 0.0) and np.any(state.a[1] == 1.0)  # saturated outputs are exactly 0 or 1
+    assert np.any(state.a[1] == 1.0)  # saturated outputs are exactly 1 (and 0: below)
+    if form == "tanh":  # tanh(z / 2) rounds to -1 from z = -18 on; 1 / (1 + exp(-z)) only reaches 0 at z = -87.3
+        assert np.any(state.a[1] == 0.0)
 
 
 # -- profiling --------------------------------------------------------------------------------------------
@@ -226,3 +237,38 @@ def test_the_run_records_where_the_chunk_came_from(trainer):
     facts = trainer.run_facts()
     assert facts["chunk_rows"] == NumpyTuned.chunk_rows
     assert facts["chunk_rows_source"] in ("sysfs", "sysconf", "fallback")
+
+
+# -- the sigmoid's form ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("form", ["tanh", "exp"])
+def test_either_sigmoid_form_trains_like_the_reference(small_data, form):
+    config = TrainConfig.make(batch_size=500, mom_rate=0.5, lambda1=0.01)
+    trainer = _with_sigmoid(form)(config, small_data)
+    idx = epoch_batches(0, 0, small_data.n_train, 500)[0]
+    assert_grads(trainer, trainer.backward(trainer.forward(trainer.prepare_batch(idx)), trainer.prepare_batch(idx)),
+                 small_data, idx, f"{form} form")
+    trainer.fit(2)
+    expected = reference.trained_weights(config, small_data.x_train, small_data.onehot_train(), 2)
+    assert_all_close(trainer.get_weights(), expected, WEIGHT_TOL, f"{form} form after two epochs")
+
+
+@pytest.mark.parametrize("form", ["tanh", "exp"])
+def test_either_sigmoid_form_saturates_to_exactly_0_and_1_without_warnings(form):
+    z = np.array([[-200.0, -100.0, -88.8, -20.0, 0.0, 20.0, 100.0, 200.0]], np.float32)
+    out = np.empty_like(z)
+    with warnings.catch_warnings():  # the exp form's expected overflow must not surface as a warning
+        warnings.simplefilter("error")
+        FORMS[form](z.copy(), np.empty_like(z), out)
+    assert out[0, 0] == 0.0 and out[0, 1] == 0.0 and out[0, 2] == 0.0 and out[0, -1] == 1.0
+    assert out[0, 4] == 0.5 and not np.any((out != 0) & (out < np.finfo(np.float32).tiny))
+    expected = 1 / (1 + np.exp(-z.astype(np.float64)))
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1.2e-7)  # within one unit in the last place of 1
+
+
+def test_the_calibration_keeps_the_faster_form_and_the_run_records_it(trainer):
+    choice = calibrate(rows=64, width=8, repeats=3, calls=2)
+    assert set(choice.seconds) == set(FORMS) and all(s > 0 for s in choice.seconds.values())
+    assert choice.seconds[choice.form] == min(choice.seconds.values())
+    assert choice.form in choice.describe()
+    facts = trainer.run_facts()
+    assert facts["sigmoid_form"] == NumpyTuned.sigmoid.form and set(facts["sigmoid_seconds"]) == set(FORMS)

@@ -27,11 +27,13 @@ cheap passes.
   VM ~6% (0.93 instead of 0.99 ms; widths 76, 80 and 96 are slower than 72, and 32 beats 30 for the second
   layer there too). The extra units are dead and stay exactly zero (``_widths`` says why), so the
   mathematics is the 784-70-30-10 net's.
-* Sigmoid as ``0.5 + 0.5 * tanh(z / 2)`` in place: NumPy's float32 ``tanh`` is SIMD-vectorised, scipy's
-  ``expit`` is a scalar loop (4-5x slower here; on the EPYC VM 90 us instead of 6 us for tanh on 500 x 72,
-  and ``np.exp`` alone takes 12 us). Same function; the float32 rounding differs by at most one
-  unit in the last place of 1. A saturated output is exactly 0 or 1, never a subnormal. (Subnormals do not
-  occur in this training anyway: |Z| stays below 50 through 35 epochs, expit turns subnormal only below -87.)
+* Sigmoid in whichever of two exact forms this machine's NumPy computes faster, ``0.5 + 0.5 * tanh(z / 2)``
+  or ``1 / (1 + exp(-z))``, timed once at import (:mod:`impl.numpy_mlp.sigmoid`; recorded in every run): with
+  AVX-512 NumPy's float32 ``tanh`` is SIMD-vectorised (6 us for 500 x 72 on the 2026-12-04 EPYC VM) and the
+  tanh form wins; on an AVX2-only CPU neither is, and the exp form is ~40 % cheaper (67 against 113 us).
+  Either way in place, no scipy: its ``expit`` is a scalar loop (90 us for 500 x 72 on the EPYC VM). The two
+  forms' float32 rounding differs by at most one unit in the last place of 1, and a saturated output is
+  exactly 0 or 1. (Subnormals do not occur in this training: |Z| stays below 50 through 35 epochs.)
 * sigma' from the stored outputs, ``A * (1 - A)``, in place (the idiom of scikit-learn's
   ``neural_network/_base.py``); the output delta is ``A_E - y`` (the seed's unused recomputation of
   sigma'(Z_E) is not repeated).
@@ -97,8 +99,8 @@ from impl.contract import Trainer, Transition
 from impl.data import Dataset
 from impl.errors import ConfigError
 from impl.numpy_mlp.cache import ChunkChoice, chunk_choice
+from impl.numpy_mlp.sigmoid import SigmoidChoice, calibrate
 
-_HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
 
@@ -154,8 +156,8 @@ class TunedBatch:
 class TunedState:
     """Forward results and the backward workspace of one batch, all (rows, n_N).
 
-    a[N]: output of layer N (a[0] is the batch's x); z[N]: scratch of layer N's net input (after forward it
-    holds tanh(Z_N / 2), except z[E] = Z_E, kept for the loss); delta[N]: delta of layer N (N >= 1); tmp:
+    a[N]: output of layer N (a[0] is the batch's x); z[N]: layer N's net input, then the sigmoid's scratch (after
+    forward only z[E] = Z_E is kept, for the loss); delta[N]: delta of layer N (N >= 1); tmp:
     flat sigma' scratch for one chunk; loss_t, loss_u: loss scratch; ones: a vector of ones for the bias gradients."""
 
     a: list[np.ndarray]
@@ -187,8 +189,9 @@ def _chunks(rows: int, size: int) -> list[tuple[int, int]]:
 class NumpyTuned(Trainer):
     name = "numpy-tuned"
     description = ("tuned NumPy: samples-major float32, clip-mode gather into reused buffers, W and b apart in "
-                   "one flat vector, hidden layers padded to 72/32 for sgemm, out= products, tanh sigmoid, "
-                   "in-place sigma' and momentum, SIMD-only stable loss, chunk-fused steps for large batches")
+                   "one flat vector, hidden layers padded to 72/32 for sgemm, out= products, the sigmoid in the "
+                   "machine's faster form, in-place sigma' and momentum, stable ufunc-only loss, chunk-fused steps "
+                   "for large batches")
     dtype = "float32"
     backend = "numpy"
     #: Rows per chunk inside a layer and per fused chunk of a large train step: the elementwise passes after
@@ -200,6 +203,8 @@ class NumpyTuned(Trainer):
     #: dead (see ``_widths``). Not a cache constant: 8 float32 (32 bytes) won on OpenBLAS's AVX2 (Haswell) and
     #: AVX-512 (SkylakeX) kernels alike, and wider pads (76, 80, 96) were slower, so it is kept as measured.
     pad_to: ClassVar[int] = 8
+    #: The sigmoid's form, the faster of two exact ones on this machine's NumPy, timed at import.
+    sigmoid: ClassVar[SigmoidChoice] = calibrate()
 
     def __init__(self, config: TrainConfig, data: Dataset) -> None:
         super().__init__(config, data)
@@ -229,6 +234,7 @@ class NumpyTuned(Trainer):
         self._grad_pool = BufferPool(self._new_grad_buffers)
         self._step_sets: dict[int, tuple[TunedBatch, TunedState]] = {}  # train_step's own buffers, by rows
         self._step_grads: TunedGrads | None = None
+        self._sigmoid = self.sigmoid.compute
         self.set_weights(self.initial_weights)
 
     def _widths(self) -> tuple[int, ...]:
@@ -312,8 +318,8 @@ class NumpyTuned(Trainer):
 
     def _fw_prop_Nm1_to_N(self, N: int, st: TunedState) -> None:
         """Forward transition from layer N-1 into layer N, chunk by chunk: Z = A_{N-1} W^T + b, then
-        A = 0.5 + 0.5 tanh(Z / 2) in place while the chunk is in cache. (The work stays in this method, not
-        a helper, so the line profiler sees it; one chunk takes no slices.)"""
+        A = sigma(Z) in place while the chunk is in cache (the machine's faster form, see
+        :mod:`impl.numpy_mlp.sigmoid`). One chunk takes no slices."""
         W_T, b = self._w_T[N - 1], self._b[N - 1]
         A_prev, Z, A = st.a[N - 1], st.z[N], st.a[N]
         output = N == self._n_w
@@ -322,11 +328,7 @@ class NumpyTuned(Trainer):
         for a_prev, z, a in blocks:
             np.dot(a_prev, W_T, out=z)
             np.add(z, b, out=z)
-            t = a if output else z  # hidden layers keep tanh(Z / 2) in Z; Z_E stays for the loss
-            np.multiply(z, _HALF, out=t)
-            np.tanh(t, out=t)
-            np.multiply(t, _HALF, out=a)
-            np.add(a, _HALF, out=a)
+            self._sigmoid(z, a if output else z, a)  # scratch: hidden layers' Z; Z_E stays for the loss
 
     def batch_loss(self, state: TunedState, batch: TunedBatch) -> float:
         """Log loss summed over the batch plus L2/L1 without the bias weights."""
@@ -517,4 +519,5 @@ class NumpyTuned(Trainer):
     def run_facts(self) -> dict[str, Any]:
         """Recorded with every benchmark result (bench.harness.record)."""
         return {"chunk_rows": self.chunk_rows, "chunk_rows_source": self.chunk.source,
-                "l2_bytes": self.chunk.l2_bytes, "stored_widths": list(self._width)}
+                "l2_bytes": self.chunk.l2_bytes, "stored_widths": list(self._width),
+                "sigmoid_form": self.sigmoid.form, "sigmoid_seconds": self.sigmoid.seconds}
