@@ -317,7 +317,7 @@ def _measure_roofline(doc: dict, settings: BenchSettings, terminalreporter: Any)
     with the run's BLAS threads, for the batch sizes of the MLP full runs; kept in the run's JSON."""
     sizes = sorted({info["batch_size"] for info in (b.get("extra_info", {}) for b in doc.get("benchmarks", []))
                     if info.get("phase") == "full_run" and info.get("workload") == "mlp"})
-    if not sizes or settings.quick:
+    if not sizes or not settings.roofline:
         return
     from bench.roofline import measure_machine
 

@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
                             suite.FULL_RUN_BATCH_SIZES: grid.epoch_batch_sizes,
                             suite.EPOCHS: 1, suite.LAYERS: layers, suite.RESULTS_DIR: folder / "runs",
                             suite.TAG: f"map-{layer_text(layers)}", suite.QUICK_OPTION: args.quick,
-                            suite.PROCESSES: args.processes, suite.THREADS: args.threads, suite.MNIST: args.mnist})
+                            suite.PROCESSES: args.processes, suite.THREADS: args.threads, suite.MNIST: args.mnist,
+                            suite.NO_ROOFLINE: True})  # the map measures its own sgemm peak, below
         if status != 0:
             raise MLPBenchError(f"map: the benchmark run of {layer_text(layers)} failed (exit {status}); its output "
                                 f"is above; the map folder {folder} stays incomplete")

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from bench.environment import current_blas_threads
 from bench.memory import MemoryUse, measure
 from bench.noise import Counters
@@ -37,6 +39,7 @@ class Bench:
     passes: PassClock | None = None  # a worker's passes (bench/windows.py): they read the yardstick
     clock: Callable[[], float] = time.perf_counter  # the benchmark's timer, which the yardstick reads too
     windows_done: dict[tuple, int] = field(default_factory=dict)  # windows measured per (impl, B, phase)
+    _floors: dict[tuple, float] = field(default_factory=dict)  # products+gather floor per epoch, by (B, layers)
 
     def start_case(self) -> None:
         """Read the noise counters and, measuring alone, time the yardstick right before a case's rounds
@@ -97,6 +100,22 @@ class Bench:
         if key not in self.memory_use:
             self.memory_use[key] = measure(trainer)
         return self.memory_use[key]
+
+    def floor_epoch_s(self, trainer: Trainer) -> float:
+        """The products+gather floor of one epoch at this trainer's batch size and model, measured in this
+        process once, right after the first full run that needs it (about 1.5 s): a full run's multiple of the
+        floor is then a ratio of two times from one process, and what moves a process (its core, its placement,
+        the host meanwhile) moves both (bench/roofline/machine.py)."""
+        config = trainer.config
+        key = (config.batch_size, tuple(config.layers))
+        if key not in self._floors:
+            from bench.roofline.machine import measure_floor, one_hot_targets
+
+            x = np.ascontiguousarray(self.data.x_train, dtype=np.float32)
+            floor = measure_floor(config.batch_size, config.layers, trainer.n_train, 1, x,
+                                  one_hot_targets(len(x), config.layers[-1]))
+            self._floors[key] = floor["floor_epoch_s"]
+        return self._floors[key]
 
     def step_batches(self, trainer: Trainer, limit: int = 8) -> list:
         """Index arrays of real shuffled full-size batches (the remainder batch is left out)."""

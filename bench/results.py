@@ -233,6 +233,30 @@ def full_run_intervals(doc: dict[str, Any], alpha: float = ALPHA) -> dict[tuple[
             if phase == "full_run" and (workload or "mlp") == "mlp"}
 
 
+def full_run_floor_multiples(doc: dict[str, Any],
+                             alpha: float = ALPHA) -> dict[tuple[str, int], tuple[float, float, float]]:
+    """(impl, B) of every MLP full run whose processes each measured the products+gather floor beside it: the
+    run time as a multiple of that floor, process by process, summarised as the geometric mean with its
+    interval: (multiple, low, high). The spread is the per-process log multiples', moderated toward their pool
+    over every such run (not the raw times' pool: what a process shares with its floor has cancelled)."""
+    multiples = {}
+    for bench in doc.get("benchmarks", []):
+        info = bench.get("extra_info", {})
+        if info.get("phase") != "full_run" or (info.get("workload") or "mlp") != "mlp":
+            continue
+        floors = info.get("floor_epoch_s_by_process") or ([info["floor_epoch_s"]] if info.get("floor_epoch_s") else [])
+        logs = process_logs(bench)
+        if floors and len(floors) == len(logs) and info.get("epochs"):
+            multiples[(info["impl"], int(info["batch_size"]))] = logs - np.log(np.array(floors, float) * info["epochs"])
+    pool = Pool.of(list(multiples.values()))
+    out = {}
+    for key, logs in multiples.items():
+        low, high = level_interval(logs, pool, run_alpha(doc, alpha))
+        centre = float(np.exp(logs.mean()))
+        out[key] = (centre, centre * low, centre * high)
+    return out
+
+
 def run_covariate(doc: dict[str, Any]) -> Covariate:
     """The run's between-process spread, pooled over all its cases (log space), through the yardstick where
     it cuts that spread."""
@@ -368,7 +392,9 @@ def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: s
         from bench.roofline import machine_from_json, render_roofline, roofline_table
 
         machine = machine_from_json(doc["mlp_bench_roofline"])
-        parts += ["", render_roofline(machine, roofline_table(frame, machine, intervals=full_run_intervals(doc)))]
+        table = roofline_table(frame, machine, intervals=full_run_intervals(doc),
+                               in_process=full_run_floor_multiples(doc))
+        parts += ["", render_roofline(machine, table)]
     return "\n".join(parts)
 
 

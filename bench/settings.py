@@ -84,6 +84,10 @@ NO_PIN = Option("--no-pin", "leave worker processes unpinned (default: with fewe
 NO_PAIR = Option("--no-pair", "give every implementation worker processes of its own (default: the implementations of "
                  "one batch size that can share a process share each worker, their windows interleaved, and the run's "
                  "own comparisons pair them per worker; see docs/noise.md)", switch=True)
+NO_ROOFLINE = Option("--no-roofline", "skip the roofline: the sgemm peak and products+gather floors the controller "
+                     "measures after the cases, and the floor each worker measures beside its MLP full runs (seconds "
+                     "per batch size at the seed's size, minutes for wide models; `mlp-bench map` passes it)",
+                     switch=True)
 NO_YARDSTICK = Option("--no-yardstick", "skip the reference workload timed beside every case (default: timed, and "
                       "used in verdicts where it cuts the spread; see docs/noise.md)", switch=True)
 UNTIL_RESOLVED = Option("--until-resolved", "after the first --processes rounds, add process rounds for the cases "
@@ -96,7 +100,8 @@ AGAINST = Option("--against", "with --until-resolved: keep measuring until every
 OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WINDOWS,
                          WORKER_TIMEOUT,
                          PHASES_OPTION, BACKENDS, THREADS, LAYERS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
-                         QUICK_OPTION, FULL, NO_PIN, NO_PAIR, NO_YARDSTICK, UNTIL_RESOLVED, BUDGET, AGAINST]
+                         QUICK_OPTION, FULL, NO_PIN, NO_PAIR, NO_YARDSTICK, NO_ROOFLINE, UNTIL_RESOLVED, BUDGET,
+                         AGAINST]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
 INI_KEYS = {o.ini: f"default of {o.flag}" for o in OPTIONS if o.ini}
 
@@ -140,6 +145,7 @@ class BenchSettings:
     pin: bool = True  # pin workers to cores apart from the controller where there are spare cores
     yardstick: bool = True  # time the reference workload beside every case (bench/yardstick.py)
     pair: bool = True  # implementations of one batch size share worker processes (bench/workers.py)
+    roofline: bool = True  # measure the roofline: the controller's sgemm and floors, each worker's floor
     until_resolved: bool = False
     budget_min: float = DEFAULT_BUDGET_MIN
     against: Path | None = None  # a saved run the verdicts of --until-resolved are taken against
@@ -281,7 +287,7 @@ class BenchSettings:
             quick=quick, full=full, line_profile=line_profile, processes=processes, windows=WINDOWS.read(config),
             worker_timeout=timeout,
             worker=False, backends=backends, pin=not NO_PIN.read(config), yardstick=not NO_YARDSTICK.read(config),
-            pair=not NO_PAIR.read(config),
+            pair=not NO_PAIR.read(config), roofline=not quick and not NO_ROOFLINE.read(config),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
             against=_against_run(against, results_dir) if against else None,
             full_run_sizes_given=full_run_sizes_given)

@@ -3,7 +3,9 @@
 Every round starts from the same initial weights, momentum, learning rate and batch order (``reset`` is the
 untimed setup). Per-epoch times are kept as raw samples; the first call (tracing/compilation, first touches)
 was timed by hand before the rounds; accuracy on the whole training and test sets is measured after the
-timed rounds, never inside them, and only on real data.
+timed rounds, never inside them, and only on real data. An MLP run also records the products+gather floor of
+an epoch measured in the same process (once per batch size and model; not with --quick or
+--no-roofline), which the roofline section divides by.
 """
 
 from __future__ import annotations
@@ -26,3 +28,5 @@ def test_full_run(benchmark, bench, impl, backend, batch_size, phase):
            final_loss=fits[-1].epoch_losses[-1], final_lr=fits[-1].final_learn_rate,
            train_accuracy=trainer.accuracy("train") if real else None,
            test_accuracy=trainer.accuracy("test") if real else None)
+    if trainer.workload == "mlp" and bench.settings.roofline:
+        benchmark.extra_info["floor_epoch_s"] = bench.floor_epoch_s(trainer)

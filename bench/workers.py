@@ -336,7 +336,7 @@ def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, An
         del merged[key]  # one process's readings: the lists above hold every process's
     if any(info.get("epoch_seconds") for info in infos):
         merged["epoch_seconds"] = [run for info in infos for run in info.get("epoch_seconds") or []]
-    for field in ("first_call_s", "peak_step_mb", "peak_run_mb", "first_epoch_s"):
+    for field in ("first_call_s", "peak_step_mb", "peak_run_mb", "first_epoch_s", "floor_epoch_s"):
         values = [info[field] for info in infos if isinstance(info.get(field), int | float)]
         if values:
             merged[field] = float(np.median(values))

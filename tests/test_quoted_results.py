@@ -198,3 +198,29 @@ def test_the_pairing_study_s_spreads_are_its_runs(name, label, sizes):
         row = (f"| {label if i == 0 else ''} | {size} | {r['unpaired raw']:.3f} | {r['unpaired yardstick']:.3f} | "
                f"{r['paired raw']:.3f} | {r['paired yardstick']:.3f} |").replace("|  |", "| |")
         assert row in text, row
+
+
+def test_the_night_a_a_verdict_counts_are_its_runs():
+    """docs/noise.md's "2 false verdicts of 99, 0 same, 97 cannot resolve" and both false rows, from the three
+    committed A/A runs compared pairwise as `mlp-bench compare` does."""
+    from itertools import combinations
+
+    from bench.compare import compare_frames
+    from bench.results import load_run
+
+    runs = {i: load_run(PAIRING / f"aa-night-{i}") for i in (1, 2, 3)}
+    counts: dict[str, int] = {}
+    false_rows = []
+    for a, b in combinations(runs, 2):
+        table = compare_frames(*runs[a], *runs[b])
+        for row in table.itertuples():
+            counts[row.verdict] = counts.get(row.verdict, 0) + 1
+            if row.verdict in ("slower", "faster"):
+                false_rows.append((a, b, row.impl, row.phase, int(row.batch_size), f"{row.ratio_b_over_a:.3f}",
+                                   row.verdict))
+    text = " ".join((ROOT / "docs" / "noise.md").read_text().split())
+    false = counts.get("slower", 0) + counts.get("faster", 0)
+    assert (f"**{false} false verdicts of {sum(counts.values())}, {counts.get('same', 0)} `same`, "
+            f"{counts.get('cannot resolve', 0)} `cannot resolve`**") in text
+    assert sorted(false_rows) == [(1, 3, "numpy-v1-float32", "train_step", 500, "1.203", "slower"),
+                                  (1, 3, "numpy-v3-sliced", "full_run", 500, "0.801", "faster")]

@@ -79,6 +79,54 @@ def test_roofline_table_arithmetic():
     assert ["slow", "500", "35", "10.500"] in [cells(line)[:4] for line in text.splitlines()]
 
 
+def test_a_floor_measured_in_the_workers_replaces_the_controllers_and_says_so():
+    frame = pd.DataFrame([
+        {"impl": "slow", "workload": "mlp", "phase": "full_run", "batch_size": 500, "epochs": 35, "median_s": 10.5},
+        {"impl": "fast", "workload": "mlp", "phase": "full_run", "batch_size": 500, "epochs": 35, "median_s": 6.0}])
+    both = roofline.roofline_table(frame, fake_machine(), intervals={("slow", 500): (0.9, 1.2)},
+                                   in_process={("fast", 500): (1.1, 1.0, 1.25)})
+    fast, slow = both.set_index("impl").loc["fast"], both.set_index("impl").loc["slow"]
+    assert (fast.x_floor, fast.x_floor_low, fast.x_floor_high, fast.floor_measured_in) == (1.1, 1.0, 1.25, "worker")
+    assert slow.x_floor == pytest.approx(2.0) and slow.floor_measured_in == "controller"
+    text = roofline.render_roofline(fake_machine(), both)
+    assert "1.10 [1.00, 1.25]*" in text and "2.00 [1.80, 2.40]" in text
+    assert "(rows marked *)" in " ".join(text.split())
+    alone = roofline.render_roofline(fake_machine(), both[both["impl"] == "fast"])
+    assert "Each worker process measured" in alone and "controller" not in alone.split("Per implementation")[1]
+    assert "1.10 [1.00, 1.25]*" not in alone  # nothing to tell apart
+
+
+def test_floor_multiples_pair_each_process_run_with_its_own_floor():
+    from bench.results import full_run_floor_multiples, full_run_intervals
+
+    def full_run(impl: str, seconds: list[float], floors: list[float] | None) -> dict:
+        info = {"impl": impl, "workload": "mlp", "phase": "full_run", "batch_size": 500, "epochs": 35,
+                "process_ids": [1, 2, 3], "rounds_per_process": [1, 1, 1]}
+        if floors is not None:
+            info["floor_epoch_s_by_process"] = floors
+        return {"name": impl, "stats": {"data": seconds}, "extra_info": info}
+
+    # a machine that runs 20 % slower in process 3: the floor measured there moves with the run
+    doc = {"benchmarks": [full_run("tuned", [7.0, 7.14, 8.4], [0.1, 0.1, 0.12]),
+                          full_run("old", [7.0, 7.14, 8.4], None)]}
+    multiples = full_run_floor_multiples(doc)
+    assert set(multiples) == {("tuned", 500)}  # a run without floors in its processes keeps the controller's
+    centre, low, high = multiples[("tuned", 500)]
+    assert centre == pytest.approx((2.0 * 2.04 * 2.0) ** (1 / 3)) and low < centre < high
+    raw_low, raw_high = full_run_intervals(doc)[("tuned", 500)]  # the run time's own interval, as factors
+    assert high / low < 1.1 < raw_high / raw_low  # the process's slowdown cancelled against its own floor
+
+
+def test_a_worker_measuring_a_floor_imports_no_pandas():
+    import subprocess
+    import sys
+
+    code = ("import sys, bench.roofline.machine, bench.harness; "
+            "print(sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_measure_machine_returns_consistent_floors():
     machine = roofline.measure_machine([70, 2500], threads=1, layers=(20, 7, 5, 3), n_train=5_000, epochs=2,
                                        square_n=64, budget=0.05)
@@ -130,3 +178,26 @@ def test_a_saved_runs_full_runs_get_intervals_around_their_floor_multiples():
     intervals = full_run_intervals(doc)
     assert set(intervals) >= {("numpy-tuned", 500), ("numpy-tuned", 20000)}
     assert all(low < 1 < high for low, high in intervals.values())
+
+
+def test_a_run_measures_the_floor_in_each_worker_beside_its_full_runs(tmp_path, real_data):
+    import os
+    import subprocess
+    import sys
+
+    args = ["-m", "pytest", "bench/", "--benchmark-only", "--impl", "numpy-v3-sliced", "--phases", "full_run",
+            "--full-run-batch-sizes", "20000", "--epochs", "1", "--processes", "2", "--threads", "1",
+            "--results-dir", str(tmp_path), "-p", "no:cacheprovider"]
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[1], env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (case,) = json.loads((folder / "benchmark.json").read_text())["benchmarks"]
+    floors = case["extra_info"]["floor_epoch_s_by_process"]
+    assert len(floors) == 2 and all(f > 0 for f in floors)
+    section = (folder / "tables.md").read_text().split("Per implementation (full runs):")[1]
+    assert "Each worker process measured the products+gather floor" in section
+    row = next(cells(line) for line in section.splitlines() if cells(line)[:2] == ["numpy-v3-sliced", "20000"])
+    multiple = float(row[-1].split()[0])
+    run_s = float(row[3])
+    assert multiple == pytest.approx(run_s / float(np.exp(np.mean(np.log(floors)))), rel=0.05)

@@ -45,39 +45,52 @@ def measure_machine(batch_sizes: Iterable[int], threads: int | None = None, *, l
         if x is None:
             x = np.random.default_rng(2).standard_normal((n_train, layers[0]), dtype=_F32)
         x = np.ascontiguousarray(x, dtype=_F32)
-        targets = np.eye(layers[-1], dtype=_F32)[np.arange(x.shape[0]) % layers[-1]]
+        targets = one_hot_targets(x.shape[0], layers[-1])
         sizes: dict[int, dict[str, Any]] = {}
         for B in batch_sizes:
             if log:
                 log(f"roofline: B={B} products and gather ...")
-            full, rest = divmod(n_train, B)
-            prod = measure_step_products(B, layers, budget_s=0.8 * budget)
-            rest_prod = measure_step_products(rest, layers, budget_s=0.3 * budget)["best_s"] if rest else 0.0
-            gather = measure_gather(B, x, targets, budget_s=0.3 * budget)
-            product_epoch = full * prod["best_s"] + rest_prod
-            gather_epoch = gather / B * n_train
-            padded = prod["padded_s"] < prod["split_s"]
-            fused = (_median_seconds(fused_gather_products(B, x, targets, layers, padded=padded), 0.4 * budget)
-                     if B > FUSE_ROWS else float("nan"))
-            fused_epoch = fused / B * n_train  # the remainder batch counted pro rata
-            floor_epoch = min(product_epoch + gather_epoch, fused_epoch) if B > FUSE_ROWS else (
-                product_epoch + gather_epoch)
-            sizes[B] = {
-                "batch_size": B, "steps_per_epoch": full + (1 if rest else 0), "remainder": rest,
-                "step_flops": per["total"] * B, "step_products_s": prod["best_s"],
-                **{f"step_products_{layout}_s": prod[f"{layout}_s"] for layout in LAYOUTS},
-                "best_layout": prod["best_layout"], "mlp_shape_gflops": per["total"] * B / prod["best_s"] / 1e9,
-                "gather_s": gather, "fused_step_s": fused, "product_floor_epoch_s": product_epoch,
-                "gather_floor_epoch_s": gather_epoch, "fused_floor_epoch_s": fused_epoch,
-                "floor_epoch_s": floor_epoch, "product_floor_s": product_epoch * epochs,
-                "gather_floor_s": gather_epoch * epochs, "fused_floor_s": fused_epoch * epochs,
-                "floor_s": floor_epoch * epochs}
+            sizes[B] = measure_floor(B, layers, n_train, epochs, x, targets, budget)
     epoch_flops = per["total"] * n_train
     return {"threads": threads_used, "layers": tuple(layers), "n_train": n_train, "epochs": epochs,
             "flops_per_sample": per, "layer_flops": layer_flops(layers), "epoch_flops": epoch_flops,
             "run_flops": epoch_flops * epochs, "square_n": square_n, "square_gflops": square,
             "peak_bound_epoch_s": epoch_flops / (square * 1e9), "peak_bound_s": epoch_flops * epochs / (square * 1e9),
             "batch_sizes": sizes}
+
+
+def measure_floor(B: int, layers: Sequence[int], n_train: int, epochs: int, x: np.ndarray, targets: np.ndarray,
+                  budget: float = 1.0) -> dict[str, Any]:
+    """The floors of one batch size (per step, per epoch and for ``epochs``): the products alone in the fastest
+    layout, the gather alone, and both chunk-fused above ``FUSE_ROWS`` rows; ``x`` (n, 784) float32 inputs to
+    gather from and ``targets`` their one-hot rows. About 1-1.5 s at ``budget`` 1."""
+    per = flops_per_sample(layers)
+    full, rest = divmod(n_train, B)
+    prod = measure_step_products(B, layers, budget_s=0.8 * budget)
+    rest_prod = measure_step_products(rest, layers, budget_s=0.3 * budget)["best_s"] if rest else 0.0
+    gather = measure_gather(B, x, targets, budget_s=0.3 * budget)
+    product_epoch = full * prod["best_s"] + rest_prod
+    gather_epoch = gather / B * n_train
+    padded = prod["padded_s"] < prod["split_s"]
+    fused = (_median_seconds(fused_gather_products(B, x, targets, layers, padded=padded), 0.4 * budget)
+             if B > FUSE_ROWS else float("nan"))
+    fused_epoch = fused / B * n_train  # the remainder batch counted pro rata
+    floor_epoch = min(product_epoch + gather_epoch, fused_epoch) if B > FUSE_ROWS else product_epoch + gather_epoch
+    return {
+        "batch_size": B, "steps_per_epoch": full + (1 if rest else 0), "remainder": rest,
+        "step_flops": per["total"] * B, "step_products_s": prod["best_s"],
+        **{f"step_products_{layout}_s": prod[f"{layout}_s"] for layout in LAYOUTS},
+        "best_layout": prod["best_layout"], "mlp_shape_gflops": per["total"] * B / prod["best_s"] / 1e9,
+        "gather_s": gather, "fused_step_s": fused, "product_floor_epoch_s": product_epoch,
+        "gather_floor_epoch_s": gather_epoch, "fused_floor_epoch_s": fused_epoch,
+        "floor_epoch_s": floor_epoch, "product_floor_s": product_epoch * epochs,
+        "gather_floor_s": gather_epoch * epochs, "fused_floor_s": fused_epoch * epochs,
+        "floor_s": floor_epoch * epochs}
+
+
+def one_hot_targets(n: int, classes: int) -> np.ndarray:
+    """One-hot float32 rows cycling over the classes: the gather's speed does not depend on which."""
+    return np.eye(classes, dtype=_F32)[np.arange(n) % classes]
 
 
 def machine_from_json(machine: dict[str, Any]) -> dict[str, Any]:

@@ -15,11 +15,13 @@ from bench.tables import markdown, wrap
 from impl.numpy_mlp.tuned import NumpyTuned
 
 TABLE_COLUMNS = ["impl", "batch_size", "epochs", "median_s", "gflop", "achieved_gflops", "pct_of_peak_bound",
-                 "product_floor_s", "x_product_floor", "floor_s", "x_floor", "x_floor_low", "x_floor_high"]
+                 "product_floor_s", "x_product_floor", "floor_s", "x_floor", "x_floor_low", "x_floor_high",
+                 "floor_measured_in"]
 
 
 def roofline_table(frame: pd.DataFrame, machine: dict[str, Any] | None = None, threads: int | None = None,
-                   intervals: dict[tuple[str, int], tuple[float, float]] | None = None) -> pd.DataFrame:
+                   intervals: dict[tuple[str, int], tuple[float, float]] | None = None,
+                   in_process: dict[tuple[str, int], tuple[float, float, float]] | None = None) -> pd.DataFrame:
     """Full-run results (columns impl, batch_size, median_s, epochs; a tidy benchmark frame works: rows of
     other phases or workloads are ignored) against the roofline.
 
@@ -28,8 +30,11 @@ def roofline_table(frame: pd.DataFrame, machine: dict[str, Any] | None = None, t
     gather floor (``x_floor``). ``machine`` comes from :func:`measure_machine`; None measures it now for the
     frame's batch sizes (pass ``threads`` to measure with a given BLAS thread count). Batch sizes the
     machine dict lacks get NaN floors. ``intervals`` maps (impl, batch size) to the factors of its time's
-    interval (:func:`bench.stats.level_interval`): ``x_floor_low``/``high`` (NaN where none is given). The floor
-    is one measurement of the controller, taken as fixed: the interval is the full run's only."""
+    interval (:func:`bench.stats.level_interval`): ``x_floor_low``/``high`` (NaN where none is given), around
+    the controller's one floor measurement, taken as fixed. ``in_process`` maps (impl, batch size) to the multiple
+    of the floor its worker processes measured beside the run, with its interval
+    (:func:`bench.results.full_run_floor_multiples`): where given, ``x_floor`` and its interval are that, and
+    ``floor_measured_in`` says ``worker`` (else ``controller``)."""
     full = frame
     if "phase" in full.columns:
         full = full[full["phase"] == "full_run"]
@@ -52,11 +57,15 @@ def roofline_table(frame: pd.DataFrame, machine: dict[str, Any] | None = None, t
         floor = size["floor_epoch_s"] * epochs if size else float("nan")
         bound = machine["peak_bound_epoch_s"] * epochs
         low, high = (intervals or {}).get((row.impl, B), (float("nan"), float("nan")))
+        multiple = (seconds / floor, seconds / floor * low, seconds / floor * high, "controller")
+        if (row.impl, B) in (in_process or {}):
+            multiple = (*in_process[(row.impl, B)], "worker")
         rows.append({"impl": row.impl, "batch_size": B, "epochs": epochs, "median_s": seconds,
                      "gflop": flops / 1e9, "achieved_gflops": flops / seconds / 1e9,
                      "pct_of_peak_bound": 100 * bound / seconds, "product_floor_s": product_floor,
-                     "x_product_floor": seconds / product_floor, "floor_s": floor, "x_floor": seconds / floor,
-                     "x_floor_low": seconds / floor * low, "x_floor_high": seconds / floor * high})
+                     "x_product_floor": seconds / product_floor, "floor_s": floor,
+                     **dict(zip(["x_floor", "x_floor_low", "x_floor_high", "floor_measured_in"], multiple,
+                                strict=True))})
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     return table.sort_values(["batch_size", "median_s"], kind="stable").reset_index(drop=True)
 
@@ -99,15 +108,30 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
     lines += ["MFLOP per phase call (prepare and update: no matrix products):", "",
               _table(["B"] + phases, flop_rows), ""]
     if table is not None and not table.empty:
+        mixed = len(set(table["floor_measured_in"])) > 1
         impl_rows = [[r.impl, r.batch_size, r.epochs, f"{r.median_s:.3f}", f"{r.achieved_gflops:.1f}",
-                      f"{r.pct_of_peak_bound:.1f}", f"{r.x_product_floor:.2f}", _with_interval(r)]
+                      f"{r.pct_of_peak_bound:.1f}", f"{r.x_product_floor:.2f}",
+                      _with_interval(r) + ("*" if mixed and r.floor_measured_in == "worker" else "")]
                      for r in table.itertuples(index=False)]
         lines += ["Per implementation (full runs):", "",
                   _table(["impl", "B", "epochs", "median (s)", "GFLOP/s", "% of sgemm-peak bound",
                              "x product floor", "x products+gather floor [99%]"], impl_rows), "",
-                  "The interval is the full run's (its processes' spread, raw times); the floors are one measurement "
-                  "in the controller process, taken as fixed.", ""]
+                  _floor_note(set(table["floor_measured_in"])), ""]
     return "\n".join(line if line.startswith("|") else wrap(line) for line in lines)
+
+
+def _floor_note(measured_in: set[str]) -> str:
+    """What the multiples of the products+gather floor divide by, and whose spread their interval is."""
+    worker = ("Each worker process measured the products+gather floor right after its first full run at that "
+              "size: the multiple is the geometric mean of the per-process multiples (run / floor, both from one "
+              "process) and the interval their spread")
+    controller = ("the interval is the full run's (its processes' spread, raw times) around the controller's one "
+                  "floor measurement (the table above), taken as fixed")
+    if measured_in == {"worker"}:
+        return worker + "."
+    if measured_in == {"controller"}:
+        return controller[0].upper() + controller[1:] + "."
+    return f"{worker} (rows marked *); elsewhere {controller}."
 
 
 def _with_interval(row: Any) -> str:
