@@ -3,6 +3,7 @@ only, never values)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 from test_cli import assert_one_line_error
 
-from bench.crossover import FULL, crossovers, fastest_cells, hidden_widths
+from bench.crossover import FULL, Grid, add_parser, crossovers, fastest_cells, grid_of, hidden_widths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,6 +29,18 @@ def test_the_grid_scales_the_seeds_hidden_widths():
     assert hidden_widths(1, 4) == (70, 57, 43, 30) and hidden_widths(2, 1) == (140,)
     assert [layers for _, _, layers in FULL.models()][:3] == [(784, 70, 30, 10), (784, 280, 120, 10),
                                                               (784, 1120, 480, 10)]
+
+
+def test_the_default_grid_leaves_out_only_the_deep_x16_model_unless_models_are_named():
+    def models(*argv: str) -> list[tuple[int, int]]:
+        parser = argparse.ArgumentParser()
+        add_parser(parser.add_subparsers())
+        return [(w, d) for w, d, _ in grid_of(parser.parse_args(["map", *argv])).models()]
+
+    assert models() == [(1, 2), (4, 2), (16, 2), (1, 4), (4, 4)]
+    assert models("--depths", "2,4") == [(1, 2), (4, 2), (16, 2), (1, 4), (4, 4), (16, 4)]
+    assert models("--widths", "16", "--depths", "4") == [(16, 4)]
+    assert models("--quick") == [(1, 2), (4, 2)]
 
 
 def test_the_fastest_of_a_cell_and_whether_its_order_resolves():
@@ -94,7 +107,8 @@ def test_the_committed_reference_map_says_what_its_cells_say():
     assert again["ratio"].round(6).tolist() == saved["ratio"].round(6).tolist()
     record = json.loads((REFERENCE_MAP / "run.json").read_text())
     assert record["kind"] == "map" and record["complete"]
-    assert set(cells["layers"]) == {"-".join(map(str, layers)) for _, _, layers in FULL.models()}
+    grid = Grid(**{k: tuple(tuple(p) for p in v) if k == "left_out" else tuple(v) for k, v in record["grid"].items()})
+    assert set(cells["layers"]) == {"-".join(map(str, layers)) for _, _, layers in grid.models()}
     table = (REFERENCE_MAP / "map.md").read_text()
     for row in saved.itertuples():
         assert row.fastest in table
