@@ -138,7 +138,8 @@ def test_the_readmes_peer_and_floor_figures_are_the_floor_runs(capsys):
     quoted = {"1-thread-own-kernels": ["1.256 [1.038, 1.520]", "1.582 [1.318, 1.900]", "1.15 [0.94, 1.40]",
                                        "1.18 [0.99, 1.42]"],
               "2-threads-own-kernels": ["1.630 [1.261, 2.107]", "1.721 [1.336, 2.218]"],
-              "1-thread-haswell": ["1.223 [1.030, 1.451]"]}
+              "1-thread-haswell": ["1.223 [1.030, 1.451]"],
+              "avx2-1-thread": ["1.075 [0.937, 1.233]", "1.487 [1.178, 1.877]", "1.39 [1.16, 1.68]"]}
     for run, figures in quoted.items():
         output = "\n".join(command_output(capsys, "table", f"reference/floor/{run}"))
         for figure in figures:
