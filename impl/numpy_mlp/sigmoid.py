@@ -4,9 +4,10 @@ sigma(z) = 0.5 + 0.5 tanh(z / 2) = 1 / (1 + exp(-z)): one function, two ways to 
 differ by at most one unit in the last place of 1). Which is cheaper depends on the CPU NumPy dispatches to,
 and not by a little: on the AVX-512 AMD EPYC VM of 2026-12-04 NumPy's float32 tanh was SIMD-vectorised (6 us
 for 500 x 72), where the tanh form won; on the AVX2-only EPYC VM of 2026-12-06 (NumPy's X86_V3 dispatch) neither
-tanh nor exp was, and the tanh form took 113 us against the exp form's 67 us for 500 x 72, the sigmoid alone
-~10 % of a train step at B=500. So numpy-tuned times both forms once, when the module is imported (a few tens
-of milliseconds, interleaved, median), keeps the faster, and every run records the choice and both timings.
+tanh nor exp was, and the tanh form took 111 us against the exp form's 71 us for 500 x 72
+(``scripts/tuned_step_parts.py``), the sigmoid alone about a tenth of a train step at B=500. So numpy-tuned
+times both forms once, when the module is imported (a few tens of milliseconds, interleaved, median), keeps
+the faster, and every run records the choice and both timings.
 
 Both forms saturate to exactly 0 or 1 and never give a subnormal (a subnormal costs x86 a microcode assist
 in every later pass over it): the exp form divides 4 by 4 (1 + exp(-z)), which overflows to inf, giving exactly

@@ -30,7 +30,7 @@ cheap passes.
 * Sigmoid in whichever of two exact forms this machine's NumPy computes faster, ``0.5 + 0.5 * tanh(z / 2)``
   or ``1 / (1 + exp(-z))``, timed once at import (:mod:`impl.numpy_mlp.sigmoid`; recorded in every run): with
   AVX-512 NumPy's float32 ``tanh`` is SIMD-vectorised (6 us for 500 x 72 on the 2026-12-04 EPYC VM) and the
-  tanh form wins; on an AVX2-only CPU neither is, and the exp form is ~40 % cheaper (67 against 113 us).
+  tanh form wins; on an AVX2-only CPU neither is, and the exp form is ~35 % cheaper (71 against 111 us).
   Either way in place, no scipy: its ``expit`` is a scalar loop (90 us for 500 x 72 on the EPYC VM). The two
   forms' float32 rounding differs by at most one unit in the last place of 1, and a saturated output is
   exactly 0 or 1. (Subnormals do not occur in this training: |Z| stays below 50 through 35 epochs.)
