@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import options  # noqa: E402
 from bench.roofline.kernels import _median_seconds, measure_gather, step_products  # noqa: E402
 from bench.roofline.machine import one_hot_targets  # noqa: E402
 from impl.config import TrainConfig  # noqa: E402
@@ -89,18 +90,18 @@ def compare_forms(data, batch_size: int, pairs: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--threads", type=int, default=1)
+    options.BATCH_SIZE.but(default=500, default_help="500").add_to(parser)
+    options.THREADS.but(default=1, default_help="1").add_to(parser)
     parser.add_argument("--seconds", type=float, default=4.0, help="how long the parts are timed")
     parser.add_argument("--compare-forms", type=int, metavar="N", help="time N pairs of fits, one per sigmoid form")
-    parser.add_argument("--batch-sizes", default="500,20000", help="with --compare-forms")
+    options.BATCH_SIZES.but(default=(500, 20000), default_help="500,20000; with --compare-forms").add_to(parser)
     args = parser.parse_args()
     if args.compare_forms:
         if args.compare_forms < 2:
             parser.error(f"--compare-forms: at least 2 pairs, got {args.compare_forms}")
         with threadpool_limits(args.threads):
             data = load_dataset()
-            for size in (int(b) for b in args.batch_sizes.split(",")):
+            for size in args.batch_sizes:
                 print(compare_forms(data, size, args.compare_forms))
         return 0
     if not 1 <= args.batch_size <= NumpyTuned.chunk_rows:
