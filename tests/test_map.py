@@ -97,19 +97,20 @@ def test_a_quick_map_writes_its_table_figures_and_runs(tmp_path, real_data):
 REFERENCE_MAP = ROOT / "results" / "reference" / "map"
 
 
-def test_the_committed_reference_map_says_what_its_cells_say():
+@pytest.mark.parametrize("reference", [REFERENCE_MAP, REFERENCE_MAP.with_name("map-avx2")], ids=lambda p: p.name)
+def test_the_committed_reference_map_says_what_its_cells_say(reference):
     """The reference map's table of the fastest is what its own cells give: a regenerated cells.csv cannot leave
     a stale fastest.csv or map.md behind."""
-    cells = pd.read_csv(REFERENCE_MAP / "cells.csv")
-    saved = pd.read_csv(REFERENCE_MAP / "fastest.csv")
+    cells = pd.read_csv(reference / "cells.csv")
+    saved = pd.read_csv(reference / "fastest.csv")
     again = fastest_cells(cells)
     assert list(again["fastest"]) == list(saved["fastest"]) and list(again["runner_up"]) == list(saved["runner_up"])
     assert again["ratio"].round(6).tolist() == saved["ratio"].round(6).tolist()
-    record = json.loads((REFERENCE_MAP / "run.json").read_text())
+    record = json.loads((reference / "run.json").read_text())
     assert record["kind"] == "map" and record["complete"]
     grid = Grid(**{k: tuple(tuple(p) for p in v) if k == "left_out" else tuple(v) for k, v in record["grid"].items()})
     assert set(cells["layers"]) == {"-".join(map(str, layers)) for _, _, layers in grid.models()}
-    table = (REFERENCE_MAP / "map.md").read_text()
+    table = (reference / "map.md").read_text()
     for row in saved.itertuples():
         assert row.fastest in table
 
@@ -136,7 +137,12 @@ def test_the_readmes_map_sentence_is_the_reference_maps():
     saved = pd.read_csv(REFERENCE_MAP / "fastest.csv")
     wide = saved[(saved["phase"] == "train_step") & (saved["layers"].str.split("-").str[1].astype(int) > 70)]
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert f"resolved in {int(wide['resolved'].sum())} of those {len(wide)} train-step cells" in readme
+    assert f"({int(wide['resolved'].sum())} of those {len(wide)} train-step cells resolved)" in readme
     assert set(wide.loc[wide["batch_size"] < 20000, "fastest"]) == {"jax-cpu"}
     assert set(wide.loc[wide["batch_size"] == 20000, "fastest"]) == {"keras-cpu"}
     assert f"up to {wide['peak_share'].max():.1f}x NumPy's sgemm peak" in readme
+    avx2 = pd.read_csv(REFERENCE_MAP.with_name("map-avx2") / "fastest.csv")
+    steps = avx2[avx2["phase"] == "train_step"]
+    tuned = steps[steps["fastest"] == "numpy-tuned"]
+    assert (f"numpy-tuned is the fastest in {len(tuned)} of {len(steps)} train-step cells up to x16, "
+            f"{int(tuned['resolved'].sum())} of them resolved") in readme
