@@ -103,7 +103,8 @@ class Bench:
 
     def floor_epoch_s(self, trainer: Trainer) -> float:
         """The products+gather floor of one epoch at this trainer's batch size and model, measured in this
-        process once, right after the first full run that needs it (about 1.5 s): a full run's multiple of the
+        process once, right after the first full run that needs it (about 1.5 s at the seed's model, minutes at
+        x16 widths: ``--no-roofline`` skips it): a full run's multiple of the
         floor is then a ratio of two times from one process, and what moves a process (its core, its placement,
         the host meanwhile) moves both (bench/roofline/machine.py)."""
         config = trainer.config

@@ -92,8 +92,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     options.BATCH_SIZE.but(default=500, default_help="500").add_to(parser)
     options.THREADS.but(default=1, default_help="1").add_to(parser)
-    parser.add_argument("--seconds", type=float, default=4.0, help="how long the parts are timed")
-    parser.add_argument("--compare-forms", type=int, metavar="N", help="time N pairs of fits, one per sigmoid form")
+    parser.add_argument("--seconds", type=options.positive_float, default=4.0, help="how long the parts are timed")
+    parser.add_argument("--compare-forms", type=options.positive_int, metavar="N",
+                        help="time N (at least 2) pairs of fits, one per sigmoid form")
     options.BATCH_SIZES.but(default=(500, 20000), default_help="500,20000; with --compare-forms").add_to(parser)
     args = parser.parse_args()
     if args.compare_forms:

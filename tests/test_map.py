@@ -146,3 +146,21 @@ def test_the_readmes_map_sentence_is_the_reference_maps():
     tuned = steps[steps["fastest"] == "numpy-tuned"]
     assert (f"numpy-tuned is the fastest in {len(tuned)} of {len(steps)} train-step cells up to x16, "
             f"{int(tuned['resolved'].sum())} of them resolved") in readme
+
+
+def test_the_map_skips_the_suites_roofline(monkeypatch, tmp_path):
+    from bench import crossover
+    from bench import settings as suite
+
+    calls = []
+
+    def first_model_only(values):
+        calls.append(values)
+        raise KeyboardInterrupt  # enough: the options of the first model's run are what is checked
+
+    monkeypatch.setattr(crossover, "run_suite", first_model_only)
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    with pytest.raises(KeyboardInterrupt):
+        crossover.run(parser.parse_args(["map", "--widths", "1", "--depths", "2", "--results-dir", str(tmp_path)]))
+    assert calls[0][suite.NO_ROOFLINE] is True

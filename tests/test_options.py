@@ -147,3 +147,9 @@ def test_the_naive_variant_keeps_its_full_runs_to_the_seed_s_size_unless_the_run
     ids = re.findall(r"\[(numpy-v\d-\w+)-B(\d+)-full_run\]", done.stdout)
     assert sorted(b for name, b in ids if name == "numpy-v0-naive") == sorted(v0_sizes), done.stdout[-2000:]
     assert sorted(b for name, b in ids if name == "numpy-v1-float32") == ["20000", "500"]  # V1 on: both sizes
+
+
+def test_the_roofline_is_measured_unless_quick_or_switched_off():
+    assert parse_pytest_bench(["bench/", "--benchmark-only"]).roofline
+    assert not parse_pytest_bench(["bench/", "--benchmark-only", "--no-roofline"]).roofline
+    assert not parse_pytest_bench(["bench/", "--benchmark-only", "--quick"]).roofline

@@ -63,7 +63,8 @@ def measure_floor(B: int, layers: Sequence[int], n_train: int, epochs: int, x: n
                   budget: float = 1.0) -> dict[str, Any]:
     """The floors of one batch size (per step, per epoch and for ``epochs``): the products alone in the fastest
     layout, the gather alone, and both chunk-fused above ``FUSE_ROWS`` rows; ``x`` (n, 784) float32 inputs to
-    gather from and ``targets`` their one-hot rows. About 1-1.5 s at ``budget`` 1."""
+    gather from and ``targets`` their one-hot rows. About 1-1.5 s at ``budget`` 1 for the seed's model; each
+    layout is called at least seven times, so wide models take minutes at B=20000."""
     per = flops_per_sample(layers)
     full, rest = divmod(n_train, B)
     prod = measure_step_products(B, layers, budget_s=0.8 * budget)
