@@ -77,9 +77,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A worker runs its cases in passes, every step case once per window (bench/windows.py)."""
+    """A process that measures: the implementations it alternates per phase and batch size (bench/rotation.py);
+    a worker also runs its cases in passes, every step case once per window (bench/windows.py)."""
     settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
-    if settings is None or not settings.worker:
+    if settings is None or settings.spawns_workers:
+        return
+    config.mlpbench_rotation = rotation_sets(items) if settings.rotates else {}
+    if not settings.worker:
         return
     keyed = [item for item in items if case_key(item) is not None]
     def phase_of(item: pytest.Item) -> str:
@@ -88,6 +92,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     passes = plan_passes(keyed, settings.windows, f"{settings.seed}-{worker_spec()['process']}", phase_of)
     items[:] = [item for one_pass in passes for item in one_pass]
     config.mlpbench_passes = PassClock(passes, settings.yardstick, adapter.timer(adapter.session(config)), phase_of)
+
+
+def rotation_sets(items: list[pytest.Item]) -> dict[tuple[str, int], tuple[str, ...]]:
+    """(phase, B) -> the implementations this process measures there (skipped cases left out)."""
+    sets: dict[tuple[str, int], list[str]] = {}
+    for item in items:
+        key = case_key(item)
+        if key is not None and not item.get_closest_marker("skip"):
+            members = sets.setdefault((key[3], key[2]), [])
+            members += [key[0]] if key[0] not in members else []
+    return {key: tuple(members) for key, members in sets.items()}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -102,6 +117,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     limiter = getattr(config, "mlpbench_threads", None)
     if limiter is not None:
         limiter.__exit__(None, None, None)
+    settings: BenchSettings | None = getattr(config, "mlpbench_settings", None)
+    if settings is not None and settings.baseline is not None and not settings.worker:
+        settings.baseline.remove()  # the controller made it; its workers have ended
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -160,18 +178,25 @@ def pytest_runtestloop(session: pytest.Session) -> None:
                   "not pinned: measured in this process", "yardstick": settings.yardstick,
                   "windows": settings.windows if settings.spawns_workers else 1,
                   "paired": settings.pair and settings.spawns_workers,
+                  "grain": settings.grain,
                   "timer": adapter.timer_name(adapter.session(config))}
     write(f"mlp-bench: {threads} BLAS thread(s) ({conditions['threads_why']}); {conditions['pinning']}; yardstick "
           + ("on" if settings.yardstick else "off (--no-yardstick)") + f"; {conditions['windows']} window(s) per step "
           f"case and process; " + ("implementations share workers, paired" if conditions["paired"] else
-                                      "a worker per implementation") + f"; MLP layers {layer_text(settings.layers)}")
+                                      "a worker per implementation") + f"; alternated by {settings.grain}"
+          + f"; MLP layers {layer_text(settings.layers)}")
+    if settings.baseline is not None:
+        base = settings.baseline
+        write(f"mlp-bench: baseline {base.label} ({base.commit[:12] if base.commit else base.root}): every "
+              f"implementation alternates with its own NAME@{base.label}")
     if any(clock in conditions["timer"] for clock in ("thread_time", "process_time")):
         write(f"mlp-bench: WARNING: timed in CPU seconds ({conditions['timer']}): steal and preemption stay out, but "
               "thread_time counts only the calling thread and process_time adds up every thread's seconds: right "
               "for single-threaded NumPy with --threads 1, not a wall time for frameworks that compute in threads "
               "of their own (docs/noise.md)")
     meta = {"quick": settings.quick, "processes": settings.processes, "system": report,
-            "machine": machine_facts(), "conditions": conditions, "layers": list(settings.layers)}
+            "machine": machine_facts(), "conditions": conditions, "layers": list(settings.layers),
+            "baseline": settings.baseline.record() if settings.baseline is not None else None}
     config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
     write(f"mlp-bench: run folder {config.mlpbench_run_dir} (marked incomplete until the run ends)")
     if settings.spawns_workers:
@@ -225,9 +250,11 @@ def bench(request: pytest.FixtureRequest) -> Iterator[Bench | None]:
                 load_dataset(settings.mnist, allow_synthetic_fallback=True))
     except MLPBenchError as err:
         pytest.exit(f"mlp-bench: error: {err}", returncode=4)
+    bs = adapter.session(request.config)
     state = Bench(settings, data, process=spec["process"] if spec else 1,
-                  passes=getattr(request.config, "mlpbench_passes", None),
-                  clock=adapter.timer(adapter.session(request.config)))
+                  passes=getattr(request.config, "mlpbench_passes", None), clock=adapter.timer(bs),
+                  rotation_sets=getattr(request.config, "mlpbench_rotation", {}),
+                  window_s=float(bs.options["max_time"]) if bs is not None else WINDOW_MAX_TIME)
     request.config.mlpbench_state = state  # for the end-of-session line profiles
     yield state
 
@@ -258,6 +285,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     complete = exitstatus == pytest.ExitCode.OK and bool(bs.benchmarks)
     runner: ProcessRunner | None = getattr(config, "mlpbench_runner", None)
+    if settings.baseline is not None:
+        doc["mlp_bench_baseline"] = settings.baseline.record()
     if runner is not None:
         doc["mlp_bench_schedule"] = runner.schedule
         doc["mlp_bench_cpus"] = runner.cpus

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.baseline import own_module
 from bench.environment import current_blas_threads
 from bench.memory import MemoryUse, measure
 from bench.noise import Counters
@@ -40,6 +41,11 @@ class Bench:
     clock: Callable[[], float] = time.perf_counter  # the benchmark's timer, which the yardstick reads too
     windows_done: dict[tuple, int] = field(default_factory=dict)  # windows measured per (impl, B, phase)
     _floors: dict[tuple, float] = field(default_factory=dict)  # products+gather floor per epoch, by (B, layers)
+    #: (phase, B) -> the implementations this process alternates call by call (bench/rotation.py); a phase and
+    #: batch size with one implementation is timed as before
+    rotation_sets: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
+    window_s: float = 0.25  # a window's time per implementation (pytest-benchmark's max_time)
+    _rotated: dict[tuple, Any] = field(default_factory=dict)  # (phase, B, window) -> that window's calls
 
     def start_case(self) -> None:
         """Read the noise counters and, measuring alone, time the yardstick right before a case's rounds
@@ -76,22 +82,79 @@ class Bench:
         return self._yardstick
 
     def trainer(self, cls: type[Trainer], batch_size: int) -> Trainer:
+        """The live trainer of ``cls`` at ``batch_size``, reset, with the case's counters started."""
+        trainer = self.live_trainer(cls, batch_size)
+        trainer.reset()
+        self.start_case()
+        return trainer
+
+    def live_trainer(self, cls: type[Trainer], batch_size: int) -> Trainer:
+        """The trainer of ``cls`` at ``batch_size`` as it stands (built and warmed up on first use)."""
         key = (cls.name, batch_size)
         trainer = self._trainers.get(key)
         if trainer is None:
-            if self.passes is None and self._trainers:
+            if self.passes is None and self._trainers and not self.rotation_sets:
                 self._trainers.clear()
                 gc.collect()  # free the previous implementation's copies of the data first
-            config = TrainConfig.make(batch_size=batch_size, epochs=self.settings.epochs[cls.workload],
-                                      seed=self.settings.seed, n_train=self.data.n_train,
-                                      layers=get_workload(cls.workload).layers_of(self.settings.layers))
+            # the configuration class of the trainer's own package (a --baseline revision brings its own)
+            config = own_module(cls, "config").TrainConfig.make(
+                batch_size=batch_size, epochs=self.settings.epochs[cls.workload], seed=self.settings.seed,
+                n_train=self.data.n_train, layers=get_workload(cls.workload).layers_of(self.settings.layers))
             trainer = self._trainers[key] = cls(config, self.data)
             start = time.perf_counter()
             trainer.warm_up()  # first train step: tracing/compilation, first touches; timed by hand
             self.first_call_s[key] = time.perf_counter() - start
-        trainer.reset()
-        self.start_case()
         return trainer
+
+    def rotates(self, phase: str, batch_size: int) -> bool:
+        return len(self.rotation_sets.get((phase, batch_size), ())) > 1
+
+    def rotated(self, impl: str, batch_size: int, phase: str) -> tuple[Any, dict[str, Any]]:
+        """This window's calls of ``impl`` (or full runs, for ``full_run``) and what the whole rotation shares
+        (noise counters, yardstick, pass, grain, members): the first implementation of a set to ask in a window
+        measures every member (bench/rotation.py)."""
+        window = self.passes.current if self.passes is not None else self.windows_done.get((impl, batch_size, phase),
+                                                                                            -1) + 1
+        key = (phase, batch_size, window)
+        if key not in self._rotated:
+            self._rotated[key] = self._rotate(phase, batch_size, window)
+        measured, shared = self._rotated[key]
+        return measured[impl], shared
+
+    def _rotate(self, phase: str, batch_size: int, window: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        from bench.rotation import Grain, Member, alternate_epochs, rotate
+        from impl.registry import get_implementation
+
+        names = self.rotation_sets[(phase, batch_size)]
+        trainers = {n: self.live_trainer(get_implementation(n, require_available=False), batch_size) for n in names}
+        seed = f"{self.settings.seed}-{self.process}-{phase}-{batch_size}-{window}"
+        grain = Grain.parse(self.settings.grain)
+        before = self.yardstick().measure() if self.settings.yardstick and self.passes is None else None
+        counters = Counters.now()
+        if phase == "full_run":
+            measured: dict[str, Any] = {n: [] for n in names}
+            for round_index in range(self.settings.full_run_rounds(type(trainers[names[0]]))):
+                for trainer in trainers.values():
+                    trainer.reset()
+                runs = alternate_epochs(trainers, self.settings.epochs[type(trainers[names[0]]).workload],
+                                        f"{seed}-{round_index}")
+                for name in names:
+                    measured[name].append(runs[name])
+        else:
+            members = []
+            for name, trainer in trainers.items():
+                trainer.reset()
+                timed = own_module(type(trainer), "phases").PHASE_TABLE[phase].build(trainer,
+                                                                                      self.step_batches(trainer))
+                members.append(Member(name, timed.target, timed.setup))
+            measured = rotate(members, self.window_s * len(members), seed, self.clock, grain)
+        shared: dict[str, Any] = {**Counters.now().since(counters), "grain": grain.text, "rotation": list(names)}
+        if before is not None:
+            after = self.yardstick().measure()
+            shared.update(yardstick_s=combined(before, after), yardstick_before=before, yardstick_after=after)
+        if self.passes is not None:
+            shared["pass"] = self.passes.current
+        return measured, shared
 
     def memory(self, trainer: Trainer) -> MemoryUse:
         """Peak memory of a step and of an epoch, measured once per implementation and batch size, outside the

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.change import base_label, change_over_base, render_change
 from bench.noise import noise_flags
 from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
 from bench.stats import Case, Covariate, PairedPool, Pool, compare_cases, level_interval
@@ -83,8 +84,11 @@ def process_windows(bench: dict[str, Any]) -> list[list[list[float]]]:
 
 
 def process_logs(bench: dict[str, Any]) -> np.ndarray:
-    """Each process's log time: the mean of its windows' log medians (one window: its log median)."""
-    return np.array([window_log(windows) for windows in process_windows(bench) if any(windows)], dtype=float)
+    """Each process's log time: the mean of its windows' log locations (medians, unless the case records another
+    statistic: rotated cases, bench/windows.py)."""
+    location = bench.get("extra_info", {}).get("location", "median")
+    return np.array([window_log(windows, location) for windows in process_windows(bench) if any(windows)],
+                    dtype=float)
 
 
 def case_flags(bench: dict[str, Any]) -> tuple[int, str]:
@@ -268,6 +272,14 @@ def run_paired_pool(cases: dict[tuple, Case], covariate: Covariate) -> PairedPoo
     return PairedPool.of(list(cases.values()), covariate.adjust)
 
 
+def base_changes(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA,
+                 threshold: float = THRESHOLD) -> pd.DataFrame:
+    """A --baseline run's change over its base, per case (bench/change.py)."""
+    cases, covariate = case_data(doc), run_covariate(doc)
+    return change_over_base(frame, doc, cases, covariate, run_paired_pool(cases, covariate), run_alpha(doc, alpha),
+                            threshold)
+
+
 def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA,
                     threshold: float = THRESHOLD) -> pd.DataFrame:
     """Per workload, phase and batch size: every implementation against the fastest, a ratio of per-process
@@ -374,6 +386,8 @@ def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: s
     """All tables as Markdown text, with the warnings a reader must see next to them; 120 columns unless
     ``wide``."""
     parts = []
+    if base_label(doc) is not None:  # a run measured with --baseline leads with its answer
+        parts.append(render_change(base_changes(frame, doc), frame, doc, run_alpha(doc), THRESHOLD))
     for title, table in step_pivots(frame, unit).items():
         parts += [f"### {title}", table.to_markdown(), ""]
     full = full_run_table(frame, doc)

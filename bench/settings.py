@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench import options
+from bench.baseline import Baseline
 from bench.options import Option
 from impl.config import SEED_LAYERS, layer_text
 from impl.contract import PHASES, Trainer
@@ -95,13 +96,21 @@ UNTIL_RESOLVED = Option("--until-resolved", "after the first --processes rounds,
                         f"{MAX_LOOKS} looks were taken (alpha spent over the looks)", switch=True)
 BUDGET = Option("--budget", "with --until-resolved: minutes of worker time in all", options.positive_float,
                 default_help=f"{DEFAULT_BUDGET_MIN:g}", metavar="MIN")
+BASELINE_OPTION = Option("--baseline", "time every selected implementation against its own base: a git revision "
+                         "(e.g. HEAD, main, a commit) or the path of another checkout; its impl/ is imported beside "
+                         "the working tree's as NAME@REV and alternated with NAME call by call in the same workers "
+                         "(docs/comparing.md)", metavar="REV")
+GRAIN = Option("--grain", "how the implementations of one phase and batch size alternate inside a worker: call (one "
+               "call each in turn, in a fresh order each cycle), block:N (N calls of one before the next) or window "
+               "(each in a window of its own, as before the rotation; docs/noise.md)", default="call",
+               default_help="call", metavar="G", ini="mlpbench_grain")
 AGAINST = Option("--against", "with --until-resolved: keep measuring until every case's comparison with this saved "
                  "run (a folder or run id) resolves", metavar="RUN")
 OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WINDOWS,
                          WORKER_TIMEOUT,
                          PHASES_OPTION, BACKENDS, THREADS, LAYERS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
                          QUICK_OPTION, FULL, NO_PIN, NO_PAIR, NO_YARDSTICK, NO_ROOFLINE, UNTIL_RESOLVED, BUDGET,
-                         AGAINST]
+                         AGAINST, BASELINE_OPTION, GRAIN]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
 INI_KEYS = {o.ini: f"default of {o.flag}" for o in OPTIONS if o.ini}
 
@@ -151,6 +160,13 @@ class BenchSettings:
     against: Path | None = None  # a saved run the verdicts of --until-resolved are taken against
     threads_why: str = ""  # why this thread count (the system report prints it)
     full_run_sizes_given: bool = False  # --full-run-batch-sizes (or its ini key) named them
+    baseline: Baseline | None = None  # --baseline: the base revision whose implementations join as NAME@REV
+    grain: str = "call"  # how a worker alternates the implementations of one phase and batch size (bench/rotation.py)
+
+    @property
+    def rotates(self) -> bool:
+        """Whether workers time the implementations of a phase and batch size call by call in rotation."""
+        return self.grain != "window"
 
     def full_run_sizes(self, cls: type[Trainer]) -> tuple[int, ...]:
         """The batch sizes of ``cls``'s full runs: the run's, or where the run did not name them and this is the
@@ -168,12 +184,16 @@ class BenchSettings:
         out["workloads"] = [w.name for w in self.workloads]
         for name in ("results_dir", "against"):
             out[name] = None if out[name] is None else str(out[name])
+        out["baseline"] = None if self.baseline is None else {**asdict(self.baseline), "root": str(self.baseline.root)}
         return out
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> BenchSettings:
         """The controller's settings, as a worker reads them from its spec file (never from argv)."""
         values = dict(spec)
+        if values.get("baseline"):  # the base's implementations must be known before they are named
+            values["baseline"] = Baseline(**{**values["baseline"], "root": Path(values["baseline"]["root"])})
+            join_baseline(values["baseline"])
         values["impls"] = tuple(get_implementation(n, require_available=False) for n in values["impls"])
         values["workloads"] = tuple(get_workload(n) for n in values["workloads"])
         for name in ("step_batch_sizes", "full_run_batch_sizes"):
@@ -230,6 +250,26 @@ class BenchSettings:
             workload_names = workload_names or ["mlp"]
             impls = tuple(c for c in all_implementations().values()
                           if c.workload in workload_names and (c.in_default_run or full or quick))
+        grain = GRAIN.read(config) or "call"
+        if grain != "window":
+            from bench.rotation import Grain
+
+            Grain.parse(grain)
+        rev = BASELINE_OPTION.read(config)
+        base = None
+        if rev:
+            if AGAINST.read(config):
+                raise MLPBenchError("--baseline and --against exclude each other: the base is measured in this run")
+            if grain == "window":
+                raise MLPBenchError("--baseline alternates each implementation with its base: it needs --grain call "
+                                    "or block:N")
+            base = prepare_baseline(rev, config.rootpath)
+            try:
+                twins = join_baseline(base)
+            except MLPBenchError:
+                base.remove()
+                raise
+            impls = tuple(c for pair in ((c, twins.get(base.name_of(c.name))) for c in impls) for c in pair if c)
         workloads = tuple(get_workload(name) for name in dict.fromkeys(c.workload for c in impls))
         known = tuple(PHASE_TABLE)  # read now: a phase added to the table is known without another edit
         phases = tuple(_names(PHASES_OPTION.read(config) or ",".join(known)))
@@ -290,7 +330,23 @@ class BenchSettings:
             pair=not NO_PAIR.read(config), roofline=not quick and not NO_ROOFLINE.read(config),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
             against=_against_run(against, results_dir) if against else None,
-            full_run_sizes_given=full_run_sizes_given)
+            full_run_sizes_given=full_run_sizes_given, baseline=base, grain=grain)
+
+
+def prepare_baseline(rev: str, repo: Path) -> Baseline:
+    from bench.baseline import prepare
+
+    return prepare(rev, repo)
+
+
+def join_baseline(base: Baseline) -> dict[str, type[Trainer]]:
+    """Import the base's implementations and make them known by their names in this run (``NAME@REV``)."""
+    from bench.baseline import load
+    from impl.registry import add
+
+    twins = load(base)
+    add(twins)
+    return twins
 
 
 def _default_tag(quick: bool, full: bool, layers: tuple[int, ...]) -> str:

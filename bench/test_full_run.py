@@ -6,22 +6,32 @@ was timed by hand before the rounds; accuracy on the whole training and test set
 timed rounds, never inside them, and only on real data. An MLP run also records the products+gather floor of
 an epoch measured in the same process (once per batch size and model; not with --quick or
 --no-roofline), which the roofline section divides by.
+
+Where a process runs several implementations' full runs at one batch size, their epochs alternate (bench/
+rotation.py): every trainer keeps its own state, a run's time is the sum of its epochs.
 """
 
 from __future__ import annotations
 
+from bench import pytest_benchmark_adapter as adapter
 from bench.harness import record
 from impl.registry import get_implementation
 
 
 def test_full_run(benchmark, bench, impl, backend, batch_size, phase):
     cls = get_implementation(impl, require_available=False)
-    trainer = bench.trainer(cls, batch_size)
-    fits = []
-    benchmark.pedantic(lambda: fits.append(trainer.fit()), setup=trainer.reset,
-                       rounds=bench.settings.full_run_rounds(cls), iterations=1)
+    if bench.rotates(phase, batch_size):
+        fits, shared = bench.rotated(impl, batch_size, phase)
+        adapter.replay(benchmark, [fit.seconds for fit in fits])
+        trainer = bench.live_trainer(cls, batch_size)
+        extra = {**shared, "alternated": fits[0].alternated, "epoch_positions": [f.positions for f in fits]}
+    else:
+        trainer = bench.trainer(cls, batch_size)
+        fits, extra = [], {}
+        benchmark.pedantic(lambda: fits.append(trainer.fit()), setup=trainer.reset,
+                           rounds=bench.settings.full_run_rounds(cls), iterations=1)
     real = bench.data.kind == "real"
-    record(benchmark, bench, trainer, phase, samples_per_round=trainer.n_train * trainer.config.epochs,
+    record(benchmark, bench, trainer, phase, samples_per_round=trainer.n_train * trainer.config.epochs, **extra,
            epochs=trainer.config.epochs,
            epoch_seconds=[fit.per_epoch_seconds for fit in fits],
            first_epoch_s=fits[0].per_epoch_seconds[0],

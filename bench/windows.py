@@ -93,9 +93,23 @@ def split(rounds: Sequence[float], rounds_per_window: Sequence[int] | None) -> l
     return [rounds[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def window_log(rounds_of_windows: Sequence[Sequence[float]]) -> float:
-    """One process's log time: the mean of its windows' log medians (a single window: its log median)."""
-    return float(np.mean([math.log(float(np.median(w))) for w in rounds_of_windows if len(w)]))
+#: Per-window location statistics a case can be summarised with (``extra_info["location"]``; median before).
+LOCATIONS: dict[str, Callable[[np.ndarray], float]] = {
+    "median": lambda w: float(np.median(w)),
+    "p25": lambda w: float(np.percentile(w, 25)),
+    "p10": lambda w: float(np.percentile(w, 10)),
+    "min": lambda w: float(np.min(w)),
+}
+#: What rotated cases record (chosen from the location study, docs/noise.md#the-location-statistic).
+ROTATION_LOCATION = "median"
+#: Fields with one entry per call that a case's windows (and processes) concatenate in round order.
+PER_CALL = ("call_cycles", "call_positions")
+
+
+def window_log(rounds_of_windows: Sequence[Sequence[float]], location: str = "median") -> float:
+    """One process's log time: the mean of its windows' log locations (a single window: its log location)."""
+    stat = LOCATIONS[location]
+    return float(np.mean([math.log(stat(np.asarray(w, dtype=float))) for w in rounds_of_windows if len(w)]))
 
 
 def merge_windows(benches: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -108,6 +122,9 @@ def merge_windows(benches: Sequence[dict[str, Any]]) -> dict[str, Any]:
     info = {k: v for k, v in infos[0].items() if k not in ("window", "pass")}
     info["rounds_per_window"] = [len(w) for w in windows]
     info["window_medians_s"] = [float(np.median(w)) for w in windows]
+    for name in PER_CALL:
+        if all(name in i for i in infos):
+            info[name] = [v for i in infos for v in i[name]]
     yards = [i.get("yardstick_s") for i in infos]
     if all(isinstance(y, int | float) and y > 0 for y in yards):
         info["yardstick_s"] = float(np.exp(np.mean(np.log(yards))))

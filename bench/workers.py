@@ -47,7 +47,7 @@ import pytest
 from bench import pytest_benchmark_adapter as adapter
 from bench.runs import write_json
 from bench.settings import WORKER_SPEC_ENV, BenchSettings
-from bench.windows import merge_windows, split, window_log
+from bench.windows import PER_CALL, merge_windows, split, window_log
 from impl.data import load_dataset, save_dataset
 
 LOG_TAIL_LINES = 15
@@ -282,7 +282,9 @@ class ProcessRunner:
             info = bench.get("extra_info", {})
             key = (info.get("impl"), info.get("backend"), info.get("batch_size"), info.get("phase"))
             if bench.get("stats", {}).get("data"):
-                info["worker"] = worker  # cases of one worker are paired in the run's own comparisons
+                # cases of one worker are paired in the run's own comparisons; rotated ones per phase, since each
+                # phase's rotation is its own stretch of the worker's life (bench/rotation.py)
+                info["worker"] = f"{worker}:{info.get('phase')}" if info.get("rotation") else worker
                 windows[key].append(bench)
         for key, benches in windows.items():
             self.results[key].append((process, merge_windows(benches)))
@@ -326,7 +328,13 @@ def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, An
     merged["rounds_per_window"] = [n for (_, bench), info in zip(measured, infos, strict=True)
                                    for n in info.get("rounds_per_window") or [len(bench["stats"]["data"])]]
     merged["process_medians_s"] = [float(np.exp(window_log(split(bench["stats"]["data"], info.get(
-        "rounds_per_window"))))) for (_, bench), info in zip(measured, infos, strict=True)]
+        "rounds_per_window")), info.get("location", "median")))) for (_, bench), info in zip(measured, infos,
+                                                                                             strict=True)]
+    for name in PER_CALL:
+        if all(name in info for info in infos):
+            merged[name] = [v for info in infos for v in info[name]]
+    if all("epoch_positions" in info for info in infos):
+        merged["epoch_positions"] = [run for info in infos for run in info["epoch_positions"]]
     merged["yardstick_by_process"] = [info.get("yardstick_s") for info in infos]
     merged["worker_by_process"] = [info.get("worker") for info in infos]
     merged.pop("worker", None)

@@ -53,3 +53,10 @@ def parse_names(text: str) -> list[str]:
     for name in names:
         get_implementation(name, require_available=False)
     return names
+
+
+def add(classes: dict[str, type[Trainer]]) -> None:
+    """Make implementations defined elsewhere known by these names (a benchmark's base revision, imported
+    beside this one); ``all_implementations`` lists them from now on."""
+    Trainer.registry.update(classes)
+    _discover.cache_clear()
