@@ -44,7 +44,7 @@ def change_over_base(frame: pd.DataFrame, doc: dict[str, Any], cases: dict[tuple
         if change not in by_key:
             continue
         result = compare_cases(cases[_key(row)], cases[change], covariate, alpha, threshold, paired=paired)
-        rows.append({"impl": change[0], "phase": row.phase, "batch": row.batch_size,
+        rows.append({"impl": change[0], "backend": row.backend, "phase": row.phase, "batch": row.batch_size,
                      "change / base": result.ratio, "low": result.low, "high": result.high,
                      "verdict": result.verdict, "paired": "yes" if result.paired else "no",
                      "processes": min(result.n_a, result.n_b)})
@@ -79,7 +79,7 @@ def render_change(table: pd.DataFrame, frame: pd.DataFrame, doc: dict[str, Any],
         parts.append("no implementation was measured on both sides")
     else:
         shown = table.assign(**{"change / base": [f"{r:.4f} [{lo:.4f}, {hi:.4f}]" for r, lo, hi in zip(
-            table["change / base"], table["low"], table["high"], strict=True)]}).drop(columns=["low", "high"])
+            table["change / base"], table["low"], table["high"], strict=True)]}).drop(columns=["low", "high", "backend"])
         parts.append(shown.to_markdown(index=False))
         counts = table["verdict"].value_counts()
         parts.append(f"{len(table)} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in

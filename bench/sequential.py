@@ -2,8 +2,8 @@
 the looks.
 
 After the first ``--processes`` rounds the controller looks at the verdicts: the run's own "x fastest" (every
-case against the fastest of its phase and batch size) or, with ``--against RUN``, the comparison with a saved
-run. Cases still ``cannot resolve`` get one more worker process each (their groups, interleaved as before);
+case against the fastest of its phase and batch size), with ``--against RUN`` the comparison with a saved
+run, or with ``--baseline REV`` each implementation's change over its base measured in the same workers. Cases still ``cannot resolve`` get one more worker process each (their groups, interleaved as before);
 then it looks again, until every case resolves, the next round would overrun ``--budget`` (minutes of worker
 time for the whole run, the first rounds included) or ``MAX_LOOKS`` looks were taken.
 
@@ -69,6 +69,8 @@ def run_until_resolved(runner: Any, groups: list) -> dict[str, Any]:
 
     def open_cases() -> set:
         doc = {**runner.document(), "mlp_bench_sequential": marker}
+        if settings.baseline is not None:
+            return open_against_base({**doc, "mlp_bench_baseline": settings.baseline.record()})
         return open_against(doc, saved) if saved else open_within(doc)
 
     def groups_of(keys: set) -> list:
@@ -112,3 +114,16 @@ def open_against(doc: dict[str, Any], saved: tuple[dict[str, Any], Any]) -> set:
     table = compare_frames(doc_a, frame_a, doc, tidy_frame(doc))
     unresolved = table[(table["verdict"] == "cannot resolve") & table["b_can_resolve"]]
     return {(r.impl, r.backend, int(r.batch_size), r.phase) for r in unresolved.itertuples()}
+
+
+def open_against_base(doc: dict[str, Any]) -> set:
+    """With --baseline: the cases whose change over base is still open, on both sides (they rotate together)."""
+    from bench.results import base_changes, tidy_frame
+
+    table = base_changes(tidy_frame(doc), doc)
+    if table.empty:
+        return set()
+    unresolved = table[table["verdict"] == "cannot resolve"]
+    label = doc["mlp_bench_baseline"]["label"]
+    return {(impl, r.backend, int(r.batch), r.phase) for r in unresolved.itertuples()
+            for impl in (r.impl, f"{r.impl}@{label}")}
