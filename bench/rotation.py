@@ -28,13 +28,15 @@ from typing import Any
 from impl.errors import MLPBenchError
 
 WARMUP_CALLS = 2  # untimed calls of every member before a window's cycles (caches, allocator, thread pools)
-MIN_CYCLES = 5
+MIN_CYCLES = 10  # at least 30 calls per process at B=20000 (3 windows): the location study, docs/noise.md
 MAX_CYCLES = 5000
 
 
 @dataclass(frozen=True)
 class Grain:
-    """How finely the members alternate: ``call`` (1 call each per cycle) or ``block:N`` (N calls each)."""
+    """How finely the members alternate: ``call`` (one timed call each per cycle) or ``block:N`` (one untimed
+    call, then N timed calls of one member before the next: the untimed call brings back the caches the other
+    members evicted, which the alternation bias study measured at 6-22 % of a call at B=500, docs/noise.md)."""
 
     calls: int = 1
 
@@ -45,11 +47,17 @@ class Grain:
         name, _, count = text.partition(":")
         if name == "block" and count.isdigit() and int(count) >= 1:
             return cls(int(count))
-        raise MLPBenchError(f"--grain {text!r}: use call or block:N (N >= 1 calls of one implementation in a row)")
+        raise MLPBenchError(f"--grain {text!r}: use call or block:N (N >= 1 timed calls of one implementation in a "
+                            "row, after one untimed call)")
 
     @property
     def text(self) -> str:
-        return "call" if self.calls == 1 else f"block:{self.calls}"
+        return "call" if self.calls == 1 and not self.warm else f"block:{self.calls}"
+
+    @property
+    def warm(self) -> int:
+        """Untimed calls at the start of each block: none when members alternate call by call."""
+        return 0 if self.calls == 1 else 1
 
 
 @dataclass(frozen=True)
@@ -98,13 +106,15 @@ def rotate(members: Sequence[Member], budget_s: float, seed: str, clock: Callabl
     if len({m.label for m in members}) != len(members):
         raise MLPBenchError(f"a rotation set names an implementation twice: {[m.label for m in members]}")
     warm = {m.label: [m.call(clock) for _ in range(max(warmup, 1))] for m in members}
-    cycle_seconds = sum(min(times) for times in warm.values()) * grain.calls
+    cycle_seconds = sum(min(times) for times in warm.values()) * (grain.calls + grain.warm)
     cycles = cycles_for(cycle_seconds, budget_s, min_cycles, max_cycles)
     order, rng = list(members), random.Random(seed)
     out = {m.label: Calls() for m in members}
     for cycle in range(cycles):
         rng.shuffle(order)
         for position, member in enumerate(order):
+            for _ in range(grain.warm):
+                member.call(clock)
             for _ in range(grain.calls):
                 out[member.label].add(member.call(clock), cycle, position)
     return out

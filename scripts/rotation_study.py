@@ -10,9 +10,10 @@ implementations rotated together, for each statistic of bench/windows.py's ``LOC
 implementations and pairs).
 
 ``bias``: in each of N fresh processes (one BLAS thread, pinned like a worker), for every phase and batch size,
-each implementation timed alone (a block of all its calls, as windows did) and alternated call by call with
-the others, in interleaved windows; per implementation, the ratio alternated / alone, pooled over processes as
-a geometric mean with its 99 % interval (Student t over the processes).
+each implementation timed alone (a block of all its calls, as windows did) and alternated with the others at
+each of ``--grains`` (default: call, block:4), in interleaved windows; per implementation and grain, the ratio
+grain / alone, pooled over processes as a geometric mean with its 99 % interval (Student t over the processes)
+and whether it moved (the interval excludes 1).
 """
 
 from __future__ import annotations
@@ -92,30 +93,35 @@ def bias_worker(args: argparse.Namespace) -> None:
     for size, phase in itertools.product(args.batch_sizes, args.phases):
         members = []
         for name in args.impl:
+            if phase not in get_implementation(name).phases:
+                continue  # a phase it cannot time on its own (keras-cpu's backward)
             trainer = bench.live_trainer(get_implementation(name), size)
             trainer.reset()
             timed = PHASE_TABLE[phase].build(trainer, bench.step_batches(trainer))
             members.append(Member(name, timed.target, timed.setup))
-        logs = {m.label: {"alone": [], "alternated": []} for m in members}
+        modes = ["alone", *args.grains]
+        logs = {m.label: {mode: [] for mode in modes} for m in members}
         for window in range(WINDOWS):
-            for mode in (["alone", "alternated"] if window % 2 == 0 else ["alternated", "alone"]):
-                if mode == "alternated":
-                    calls = rotate(members, WINDOW_S * len(members), f"{args.seed}-{window}", grain=Grain(1))
-                else:
+            for mode in (modes if window % 2 == 0 else modes[::-1]):
+                if mode == "alone":
                     calls = {}
                     for member in members:  # each alone: every call of one before the next
                         calls.update(rotate([member], WINDOW_S, f"{args.seed}-{window}"))
+                else:
+                    calls = rotate(members, WINDOW_S * len(members), f"{args.seed}-{window}", grain=Grain.parse(mode))
                 for label, c in calls.items():
                     logs[label][mode].append(math.log(float(np.median(c.seconds))))
-        for label, modes in logs.items():
-            out[f"{label}|{phase}|{size}"] = float(np.mean(modes["alternated"]) - np.mean(modes["alone"]))
+        for label, by_mode in logs.items():
+            for mode in args.grains:
+                out[f"{label}|{phase}|{size}|{mode}"] = float(np.mean(by_mode[mode]) - np.mean(by_mode["alone"]))
     print(json.dumps(out))
 
 
 def bias(args: argparse.Namespace) -> pd.DataFrame:
     per_process: dict[str, list[float]] = {}
     for process in range(args.processes):
-        command = [sys.executable, __file__, "bias-worker", "--impl", ",".join(args.impl), "--phases",
+        command = [sys.executable, __file__, "bias-worker", "--grains", ",".join(args.grains), "--impl",
+                   ",".join(args.impl), "--phases",
                    ",".join(args.phases), "--batch-sizes", ",".join(map(str, args.batch_sizes)), "--seed",
                    str(process)]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -124,14 +130,16 @@ def bias(args: argparse.Namespace) -> pd.DataFrame:
         print(f"process {process + 1}/{args.processes} done", file=sys.stderr)
     rows = []
     for key, values in per_process.items():
-        impl, phase, size = key.split("|")
+        impl, phase, size, mode = key.split("|")
         x = np.array(values)
         half = float(student_t.ppf(0.995, len(x) - 1)) * float(np.std(x, ddof=1)) / math.sqrt(len(x))
-        rows.append({"impl": impl, "phase": phase, "batch": int(size),
-                     "alternated / alone": f"{math.exp(x.mean()):.3f} [{math.exp(x.mean() - half):.3f}, "
-                                           f"{math.exp(x.mean() + half):.3f}]",
-                     "moved": "yes" if x.mean() - half > 0 or x.mean() + half < 0 else "no"})
-    return pd.DataFrame(rows).sort_values(["phase", "batch", "impl"])
+        moved = "yes" if x.mean() - half > 0 or x.mean() + half < 0 else "no"
+        rows.append({"impl": impl, "phase": phase, "batch": int(size), "grain": mode,
+                     "grain / alone": f"{math.exp(x.mean()):.3f} [{math.exp(x.mean() - half):.3f}, "
+                                      f"{math.exp(x.mean() + half):.3f}] {moved}"})
+    table = pd.DataFrame(rows).pivot_table(index=["phase", "batch", "impl"], columns="grain", values="grain / alone",
+                                           aggfunc="first")
+    return table.reset_index()
 
 
 def main() -> None:
@@ -146,6 +154,7 @@ def main() -> None:
         b.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[500, 20000])
         b.add_argument("--processes", type=int, default=4)
         b.add_argument("--seed", type=int, default=0)
+        b.add_argument("--grains", type=lambda s: s.split(","), default=["call", "block:4"])
     args = parser.parse_args()
     if args.study == "locations":
         print(locations(resolve_run(args.run, DEFAULT_RESULTS_DIR)).to_markdown(index=False))

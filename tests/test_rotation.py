@@ -84,9 +84,11 @@ def test_the_setup_stays_out_of_the_timed_call():
 def test_a_block_grain_runs_calls_of_one_member_in_a_row():
     clock = FakeClock()
     members, log = fake_members(clock, 2)
-    rotate(members, budget_s=1e6, seed="s", clock=clock, grain=Grain(4), warmup=1, min_cycles=3, max_cycles=3)
+    calls = rotate(members, budget_s=1e6, seed="s", clock=clock, grain=Grain(4), warmup=1, min_cycles=3,
+                   max_cycles=3)
     runs = [len(list(group)) for _, group in itertools.groupby(log[2:])]
-    assert all(run % 4 == 0 for run in runs), runs
+    assert all(run % 5 == 0 for run in runs), runs  # one untimed call, then four timed ones
+    assert len(calls["m0"].seconds) == 12 and Grain(4).text == "block:4" and Grain(1).text == "call"
 
 
 def test_a_member_named_twice_is_refused():
@@ -146,14 +148,16 @@ def test_a_folder_that_is_no_checkout_is_one_line(tmp_path):
         prepare(str(tmp_path), ROOT)
 
 
-def test_a_revision_without_impl_is_one_line():
-    first = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.split()
-    if not first or subprocess.run(["git", "cat-file", "-e", f"{first[0]}:impl/__init__.py"], cwd=ROOT,
-                                   capture_output=True).returncode == 0:
-        pytest.skip("this clone's first commit already has impl/ (a shallow clone)")
-    with pytest.raises(MLPBenchError, match="has no impl/"):
-        prepare(first[0], ROOT)
+def test_a_revision_without_impl_is_one_line(tmp_path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "README.md").write_text("no code here\n")
+    git("add", "README.md")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    with pytest.raises(MLPBenchError, match="has no impl/ package"):
+        prepare("HEAD", tmp_path)
 
 
 def test_another_contract_is_one_line(tmp_path):
@@ -246,3 +250,71 @@ def test_baseline_record_round_trips():
     base = Baseline("HEAD", Path("/tmp/x"), "abc", temporary=True)
     assert base.record() == {"label": "HEAD", "commit": "abc", "root": None}
     assert base.name_of("numpy-tuned") == "numpy-tuned@HEAD"
+
+
+def test_per_call_tags_follow_the_rounds_through_windows_and_processes():
+    """A case's call tags are concatenated in the order its rounds are, window by window, process by process."""
+    from bench.windows import merge_windows
+    from bench.workers import merge_extra_info
+
+    def window(index: int, data: list[float], cycles: list[int]) -> dict:
+        return {"stats": {"data": data}, "extra_info": {"window": index, "call_cycles": cycles,
+                                                        "call_positions": [0] * len(cycles), "location": "median"}}
+
+    first = merge_windows([window(1, [3.0, 4.0], [0, 1]), window(0, [1.0, 2.0], [5, 6])])
+    assert first["stats"]["data"] == [1.0, 2.0, 3.0, 4.0] and first["extra_info"]["call_cycles"] == [5, 6, 0, 1]
+    second = merge_windows([window(0, [9.0], [7])])
+    merged = merge_extra_info([(2, second), (1, first)])
+    assert merged["call_cycles"] == [5, 6, 0, 1, 7] and merged["rounds_per_process"] == [4, 1]
+
+
+@pytest.mark.parametrize("location", ["median", "p25", "p10", "min"])
+def test_a_recorded_location_is_what_the_process_time_uses(location):
+    from bench.results import process_logs
+    from bench.windows import LOCATIONS
+
+    data = [1.0, 2.0, 3.0, 4.0, 50.0]
+    bench = {"stats": {"data": data}, "extra_info": {"location": location}}
+    assert process_logs(bench)[0] == pytest.approx(np.log(LOCATIONS[location](np.array(data))))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--baseline", "HEAD", "--grain", "window"], "needs --grain call"),
+    (["--grain", "blocks:2"], "--grain 'blocks:2'"),
+])
+def test_options_that_cannot_rotate_are_one_line(args, message, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench/", "--benchmark-only", "--quick", *args,
+                           "--results-dir", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 4 and message in done.stderr, done.stderr[-2000:]
+    assert not (tmp_path / "out").exists()
+
+
+def baseline_doc(change_over_base: list[float]) -> dict:
+    """A saved --baseline run of one case a side, rotated in two workers: the base's per-process times are 1 ms
+    (scattering by 5 % between processes), the change's those times the factors given, one per process."""
+    def bench(impl: str, factors: list[float]) -> dict:
+        process_times = [1e-3, 1.05e-3]
+        data = [t * f for t, f in zip(process_times, factors, strict=True) for _ in range(9)]
+        return {"name": f"test_step[{impl}-B500-train_step]", "stats": {"data": data},
+                "extra_info": {"impl": impl, "backend": "numpy", "workload": "mlp", "phase": "train_step",
+                               "batch_size": 500, "layers": "784-70-30-10", "rotation": True,
+                               "process_ids": [1, 2], "rounds_per_process": [9, 9],
+                               "worker_by_process": ["p1-shared-B500:train_step", "p2-shared-B500:train_step"]}}
+    return {"benchmarks": [bench("numpy-tuned@HEAD", [1.0, 1.0]), bench("numpy-tuned", change_over_base)],
+            "mlp_bench_baseline": {"label": "HEAD", "commit": "0" * 40, "root": None}}
+
+
+def test_the_change_table_and_until_resolved_read_the_paired_change():
+    from bench.results import base_changes, tidy_frame
+    from bench.sequential import open_against_base
+
+    steady = baseline_doc([1.002, 1.004])  # the change moved with its base in both processes
+    table = base_changes(tidy_frame(steady), steady)
+    assert list(table["impl"]) == ["numpy-tuned"] and table["paired"].iloc[0] == "yes"
+    assert table["change / base"].iloc[0] == pytest.approx(np.sqrt(1.002 * 1.004))
+    torn = baseline_doc([0.97, 1.10])  # the processes disagree: the change is open, on both sides
+    wide = base_changes(tidy_frame(torn), torn)
+    assert wide["verdict"].iloc[0] == "cannot resolve"
+    assert wide["high"].iloc[0] / wide["low"].iloc[0] > table["high"].iloc[0] / table["low"].iloc[0]
+    assert open_against_base(torn) == {("numpy-tuned", "numpy", 500, "train_step"),
+                                       ("numpy-tuned@HEAD", "numpy", 500, "train_step")}
