@@ -28,15 +28,21 @@ from typing import Any
 from impl.errors import MLPBenchError
 
 WARMUP_CALLS = 2  # untimed calls of every member before a window's cycles (caches, allocator, thread pools)
-MIN_CYCLES = 10  # at least 30 calls per process at B=20000 (3 windows): the location study, docs/noise.md
+MIN_CYCLES = 5
+#: A block never holds more calls than take this long (at least one): at B=500 a block of 64 forward calls takes
+#: about 60 ms, and the bias study found no bias left at 64 calls (docs/noise.md); calls of 50 ms (B=20000)
+#: alternate one by one, each after its untimed call.
+BLOCK_MAX_S = 0.064
 MAX_CYCLES = 5000
 
 
 @dataclass(frozen=True)
 class Grain:
     """How finely the members alternate: ``call`` (one timed call each per cycle) or ``block:N`` (one untimed
-    call, then N timed calls of one member before the next: the untimed call brings back the caches the other
-    members evicted, which the alternation bias study measured at 6-22 % of a call at B=500, docs/noise.md)."""
+    call, then up to N timed calls of one member, no more than :data:`BLOCK_MAX_S` of them, before the next).
+    Alternated call by call, a call at B=500 ran 4-25 % slower than alone, at 16 calls a block still 2-16 %,
+    at 64 no resolvable bias was left (the alternation bias study, docs/noise.md): the default is
+    ``block:64``."""
 
     calls: int = 1
 
@@ -58,6 +64,13 @@ class Grain:
     def warm(self) -> int:
         """Untimed calls at the start of each block: none when members alternate call by call."""
         return 0 if self.calls == 1 else 1
+
+    def block_for(self, call_s: float) -> int:
+        """Timed calls in one block of a member whose calls take ``call_s``: at most ``calls``, and no more than
+        fit in :data:`BLOCK_MAX_S` (at least one)."""
+        if self.calls == 1:
+            return 1
+        return int(max(1, min(self.calls, BLOCK_MAX_S // call_s if call_s > 0 else self.calls)))
 
 
 @dataclass(frozen=True)
@@ -106,7 +119,8 @@ def rotate(members: Sequence[Member], budget_s: float, seed: str, clock: Callabl
     if len({m.label for m in members}) != len(members):
         raise MLPBenchError(f"a rotation set names an implementation twice: {[m.label for m in members]}")
     warm = {m.label: [m.call(clock) for _ in range(max(warmup, 1))] for m in members}
-    cycle_seconds = sum(min(times) for times in warm.values()) * (grain.calls + grain.warm)
+    block = {label: grain.block_for(min(times)) for label, times in warm.items()}
+    cycle_seconds = sum(min(times) * (block[label] + grain.warm) for label, times in warm.items())
     cycles = cycles_for(cycle_seconds, budget_s, min_cycles, max_cycles)
     order, rng = list(members), random.Random(seed)
     out = {m.label: Calls() for m in members}
@@ -115,7 +129,7 @@ def rotate(members: Sequence[Member], budget_s: float, seed: str, clock: Callabl
         for position, member in enumerate(order):
             for _ in range(grain.warm):
                 member.call(clock)
-            for _ in range(grain.calls):
+            for _ in range(block[member.label]):
                 out[member.label].add(member.call(clock), cycle, position)
     return out
 

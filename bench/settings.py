@@ -35,6 +35,7 @@ WINDOW_MAX_TIME = 0.25  # pytest-benchmark's max_time per window when processes 
 DEFAULT_WORKER_TIMEOUT = 3600.0  # seconds one worker process may take before its cases fail
 MAX_LOOKS = 10  # --until-resolved: verdicts are looked at most this often (alpha is spent over them)
 DEFAULT_BUDGET_MIN = 10.0
+DEFAULT_GRAIN = "block:64"  # blocks of up to 64 calls (64 ms) alternate: the bias study's grain (docs/noise.md)
 QUICK = {"epochs": 1, "rounds": 1, "step_rounds": 5, "max_time": 0.05, "min_rounds": 3, "processes": 1}
 
 #: the plugin's default thread count, as --help states it (default_threads computes it)
@@ -101,9 +102,10 @@ BASELINE_OPTION = Option("--baseline", "time every selected implementation again
                          "the working tree's as NAME@REV and alternated with NAME call by call in the same workers "
                          "(docs/comparing.md)", metavar="REV")
 GRAIN = Option("--grain", "how the implementations of one phase and batch size alternate inside a worker: call (one "
-               "call each in turn, in a fresh order each cycle), block:N (N calls of one before the next) or window "
-               "(each in a window of its own, as before the rotation; docs/noise.md)", default="call",
-               default_help="call", metavar="G", ini="mlpbench_grain")
+               "call each in turn, in a fresh order each cycle), block:N (one untimed call, then up to N timed calls of one, "
+               "at most 64 ms of them, before the next) or window "
+               "(each in a window of its own, as before the rotation; docs/noise.md)", default=DEFAULT_GRAIN,
+               default_help=DEFAULT_GRAIN, metavar="G", ini="mlpbench_grain")
 AGAINST = Option("--against", "with --until-resolved: keep measuring until every case's comparison with this saved "
                  "run (a folder or run id) resolves", metavar="RUN")
 OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WINDOWS,
@@ -161,7 +163,7 @@ class BenchSettings:
     threads_why: str = ""  # why this thread count (the system report prints it)
     full_run_sizes_given: bool = False  # --full-run-batch-sizes (or its ini key) named them
     baseline: Baseline | None = None  # --baseline: the base revision whose implementations join as NAME@REV
-    grain: str = "call"  # how a worker alternates the implementations of one phase and batch size (bench/rotation.py)
+    grain: str = "block:64"  # how a worker alternates the implementations of one phase and batch size (bench/rotation.py)
 
     @property
     def rotates(self) -> bool:
@@ -250,7 +252,7 @@ class BenchSettings:
             workload_names = workload_names or ["mlp"]
             impls = tuple(c for c in all_implementations().values()
                           if c.workload in workload_names and (c.in_default_run or full or quick))
-        grain = GRAIN.read(config) or "call"
+        grain = GRAIN.read(config) or DEFAULT_GRAIN
         if grain != "window":
             from bench.rotation import Grain
 

@@ -81,7 +81,8 @@ def test_the_setup_stays_out_of_the_timed_call():
     assert calls["m0"].seconds == [1.0] * 7 and calls["m1"].seconds == [2.0] * 7
 
 
-def test_a_block_grain_runs_calls_of_one_member_in_a_row():
+def test_a_block_grain_runs_calls_of_one_member_in_a_row(monkeypatch):
+    monkeypatch.setattr("bench.rotation.BLOCK_MAX_S", 1e9)  # the fake calls take seconds
     clock = FakeClock()
     members, log = fake_members(clock, 2)
     calls = rotate(members, budget_s=1e6, seed="s", clock=clock, grain=Grain(4), warmup=1, min_cycles=3,
@@ -89,6 +90,14 @@ def test_a_block_grain_runs_calls_of_one_member_in_a_row():
     runs = [len(list(group)) for _, group in itertools.groupby(log[2:])]
     assert all(run % 5 == 0 for run in runs), runs  # one untimed call, then four timed ones
     assert len(calls["m0"].seconds) == 12 and Grain(4).text == "block:4" and Grain(1).text == "call"
+
+
+def test_a_block_holds_no_more_calls_than_fit_in_its_time():
+    from bench.rotation import BLOCK_MAX_S
+
+    grain = Grain.parse("block:64")
+    assert grain.block_for(0.0009) == 64 and grain.block_for(BLOCK_MAX_S / 10) == 10
+    assert grain.block_for(0.05) == 1 and grain.block_for(0.0) == 64 and Grain.parse("call").block_for(1e-6) == 1
 
 
 def test_a_member_named_twice_is_refused():
