@@ -78,8 +78,9 @@ def render_change(table: pd.DataFrame, frame: pd.DataFrame, doc: dict[str, Any],
     if table.empty:
         parts.append("no implementation was measured on both sides")
     else:
-        shown = table.assign(**{"change / base": [f"{r:.4f} [{lo:.4f}, {hi:.4f}]" for r, lo, hi in zip(
-            table["change / base"], table["low"], table["high"], strict=True)]}).drop(columns=["low", "high", "backend"])
+        intervals = [f"{r:.4f} [{lo:.4f}, {hi:.4f}]" for r, lo, hi in zip(
+            table["change / base"], table["low"], table["high"], strict=True)]
+        shown = table.assign(**{"change / base": intervals}).drop(columns=["low", "high", "backend"])
         parts.append(shown.to_markdown(index=False))
         counts = table["verdict"].value_counts()
         parts.append(f"{len(table)} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in

@@ -3,8 +3,9 @@ the looks.
 
 After the first ``--processes`` rounds the controller looks at the verdicts: the run's own "x fastest" (every
 case against the fastest of its phase and batch size), with ``--against RUN`` the comparison with a saved
-run, or with ``--baseline REV`` each implementation's change over its base measured in the same workers. Cases still ``cannot resolve`` get one more worker process each (their groups, interleaved as before);
-then it looks again, until every case resolves, the next round would overrun ``--budget`` (minutes of worker
+run, or with ``--baseline REV`` each implementation's change over its base measured in the same workers.
+Cases still ``cannot resolve`` get one more worker process each (their groups, interleaved as before); then
+it looks again, until every case resolves, the next round would overrun ``--budget`` (minutes of worker
 time for the whole run, the first rounds included) or ``MAX_LOOKS`` looks were taken.
 
 Every look is a chance for a false verdict, so the run's alpha is spent over the looks: a linear spending

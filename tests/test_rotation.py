@@ -96,7 +96,7 @@ def test_a_block_holds_no_more_calls_than_fit_in_its_time():
     from bench.rotation import BLOCK_MAX_S
 
     grain = Grain.parse("block:64")
-    assert grain.block_for(0.0009) == 64 and grain.block_for(BLOCK_MAX_S / 10) == 10
+    assert grain.block_for(0.0009) == 64 and grain.block_for(BLOCK_MAX_S / 10.5) == 10
     assert grain.block_for(0.05) == 1 and grain.block_for(0.0) == 64 and Grain.parse("call").block_for(1e-6) == 1
 
 
