@@ -101,11 +101,11 @@ BASELINE_OPTION = Option("--baseline", "time every selected implementation again
                          "(e.g. HEAD, main, a commit) or the path of another checkout; its impl/ is imported beside "
                          "the working tree's as NAME@REV and alternated with NAME call by call in the same workers "
                          "(docs/comparing.md)", metavar="REV")
-GRAIN = Option("--grain", "how the implementations of one phase and batch size alternate inside a worker: call (one "
-               "call each in turn, in a fresh order each cycle), block:N (one untimed call, then up to N timed calls of one, "
-               "at most 64 ms of them, before the next) or window "
-               "(each in a window of its own, as before the rotation; docs/noise.md)", default=DEFAULT_GRAIN,
-               default_help=DEFAULT_GRAIN, metavar="G", ini="mlpbench_grain")
+GRAIN = Option("--grain", "how the implementations of one phase and batch size alternate inside a worker: call "
+               "(one call each in turn, in a fresh order each cycle), block:N (one untimed call, then up to N timed "
+               "calls of one, at most 64 ms of them, before the next) or window (each in a window of its own, as "
+               "before the rotation; docs/noise.md)", default=DEFAULT_GRAIN, default_help=DEFAULT_GRAIN,
+               metavar="G", ini="mlpbench_grain")
 AGAINST = Option("--against", "with --until-resolved: keep measuring until every case's comparison with this saved "
                  "run (a folder or run id) resolves", metavar="RUN")
 OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WINDOWS,
@@ -163,7 +163,7 @@ class BenchSettings:
     threads_why: str = ""  # why this thread count (the system report prints it)
     full_run_sizes_given: bool = False  # --full-run-batch-sizes (or its ini key) named them
     baseline: Baseline | None = None  # --baseline: the base revision whose implementations join as NAME@REV
-    grain: str = "block:64"  # how a worker alternates the implementations of one phase and batch size (bench/rotation.py)
+    grain: str = DEFAULT_GRAIN  # how a worker alternates the implementations of a phase and batch size (bench/rotation.py)
 
     @property
     def rotates(self) -> bool:
