@@ -163,7 +163,7 @@ class BenchSettings:
     threads_why: str = ""  # why this thread count (the system report prints it)
     full_run_sizes_given: bool = False  # --full-run-batch-sizes (or its ini key) named them
     baseline: Baseline | None = None  # --baseline: the base revision whose implementations join as NAME@REV
-    grain: str = DEFAULT_GRAIN  # how a worker alternates the implementations of a phase and batch size (bench/rotation.py)
+    grain: str = DEFAULT_GRAIN  # how a worker alternates the implementations of a phase and B (bench/rotation.py)
 
     @property
     def rotates(self) -> bool:
