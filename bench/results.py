@@ -86,9 +86,22 @@ def process_windows(bench: dict[str, Any]) -> list[list[list[float]]]:
 def process_logs(bench: dict[str, Any]) -> np.ndarray:
     """Each process's log time: the mean of its windows' log locations (medians, unless the case records another
     statistic: rotated cases, bench/windows.py)."""
-    location = bench.get("extra_info", {}).get("location", "median")
-    return np.array([window_log(windows, location) for windows in process_windows(bench) if any(windows)],
-                    dtype=float)
+    info = bench.get("extra_info", {})
+    location = info.get("location", "median")
+    windows = process_windows(bench)
+    runs = process_epoch_runs(bench) if location == "epoch-median" else [None] * len(windows)
+    return np.array([window_log(w, location, r) for w, r in zip(windows, runs, strict=True) if any(w)], dtype=float)
+
+
+def process_epoch_runs(bench: dict[str, Any]) -> list[list[list[float]] | None]:
+    """Each process's full runs as their per-epoch seconds (rounds in process order), or None where the
+    record does not hold one epoch list per round."""
+    info, per_process = bench.get("extra_info", {}), process_samples(bench)
+    runs = info.get("epoch_seconds") or []
+    if len(runs) != sum(len(p) for p in per_process):
+        return [None] * len(per_process)
+    edges = np.cumsum([0, *[len(p) for p in per_process]]).tolist()
+    return [runs[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 def case_flags(bench: dict[str, Any]) -> tuple[int, str]:

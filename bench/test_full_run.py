@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bench import pytest_benchmark_adapter as adapter
 from bench.harness import record
+from bench.windows import FULL_RUN_LOCATION
 from impl.registry import get_implementation
 
 
@@ -24,7 +25,8 @@ def test_full_run(benchmark, bench, impl, backend, batch_size, phase):
         fits, shared = bench.rotated(impl, batch_size, phase)
         adapter.replay(benchmark, [fit.seconds for fit in fits])
         trainer = bench.live_trainer(cls, batch_size)
-        extra = {**shared, "alternated": fits[0].alternated, "epoch_positions": [f.positions for f in fits]}
+        extra = {**shared, "alternated": fits[0].alternated, "epoch_positions": [f.positions for f in fits],
+                 "location": FULL_RUN_LOCATION}
     else:
         trainer = bench.trainer(cls, batch_size)
         fits, extra = [], {}

@@ -100,14 +100,26 @@ LOCATIONS: dict[str, Callable[[np.ndarray], float]] = {
     "p10": lambda w: float(np.percentile(w, 10)),
     "min": lambda w: float(np.min(w)),
 }
-#: What rotated cases record (chosen from the location study, docs/noise.md#the-location-statistic).
-ROTATION_LOCATION = "median"
+#: What rotated cases record: a step case, the median of all its calls in a process (one window's few calls at
+#: B=20000 no longer decide a process); a full run, its epochs times its median epoch (a stalled epoch no longer
+#: decides it). Chosen from the first A/A run with --baseline (docs/noise.md#the-location-statistic).
+ROTATION_LOCATION = "calls-median"
+FULL_RUN_LOCATION = "epoch-median"
 #: Fields with one entry per call that a case's windows (and processes) concatenate in round order.
 PER_CALL = ("call_cycles", "call_positions")
 
 
-def window_log(rounds_of_windows: Sequence[Sequence[float]], location: str = "median") -> float:
-    """One process's log time: the mean of its windows' log locations (a single window: its log location)."""
+def window_log(rounds_of_windows: Sequence[Sequence[float]], location: str = "median",
+               epoch_runs: Sequence[Sequence[float]] | None = None) -> float:
+    """One process's log time: the mean of its windows' log locations (a single window: its log location);
+    ``calls-median``: the log median of all its calls; ``epoch-median``: the log median over its runs of
+    epochs x median epoch (``epoch_runs``: the per-epoch seconds of each of its runs)."""
+    if location == "calls-median":
+        return math.log(float(np.median([x for w in rounds_of_windows for x in w])))
+    if location == "epoch-median":
+        if epoch_runs:
+            return math.log(float(np.median([len(e) * float(np.median(e)) for e in epoch_runs if len(e)])))
+        location = "median"  # no epochs recorded: the runs' own times
     stat = LOCATIONS[location]
     return float(np.mean([math.log(stat(np.asarray(w, dtype=float))) for w in rounds_of_windows if len(w)]))
 

@@ -328,8 +328,8 @@ def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, An
     merged["rounds_per_window"] = [n for (_, bench), info in zip(measured, infos, strict=True)
                                    for n in info.get("rounds_per_window") or [len(bench["stats"]["data"])]]
     merged["process_medians_s"] = [float(np.exp(window_log(split(bench["stats"]["data"], info.get(
-        "rounds_per_window")), info.get("location", "median")))) for (_, bench), info in zip(measured, infos,
-                                                                                             strict=True)]
+        "rounds_per_window")), info.get("location", "median"), info.get("epoch_seconds")))) for (_, bench), info in
+        zip(measured, infos, strict=True)]
     for name in PER_CALL:
         if all(name in info for info in infos):
             merged[name] = [v for info in infos for v in info[name]]

@@ -327,3 +327,26 @@ def test_the_change_table_and_until_resolved_read_the_paired_change():
     assert wide["high"].iloc[0] / wide["low"].iloc[0] > table["high"].iloc[0] / table["low"].iloc[0]
     assert open_against_base(torn) == {("numpy-tuned", "numpy", 500, "train_step"),
                                        ("numpy-tuned@HEAD", "numpy", 500, "train_step")}
+
+
+def test_a_rotated_step_case_is_the_median_of_all_its_calls_in_a_process():
+    """One window's few slow calls (a burst) do not decide the process: the median over all of its calls."""
+    from bench.results import process_logs
+
+    data = [1.0, 1.0, 1.0, 9.0, 9.0, 1.0, 1.0, 1.0, 1.0]  # the middle window is slow
+    bench = {"stats": {"data": data}, "extra_info": {"location": "calls-median", "rounds_per_window": [3, 3, 3],
+                                                     "windows_per_process": [3], "process_ids": [1],
+                                                     "rounds_per_process": [9]}}
+    assert process_logs(bench)[0] == pytest.approx(0.0)
+    bench["extra_info"]["location"] = "median"  # the windows' medians, as before: the slow window counts
+    assert process_logs(bench)[0] == pytest.approx(np.log(9.0) / 3)
+
+
+def test_a_rotated_full_run_is_its_epochs_times_its_median_epoch():
+    from bench.results import process_logs
+
+    runs = [[1.0, 1.0, 5.0, 1.0], [2.0, 2.0, 2.0, 2.0]]  # a stalled epoch in the first process
+    bench = {"stats": {"data": [sum(r) for r in runs]},
+             "extra_info": {"location": "epoch-median", "epoch_seconds": runs, "process_ids": [1, 2],
+                            "rounds_per_process": [1, 1]}}
+    np.testing.assert_allclose(process_logs(bench), np.log([4.0, 8.0]))
