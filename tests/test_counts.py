@@ -129,9 +129,8 @@ def test_without_valgrind_counts_are_a_one_line_error_naming_the_package(tmp_pat
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "bench/", "--benchmark-only", "--counts",
                            "--impl", "numpy-tuned", "--batch-sizes", "500", "--phases", "forward", "--quick",
                            "--results-dir", str(tmp_path), "-q"], capture_output=True, text=True, cwd=ROOT, env=env)
-    assert done.returncode == 4
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if "error:" in line]
-    assert lines == [f"mlp-bench: error: {callgrind.MISSING}"] or lines[-1].endswith(callgrind.MISSING)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert any(f"mlp-bench: error: {callgrind.MISSING}" in line for line in (done.stdout + done.stderr).splitlines())
 
 
 @pytest.mark.skipif(not RUN_VALGRIND, reason="the Valgrind measurement runs in CI (CI=true) or with "
