@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from bench import options
+from bench.counts.verdicts import THRESHOLD as COUNTS_THRESHOLD
+from bench.counts.verdicts import compare_counts, counts_gate, counts_records, render_counts
 from bench.results import (
     KEY,
     case_data,
@@ -52,6 +54,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                      help="changes smaller than this are 'same' (default 5%%)")
     cmp.add_argument("--fail-above", metavar="PCT", type=options.percent,
                      help="exit 1 when a case is 'slower' by more than this, e.g. 10%%")
+    cmp.add_argument("--counts-threshold", metavar="PCT", type=options.positive_percent, default=COUNTS_THRESHOLD,
+                     help="where both runs have counts (--counts): changes of a count smaller than this are 'same' "
+                          f"(default {COUNTS_THRESHOLD:.0%}; docs/counts.md)")
     cmp.add_argument("--fail-on-unresolved", action="store_true",
                      help="exit 1 when any case is 'cannot resolve' (with or without --fail-above)")
     cmp.add_argument("--only-changed", action="store_true", help="show only the cases called slower or faster")
@@ -356,14 +361,18 @@ def run_compare(args: argparse.Namespace) -> int:
     if (table["processes_a"] == 1).all() or (table["processes_b"] == 1).all():
         notes.append("NOTE: one run was measured in a single process: its between-process spread is borrowed "
                      "from the other run, or unknown")
+    counts, counts_reason = compare_counts(doc_a, doc_b, args.counts_threshold)
     machine_readable = args.json or args.csv
     if args.json:
-        print(to_json(comparison_records(shown, args.threshold, paths) | {"warnings": notes}))
+        print(to_json(comparison_records(shown, args.threshold, paths) | {"warnings": notes}
+                      | ({"counts": counts_records(counts), "counts_note": counts_reason} if not counts.empty else {})))
     elif args.csv:
         print(pd.DataFrame(comparison_records(shown, args.threshold, paths)["cases"]).to_csv(index=False), end="")
     else:
         print(f"A: {paths[0]}\nB: {paths[1]}\n")
         print(render_comparison(table, args.alpha, args.threshold, args.time_unit, args.wide, shown))
+        if not counts.empty:
+            print("\n" + render_counts(counts, counts_reason, args.counts_threshold))
     say = (lambda line: print(line, file=sys.stderr)) if machine_readable else print
     for note in notes:
         say(wrap(note))
@@ -372,7 +381,11 @@ def run_compare(args: argparse.Namespace) -> int:
 
         html.write_comparison_page(args.html, table, shown, paths, notes, args.threshold)
         say(f"page: {args.html}")
-    return _gate(table, args, say)
+    failed = _gate(table, args, say)
+    more = counts_gate(counts, args.fail_above) if args.fail_above is not None else []
+    if more:
+        say(f"FAILED: {len(more)} case(s) with counts above {args.fail_above:.0%} more work: {', '.join(more)}")
+    return 1 if more else failed
 
 
 def run_table(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from bench import pytest_benchmark_adapter as adapter
+from bench.counts.session import COUNTS, counts_of_session
+from bench.counts.session import attach as attach_counts
 from bench.environment import blas_threads, current_blas_threads, machine_facts, machine_record
 from bench.harness import Bench
 from bench.runs import new_run_dir, write_json
@@ -199,6 +201,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
             "baseline": settings.baseline.record() if settings.baseline is not None else None}
     config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
     write(f"mlp-bench: run folder {config.mlpbench_run_dir} (marked incomplete until the run ends)")
+    if COUNTS.read(config):  # counts under Valgrind, before any timing (bench/counts/session.py)
+        config.mlpbench_counts = _measure_counts(session, settings, write)
     if settings.spawns_workers:
         runner = ProcessRunner(settings, config, config.mlpbench_run_dir, write, threads=threads)
         config.mlpbench_runner = runner
@@ -292,6 +296,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         doc["mlp_bench_cpus"] = runner.cpus
         if runner.sequential is not None:
             doc["mlp_bench_sequential"] = runner.sequential
+    if getattr(config, "mlpbench_counts", None) is not None:  # counts beside each case's timings
+        attach_counts(doc, config.mlpbench_counts)
     if complete:
         _measure_roofline(doc, settings, terminalreporter)
     from bench.results import save_run  # the controller's: a worker never imports pandas or scipy
@@ -339,6 +345,14 @@ def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: Bench
             continue
         result.dump(run_dir / f"{cls.name}-{settings.line_profile.replace(':', '')}.lprof")
         terminalreporter.write_line(render(result))
+
+
+def _measure_counts(session: pytest.Session, settings: BenchSettings, write: Any) -> dict:
+    """--counts: the selected cases' counts in one Valgrind process; a bad setup stops the run in one line."""
+    try:
+        return counts_of_session(session.items, settings, session.config.mlpbench_run_dir, write)
+    except MLPBenchError as err:
+        pytest.exit(f"mlp-bench: error: {err}", returncode=4)
 
 
 def _measure_roofline(doc: dict, settings: BenchSettings, terminalreporter: Any) -> None:

@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 from bench.change import base_label, change_over_base, render_change
+from bench.counts.views import COLUMNS as COUNT_COLUMNS
+from bench.counts.views import columns_of as counts_columns
+from bench.counts.views import counts_table
 from bench.noise import noise_flags
 from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
 from bench.stats import Case, Covariate, PairedPool, Pool, compare_cases, level_interval
@@ -41,6 +44,7 @@ COLUMNS = ["impl", "workload", "layers", "phase", "batch_size", "dtype", "thread
            "processes", "rounds", "min_s", "median_s", "process_median_s", "process_spread", "mean_s", "iqr_s",
            "stddev_s", "samples_per_s", "train_accuracy", "test_accuracy", "first_call_s", "first_epoch_s", "epochs",
            "lr", "jit_compile", "peak_step_mb", "peak_run_mb", "mem_method", "stalls", "flags", "name"]
+COLUMNS += COUNT_COLUMNS  # counts under Valgrind, where the run has them (bench/counts/)
 
 
 def raw_samples(bench: dict[str, Any]) -> list[float]:
@@ -139,7 +143,7 @@ def tidy_frame(doc: dict[str, Any]) -> pd.DataFrame:
                      "process_spread": float(np.std(logs, ddof=1)) if len(logs) > 1 else None,
                      "peak_step_mb": info.get("peak_step_mb"), "peak_run_mb": info.get("peak_run_mb"),
                      "mem_method": info.get("mem_method") or ("rss-high-water" if "peak_rss_mb" in info else None),
-                     "stalls": stalls, "flags": flags})
+                     "stalls": stalls, "flags": flags, **counts_columns(info)})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["backend"] = frame["backend"].fillna("")
     frame["layers"] = [model_of(w, layers) for w, layers in zip(frame["workload"], frame["layers"], strict=True)]
@@ -414,6 +418,8 @@ def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: s
                        f"shared their workers (resolved: the interval excludes 1 and the gap exceeds {THRESHOLD:.0%})"),
                   markdown(fastest, wide=wide, keep=["phase", "batch"]), ""]
     parts += [memory_table(frame), ""] if frame["peak_step_mb"].notna().any() else []
+    counts = counts_table(frame)
+    parts += [counts, ""] if counts else []
     parts += [wrap(w) for w in warnings_for(frame, doc)]
     if doc.get("mlp_bench_roofline"):
         from bench.roofline import machine_from_json, render_roofline, roofline_table

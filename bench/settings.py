@@ -18,6 +18,7 @@ import pytest
 
 from bench import options
 from bench.baseline import Baseline
+from bench.counts.session import COUNTS
 from bench.options import Option
 from impl.config import SEED_LAYERS, layer_text
 from impl.contract import PHASES, Trainer
@@ -112,7 +113,7 @@ OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPO
                          WORKER_TIMEOUT,
                          PHASES_OPTION, BACKENDS, THREADS, LAYERS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
                          QUICK_OPTION, FULL, NO_PIN, NO_PAIR, NO_YARDSTICK, NO_ROOFLINE, UNTIL_RESOLVED, BUDGET,
-                         AGAINST, BASELINE_OPTION, GRAIN]
+                         AGAINST, BASELINE_OPTION, GRAIN, COUNTS]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
 INI_KEYS = {o.ini: f"default of {o.flag}" for o in OPTIONS if o.ini}
 
