@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,8 @@ from impl.config import TrainConfig, layer_text
 from impl.contract import Trainer
 from impl.data import Dataset
 from impl.workloads import get_workload
+
+LAYOUT_PADDING_BYTES = 4 << 20  # up to 4 MiB before each rotated trainer: past a 2 MiB huge page's alignment
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Bench:
     rotation_sets: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
     window_s: float = 0.25  # a window's time per implementation (pytest-benchmark's max_time)
     _rotated: dict[tuple, Any] = field(default_factory=dict)  # (phase, B, window) -> that window's calls
+    _padding: list[np.ndarray] = field(default_factory=list)  # kept alive: they shift the trainers' layout
 
     def start_case(self) -> None:
         """Read the noise counters and, measuring alone, time the yardstick right before a case's rounds
@@ -121,11 +125,26 @@ class Bench:
         measured, shared = self._rotated[key]
         return measured[impl], shared
 
+    def _build_shuffled(self, names: tuple[str, ...], batch_size: int) -> None:
+        """Build the trainers not yet built in an order, and after a padding allocation, drawn for this process:
+        every worker makes the same allocations in the same order, so two identical implementations would get
+        the same memory layout, and any advantage it gives one of them, in every process (a systematic bias the
+        processes cannot average away; Mytkowicz et al. 2009). Drawn per process, it becomes spread instead."""
+        from impl.registry import get_implementation
+
+        rng = random.Random(f"{self.settings.seed}-{self.process}-layout-{batch_size}")
+        for name in rng.sample(list(names), len(names)):
+            cls = get_implementation(name, require_available=False)
+            if (cls.name, batch_size) not in self._trainers:
+                self._padding.append(np.empty(rng.randrange(1, LAYOUT_PADDING_BYTES), dtype=np.uint8))
+                self.live_trainer(cls, batch_size)
+
     def _rotate(self, phase: str, batch_size: int, window: int) -> tuple[dict[str, Any], dict[str, Any]]:
         from bench.rotation import Grain, Member, alternate_epochs, rotate
         from impl.registry import get_implementation
 
         names = self.rotation_sets[(phase, batch_size)]
+        self._build_shuffled(names, batch_size)
         trainers = {n: self.live_trainer(get_implementation(n, require_available=False), batch_size) for n in names}
         seed = f"{self.settings.seed}-{self.process}-{phase}-{batch_size}-{window}"
         grain = Grain.parse(self.settings.grain)
