@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from bench.noise import noise_flags
-from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
+from bench.runs import RUN_FILE, atomic_write_text, brief_error, read_run, update_run_record, write_json
+from bench.schema import BenchmarkDocument, check
 from bench.stats import Case, Covariate, PairedPool, Pool, compare_cases, level_interval
 from bench.tables import SYMBOL, in_unit, markdown, pick_unit, wrap
 from bench.windows import split, window_log
@@ -52,10 +53,13 @@ def damage_of(bench: dict[str, Any]) -> str:
     data = raw_samples(bench)
     if not data:
         return "no times recorded"
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in data):
-        return "times that are not numbers"
-    if not all(np.isfinite(data)):
+    try:
+        values = np.array(data, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return "times that are not finite numbers"
+    if not np.all(np.isfinite(values)):
         return "NaN or infinite times"
+    data = values.tolist()
     if min(data) <= 0:
         return "zero or negative times"
     if max(data) > ABSURD_S:
@@ -611,21 +615,35 @@ def load_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     try:
         text = gzip.decompress(file.read_bytes()).decode() if file.suffix == ".gz" else file.read_text()
         doc = json.loads(text)
-        if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-            raise MLPBenchError(f"{file}: not a pytest-benchmark JSON (no list of benchmarks)")
-        if doc["benchmarks"] and not any(b.get("extra_info", {}).get("impl") for b in doc["benchmarks"]):
-            raise MLPBenchError(f"{file}: holds no mlp-bench benchmarks (no extra_info.impl: not written by "
-                                "`pytest bench/`)")
-        frame = tidy_frame(doc)
     except FileNotFoundError:
         raise MLPBenchError(f"{file}: missing") from None
     except IsADirectoryError:
         raise MLPBenchError(f"{file}: a folder without {RUN_FILE}, not a run") from None
-    except (json.JSONDecodeError, AttributeError, TypeError, KeyError, OSError, EOFError, UnicodeDecodeError) as err:
-        raise MLPBenchError(f"{file}: corrupt benchmark JSON ({err})") from None
+    except (json.JSONDecodeError, OSError, EOFError, UnicodeDecodeError, RecursionError, ValueError) as err:
+        raise MLPBenchError(f"{file}: corrupt benchmark JSON ({brief_error(err)})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise MLPBenchError(f"{file}: not a pytest-benchmark JSON (no list of benchmarks)")
+    if doc["benchmarks"] and not any(isinstance(b, dict) and isinstance(b.get("extra_info"), dict)
+                                     and b["extra_info"].get("impl") for b in doc["benchmarks"]):
+        raise MLPBenchError(f"{file}: holds no mlp-bench benchmarks (no extra_info.impl: not written by "
+                            "`pytest bench/`)")
+    check(BenchmarkDocument, doc, file, "benchmark JSON")
+    _check_unique(doc, file)
+    frame = tidy_frame(doc)
     if frame.empty:
         raise MLPBenchError(f"{file}: holds no benchmark results")
     return doc, frame
+
+
+def _check_unique(doc: dict[str, Any], file: Path) -> None:
+    """One result per case: two would make every table ambiguous."""
+    seen = set()
+    for bench in doc["benchmarks"]:
+        info = bench["extra_info"]
+        key = (info["impl"], info.get("backend") or "", info["workload"], info["phase"], info["batch_size"])
+        if key in seen:
+            raise MLPBenchError(f"{file}: corrupt benchmark JSON: two results for {bench['name']}")
+        seen.add(key)
 
 
 def is_complete(path: Path) -> bool:
