@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench import options
-from bench.identity import differences, identities
+from bench.identity import describe, differences, identities
 from bench.results import (
     KEY,
     case_data,
@@ -156,36 +156,35 @@ NOT_COMPARABLE, ONLY_A, ONLY_B, DAMAGED = "not comparable", "only in A", "only i
 UNCOMPARED = (NOT_COMPARABLE, ONLY_A, ONLY_B, DAMAGED)
 
 
-def _status(key: tuple, a: Any, b: Any, ids_a: dict, ids_b: dict) -> tuple[str, str]:
-    """(status, why) of one case: "" when it is compared, else one of UNCOMPARED with what differs."""
+def _status(key: tuple, a: Any, b: Any, ids_a: dict, ids_b: dict) -> tuple[str, list[tuple[str, str, str]], str]:
+    """(status, what differs, why) of one case: status "" when it is compared, else one of UNCOMPARED."""
     if a is None:
-        return ONLY_B, ""
+        return ONLY_B, [], ""
     if b is None:
-        return ONLY_A, ""
+        return ONLY_A, [], ""
     if a.damage or b.damage:
-        return DAMAGED, "; ".join(f"{side}: {d}" for side, d in (("A", a.damage), ("B", b.damage)) if d)
+        return DAMAGED, [], "; ".join(f"{side}: {d}" for side, d in (("A", a.damage), ("B", b.damage)) if d)
     differ = differences(ids_a.get(key, {}), ids_b.get(key, {}))
-    return (NOT_COMPARABLE, ", ".join(differ)) if differ else ("", "")
+    return (NOT_COMPARABLE, differ, describe(differ)) if differ else ("", [], "")
 
 
-def _no_comparable_case(rows: list[dict[str, Any]]) -> MLPBenchError:
-    """Why two runs that share no comparable case cannot be compared, in one line."""
-    reasons = [r["note"] for r in rows if r["verdict"] == NOT_COMPARABLE]
-    if not reasons:
-        return MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload, model, "
-                             "phase, batch size, epochs, profile, threads, data, clock)")
-    first = reasons[0].split(", ")[0]
-    key, values = first.split(" ", 1)
+def _no_comparable_case(differ: list[tuple[str, str, str]], reason: str) -> MLPBenchError:
+    """Why two runs that share no comparable case cannot be compared, in one line: the first difference of the
+    first common case (none: no case in common)."""
+    if not differ:
+        return MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload and batch "
+                             "size, measured alike)")
+    key, a, b = differ[0]
     if key == "threads":
-        return MLPBenchError(f"the runs were measured with different BLAS threads ({values.replace(' vs ', ' vs ')}"
-                             "): a case's thread count is part of what it measures; rerun one side with --threads N")
+        return MLPBenchError(f"the runs were measured with different BLAS threads ({a} vs {b}): a case's thread "
+                             "count is part of what it measures; rerun one side with --threads N")
     if key == "model":
-        return MLPBenchError(f"the runs measured different models ({values}): the layer widths are part of what a "
+        return MLPBenchError(f"the runs measured different models ({a} vs {b}): the layer widths are part of what a "
                              "case measures; rerun one side with --layers")
     if key == "timer":
-        return MLPBenchError(f"the runs were timed with different clocks ({values}): CPU seconds and wall seconds "
+        return MLPBenchError(f"the runs were timed with different clocks ({a} vs {b}): CPU seconds and wall seconds "
                              "are not the same quantity; rerun one side with the other's --benchmark-timer")
-    return MLPBenchError(f"the two runs have no comparable case: every common case differs ({reasons[0]})")
+    return MLPBenchError(f"the two runs have no comparable case: every common case differs ({reason})")
 
 
 def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame, alpha: float = 0.01,
@@ -198,11 +197,13 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
     ids_a, ids_b = identities(doc_a), identities(doc_b)
     rows_a = {tuple(getattr(r, k) for k in KEY): r for r in fa.itertuples()}
     rows_b = {tuple(getattr(r, k) for k in KEY): r for r in fb.itertuples()}
-    rows, keys = [], []
+    rows, keys, first = [], [], ([], "")
     for key in [*rows_a, *(k for k in rows_b if k not in rows_a)]:
         a, b = rows_a.get(key), rows_b.get(key)
         base = a if a is not None else b
-        status, why = _status(key, a, b, ids_a, ids_b)
+        status, differ, why = _status(key, a, b, ids_a, ids_b)
+        if differ and not first[0]:
+            first = differ, why
         flags = sorted({f for r in (a, b) if r is not None for f in str(r.flags or "").split(",") if f})
         rows.append({**dict(zip(KEY, key, strict=True)), "layers": base.layers,
                      "threads": 0 if pd.isna(base.threads) else base.threads,
@@ -210,13 +211,13 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
                      "process_median_s_b": b.process_median_s if b is not None else None,
                      "processes_a": int(a.processes) if a is not None else 0,
                      "processes_b": int(b.processes) if b is not None else 0,
-                     "ratio_b_over_a": np.nan, "raw_ratio": np.nan, "b_can_resolve": None, "low": np.nan,
+                     "ratio_b_over_a": np.nan, "raw_ratio": np.nan, "b_can_resolve": False, "low": np.nan,
                      "high": np.nan, "verdict": status, "processes_needed": None, "note": why,
                      "flags": ",".join(flags)})
         if not status:
             keys.append((len(rows) - 1, key))
     if not keys:
-        raise _no_comparable_case(rows)
+        raise _no_comparable_case(*first)
     differences_ = software_differences(doc_a, doc_b)
     covariate = Covariate.fit([data_a[k] for _, k in keys] + [data_b[k] for _, k in keys],
                               allowed=not differences_,

@@ -32,11 +32,16 @@ def identity_of(bench: dict[str, Any]) -> dict[str, Any]:
     return facts
 
 
-def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """``key A vs B`` for every fact both sides recorded and that differs (a fact one side did not record
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(fact, A's, B's) for every fact both sides recorded and that differs (a fact one side did not record
     cannot be checked, and is no difference: records from before it was kept)."""
-    return [f"{key} {_text(a[key])} vs {_text(b[key])}" for key in a | b
+    return [(key, _text(a[key]), _text(b[key])) for key in a | b
             if a.get(key) is not None and b.get(key) is not None and _text(a[key]) != _text(b[key])]
+
+
+def describe(differ: list[tuple[str, str, str]]) -> str:
+    """``epochs 35 vs 1, quick False vs True``."""
+    return ", ".join(f"{key} {a} vs {b}" for key, a, b in differ)
 
 
 def _text(value: Any) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from bench import cli
 from bench.conftest import group_name
-from bench.identity import differences, identity_of
+from bench.identity import describe, differences, identity_of
 from tests.saved_runs import edited, scaled, small_doc, write_run
 
 
@@ -73,7 +73,8 @@ def test_an_implementation_s_declared_run_time_choices_are_identity(base, tmp_pa
 def test_unrecorded_facts_are_no_difference_and_recorded_ones_are():
     a = {"extra_info": {"impl": "numpy-tuned", "workload": "mlp", "threads": 1, "chunk_rows": 1024}}
     b = {"extra_info": {"impl": "numpy-tuned", "workload": "mlp", "threads": 2}, "options": {"timer": "thread_time"}}
-    assert differences(identity_of(a), identity_of(b)) == ["threads 1 vs 2", "timer perf_counter vs thread_time"]
+    differ = differences(identity_of(a), identity_of(b))
+    assert describe(differ) == "threads 1 vs 2, timer perf_counter vs thread_time"
 
 
 def test_cases_of_one_run_only_are_listed_in_every_form(base, tmp_path, capsys):
@@ -114,3 +115,24 @@ def test_the_pytest_benchmark_group_carries_the_work_s_size():
     assert group_name("numpy-tuned", "full_run", 500, epochs=35) == "mlp full_run B=500"
     assert group_name("numpy-tuned", "full_run", 500, epochs=1, quick=True) == "mlp full_run B=500 1 epochs quick"
     assert group_name("numpy-tuned", "forward", 500, epochs=1, quick=True) == "mlp forward B=500 quick"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda b: b["extra_info"].update(threads=2), "different BLAS threads (1 vs 2)"),
+    (lambda b: b["options"].update(timer="thread_time"), "different clocks (perf_counter vs thread_time)"),
+    (lambda b: b["extra_info"].update(layers="784-40-20-16-10"), "different models (784-70-30-10 vs 784-40-20-16-10)"),
+])
+def test_runs_with_no_comparable_case_name_the_difference(base, tmp_path, capsys, change, message):
+    a, b = write_run(tmp_path / "a", base), write_run(tmp_path / "b", edited(base, change))
+    code, _, err = run_cli(capsys, "compare", a, b)
+    assert code == 3 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_case_that_differs_only_where_one_side_kept_no_record_is_compared(base, tmp_path, capsys):
+    def forget(bench):
+        bench["extra_info"].pop("threads", None)
+        bench["extra_info"].pop("chunk_rows", None)
+
+    a, b = write_run(tmp_path / "a", base), write_run(tmp_path / "b", edited(base, forget))
+    code, out, _ = run_cli(capsys, "compare", a, b, "--json")
+    assert code == 0 and not [c for c in json.loads(out)["cases"] if c["verdict"] == "not comparable"]
