@@ -108,8 +108,12 @@ def resolve_run(name: str, results_dir: Path) -> Path:
     raise MLPBenchError(f"no run {name!r} (neither a folder, a JSON file nor a run id under {results_dir})")
 
 
-def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[Path]:
-    """The newest complete benchmark runs; incomplete ones are named as skipped."""
+Loaded = tuple[dict[str, Any], pd.DataFrame]
+
+
+def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[tuple[Path, Loaded]]:
+    """The newest complete benchmark runs that can be read, loaded; incomplete ones are named as skipped, and
+    a damaged one is skipped with a one-line warning, so that one bad folder does not stop the default forms."""
     if count == 0:
         return []
     every = [r for r in list_runs(results_dir, kind="benchmark", include_incomplete=True)
@@ -117,11 +121,17 @@ def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[Pa
     skipped = [r.path.name for r in every if not r.complete]
     if skipped:
         print(f"mlp-bench: skipped incomplete run(s): {', '.join(skipped)} (name one to use it)")
-    runs = [r.path for r in every if r.complete]
-    if len(runs) < count:
-        raise MLPBenchError(f"need {count} more complete benchmark run(s) under {results_dir}, found {len(runs)}; "
-                            "run `pytest bench/ --benchmark-only` first or name the runs")
-    return runs[-count:]
+    picked: list[tuple[Path, Loaded]] = []
+    for run in reversed([r for r in every if r.complete]):
+        try:
+            picked.insert(0, (run.path, load_run(run.path)))
+        except MLPBenchError as err:
+            print(f"mlp-bench: warning: skipped {run.path.name}: {err}", file=sys.stderr)
+            continue
+        if len(picked) == count:
+            return picked
+    raise MLPBenchError(f"need {count} more complete benchmark run(s) under {results_dir}, found {len(picked)}; "
+                        "run `pytest bench/ --benchmark-only` first or name the runs")
 
 
 def machine_warnings(doc_a: dict[str, Any], doc_b: dict[str, Any], fa: pd.DataFrame, fb: pd.DataFrame) -> list[str]:
@@ -379,8 +389,10 @@ def run_compare(args: argparse.Namespace) -> int:
         raise ConfigError("compare takes at most two runs")
     check_writable(args.html)
     named = [resolve_run(name, args.results_dir) for name in args.runs]
-    paths = named + _default_runs(args.results_dir, 2 - len(named), [p.resolve() for p in named])
-    (doc_a, fa), (doc_b, fb) = load_run(paths[0]), load_run(paths[1])
+    loaded = [(p, load_run(p)) for p in named]
+    loaded += _default_runs(args.results_dir, 2 - len(named), [p.resolve() for p in named])
+    paths = [p for p, _ in loaded]
+    (doc_a, fa), (doc_b, fb) = loaded[0][1], loaded[1][1]
     table = compare_frames(doc_a, fa, doc_b, fb, args.alpha, args.threshold)
     shown = select(table, args.filter, args.only_changed, args.sort)
     if args.filter is not None and shown.empty and not args.only_changed:
@@ -417,8 +429,11 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_table(args: argparse.Namespace) -> int:
     check_writable(args.html)
-    path = resolve_run(args.run_name, args.results_dir) if args.run_name else _default_runs(args.results_dir, 1, [])[0]
-    doc, frame = load_run(path)
+    if args.run_name:
+        path = resolve_run(args.run_name, args.results_dir)
+        doc, frame = load_run(path)
+    else:
+        path, (doc, frame) = _default_runs(args.results_dir, 1, [])[0]
     selected = None
     if args.filter is not None:
         pattern = args.filter
