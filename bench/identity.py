@@ -9,6 +9,7 @@ are listed as ``not comparable`` with what differs, and get no verdict and no ga
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from impl.registry import all_implementations
@@ -17,13 +18,15 @@ from impl.registry import all_implementations
 RECORDED = ("epochs", "quick", "threads", "dtype", "dataset", "data_checksum", "device")
 
 
-def identity_of(bench: dict[str, Any]) -> dict[str, Any]:
+def identity_of(bench: dict[str, Any], data_checksum: str | None = None) -> dict[str, Any]:
     """A benchmark entry's identity: recorded facts, its model, its clock, and its implementation's declared
-    run-time choices. None where a record does not say (older runs)."""
+    run-time choices; ``data_checksum``: the run's (see :func:`data_checksum`). None where a record does not say
+    (older runs)."""
     from bench.results import model_of
 
     info = bench.get("extra_info") or {}
     facts: dict[str, Any] = {key: info.get(key) for key in RECORDED}
+    facts["data_checksum"] = info.get("data_checksum") or data_checksum
     facts["model"] = model_of(info.get("workload"), info.get("layers")) or None
     facts["timer"] = str((bench.get("options") or {}).get("timer", "perf_counter"))
     cls = all_implementations().get(str(info.get("impl")))
@@ -50,10 +53,22 @@ def _text(value: Any) -> str:
 
 def identities(doc: dict[str, Any]) -> dict[tuple, dict[str, Any]]:
     """Every case's identity, keyed like results.case_data (impl, backend, workload, phase, batch size)."""
-    out = {}
+    out, data = {}, data_checksum(doc)
     for bench in doc.get("benchmarks", []):
         info = bench.get("extra_info") or {}
         key = (info.get("impl"), info.get("backend") or "", info.get("workload"), info.get("phase"),
                info.get("batch_size"))
-        out[key] = identity_of(bench)
+        out[key] = identity_of(bench, data)
     return out
+
+
+def data_checksum(doc: dict[str, Any]) -> str | None:
+    """One short digest of the checksums of the data files a run read (None where it recorded none): two runs
+    on different files measured different work."""
+    from bench.results import data_record
+
+    sums = (data_record(doc) or {}).get("checksums") or {}
+    if not sums:
+        return None
+    joined = ";".join(f"{name}={digest}" for name, digest in sorted(sums.items()))
+    return hashlib.sha256(joined.encode()).hexdigest()[:12]

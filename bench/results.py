@@ -71,6 +71,21 @@ def damage_of(bench: dict[str, Any]) -> str:
     return ""
 
 
+#: the flag of every case of a run whose MNIST files are not the official ones
+OTHER_DATA = "other-data"
+
+
+def data_record(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """What the run recorded of its data (impl.data.provenance): source, checksums, genuine; None before."""
+    return ((doc.get("machine_info") or {}).get("mlp_bench") or {}).get("data")
+
+
+def other_data(doc: dict[str, Any]) -> bool:
+    """Whether the run's MNIST files are known not to be the official ones (their checksums differ)."""
+    record = data_record(doc)
+    return bool(record) and record.get("kind") == "real" and record.get("genuine") is False
+
+
 def measured(frame: pd.DataFrame) -> pd.DataFrame:
     """The cases whose times can be used (damaged ones left out of every statistic)."""
     return frame[frame["damage"].fillna("") == ""] if "damage" in frame else frame
@@ -150,11 +165,14 @@ def case_flags(bench: dict[str, Any]) -> tuple[int, str]:
 
 def tidy_frame(doc: dict[str, Any]) -> pd.DataFrame:
     rows = []
+    unofficial = other_data(doc)
     for bench in doc.get("benchmarks", []):
         info, stats = bench.get("extra_info", {}), bench.get("stats", {})
         damage = damage_of(bench)
         logs = np.array([]) if damage else process_logs(bench)
         stalls, flags = (0, "") if damage else case_flags(bench)
+        if unofficial and not damage and info.get("dataset") == "real":
+            flags = ",".join(filter(None, [flags, OTHER_DATA]))
         rows.append({**{k: info.get(k) for k in COLUMNS}, "rounds": stats.get("rounds"), "min_s": stats.get("min"),
                      "median_s": stats.get("median"), "mean_s": stats.get("mean"), "iqr_s": stats.get("iqr"),
                      "stddev_s": stats.get("stddev"), "name": bench.get("name"), "processes": len(logs),
@@ -500,6 +518,10 @@ def warnings_for(frame: pd.DataFrame, doc: dict[str, Any]) -> list[str]:
     if (frame["processes"] == 1).all():
         notes.append("one process per case: no between-process spread, so no intervals and no verdicts; "
                      "use --processes 2 or more to resolve differences")
+    if other_data(doc):
+        sums = ", ".join(f"{name} {digest[:12]}" for name, digest in (data_record(doc).get("checksums") or {}).items())
+        notes.append(f"data: the MNIST files' checksums differ from the official ones ({sums}): flagged "
+                     f"{OTHER_DATA}; accuracies and times may not compare with runs on the real MNIST")
     if (frame["dataset"] == "synthetic").any():
         notes.append("dataset: SYNTHETIC (timing only; accuracies not measured)")
     if frame["quick"].fillna(False).astype(bool).any():

@@ -98,8 +98,21 @@ class Sequential(_Open):
     max_looks: Annotated[StrictInt, Field(ge=1)]
 
 
+class DataRecord(_Open):
+    """The data a run trained on (impl.data.provenance)."""
+
+    source: StrictStr | None = None
+    kind: StrictStr | None = None
+    genuine: StrictBool | None = None
+    checksums: dict[str, StrictStr] = {}
+
+
+class MachineRecord(_Open):
+    data: DataRecord | None = None
+
+
 class MachineInfo(_Open):
-    mlp_bench: dict[str, Any] = {}
+    mlp_bench: MachineRecord = MachineRecord()
 
 
 class BenchmarkDocument(_Open):
