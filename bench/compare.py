@@ -303,7 +303,7 @@ def render_comparison(table: pd.DataFrame, alpha: float, threshold: float, unit:
     shown = table if shown is None else shown
     covariate: Covariate | None = table.attrs.get("covariate")
     alpha = table.attrs.get("alpha", alpha)
-    parts, notes, flagged, unpaired = [], [], defaultdict(list), defaultdict(list)
+    parts, notes, flagged, unpaired, noted = [], [], defaultdict(list), defaultdict(list), defaultdict(list)
     for (workload, layers, phase), group in shown.groupby(["workload", "layers", "phase"], sort=False):
         shown_unit = pick_unit([*group["process_median_s_a"], *group["process_median_s_b"]], unit)
         columns = {
@@ -326,7 +326,7 @@ def render_comparison(table: pd.DataFrame, alpha: float, threshold: float, unit:
                 if row.verdict in UNCOMPARED:
                     unpaired[(row.verdict, row.note)].append(name)
                 elif row.note:
-                    notes.append(f"{name}: {row.note}")
+                    noted[row.note].append(name)
                 for flag in filter(None, row.flags.split(",")):
                     flagged[flag].append(name)
         frame = pd.DataFrame(columns)
@@ -340,6 +340,9 @@ def render_comparison(table: pd.DataFrame, alpha: float, threshold: float, unit:
     if len(shown) < len(table):
         parts.append(f"showing {len(shown)} of {len(table)} cases")
     parts.append(wrap(_summary(table, threshold)))
+    # a note that several cases share is printed once, with its count and the cases
+    notes += [f"{names[0]}: {note}" if len(names) == 1 else f"{note} ({len(names)}): {', '.join(names)}"
+              for note, names in noted.items()]
     notes += [f"{verdict}{': ' + why if why else ''} ({len(names)}): {', '.join(names)}"
               for (verdict, why), names in unpaired.items()]
     notes += [f"flagged {flag} ({len(names)}): {', '.join(names)}" for flag, names in flagged.items()]

@@ -136,3 +136,13 @@ def test_a_case_that_differs_only_where_one_side_kept_no_record_is_compared(base
     a, b = write_run(tmp_path / "a", base), write_run(tmp_path / "b", edited(base, forget))
     code, out, _ = run_cli(capsys, "compare", a, b, "--json")
     assert code == 0 and not [c for c in json.loads(out)["cases"] if c["verdict"] == "not comparable"]
+
+
+def test_a_note_several_cases_share_is_printed_once_with_its_count(base):
+    from bench.compare import compare_frames, render_comparison
+    from bench.results import tidy_frame
+
+    table = compare_frames(base, tidy_frame(base), base, tidy_frame(base))
+    table.loc[table.index[:3], "note"] = "the same note"
+    text = render_comparison(table, 0.01, 0.05)
+    assert text.count("the same note") == 1 and "the same note (3): " in text
