@@ -240,7 +240,6 @@ def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame,
                        b_can_resolve=r.b_can_resolve, low=r.low, high=r.high, verdict=r.verdict,
                        processes_needed=r.processes_needed, note=r.note)
     merged = pd.DataFrame(rows)
-    merged["compared"] = ~merged["verdict"].isin(UNCOMPARED)
     merged.attrs["pool"] = covariate.pool
     merged.attrs["covariate"] = covariate
     merged.attrs["alpha"] = alpha

@@ -204,13 +204,14 @@ def write_comparison_page(out: Path, table: pd.DataFrame, shown: pd.DataFrame, p
     import tempfile
 
     from bench import figures
-    from bench.compare import case_id, render_comparison
-    from bench.results import interval_label, label_of
+    from bench.compare import render_comparison
+    from bench.results import case_id, interval_label, label_of
 
     alpha = table.attrs.get("alpha", 0.01)
-    rows = pd.DataFrame({"label": [case_id(label_of(r), r.batch_size, r.phase) for r in shown.itertuples()],
-                         "ratio": shown["ratio_b_over_a"], "low": shown["low"], "high": shown["high"],
-                         "verdict": shown["verdict"]})
+    drawn = shown[shown["ratio_b_over_a"].notna()]  # cases with a verdict; the others are in the tables
+    rows = pd.DataFrame({"label": [case_id(label_of(r), r.batch_size, r.phase) for r in drawn.itertuples()],
+                         "ratio": drawn["ratio_b_over_a"], "low": drawn["low"], "high": drawn["high"],
+                         "verdict": drawn["verdict"]})
     body = [f"<p class=\"meta\">A: {html.escape(str(paths[0]))}<br>B: {html.escape(str(paths[1]))}</p>",
             data_html(render_comparison(table, alpha, threshold, wide=True, shown=shown))]
     if not rows.empty:

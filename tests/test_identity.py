@@ -146,3 +146,12 @@ def test_a_note_several_cases_share_is_printed_once_with_its_count(base):
     table.loc[table.index[:3], "note"] = "the same note"
     text = render_comparison(table, 0.01, 0.05)
     assert text.count("the same note") == 1 and "the same note (3): " in text
+
+
+def test_a_comparison_page_lists_cases_of_one_run_without_drawing_them(base, tmp_path, capsys):
+    a = write_run(tmp_path / "a", base)
+    b = write_run(tmp_path / "b", {**base, "benchmarks": [x for x in base["benchmarks"]
+                                                          if x["extra_info"]["impl"] != "numpy-v2-f"]})
+    page = tmp_path / "page.html"
+    code, _, _ = run_cli(capsys, "compare", a, b, "--html", page)
+    assert code == 0 and "only in A" in page.read_text() and "data:image/png;base64," in page.read_text()
