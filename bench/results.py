@@ -48,8 +48,9 @@ ABSURD_S = 86400.0
 
 def damage_of(bench: dict[str, Any]) -> str:
     """Why a case's times cannot be used ("" when they can): missing, NaN or infinite, zero or negative,
-    absurd, or rounds that disagree with their process tags. A damaged case is listed as such and kept out
-    of every pooled quantity, so that it moves no other case's interval or verdict."""
+    absurd, rounds that disagree with their process tags, or yardstick readings that cannot be used. A damaged
+    case is listed as such and kept out of every pooled quantity, so that it moves no other case's interval or
+    verdict."""
     data = raw_samples(bench)
     if not data:
         return "no times recorded"
@@ -65,9 +66,14 @@ def damage_of(bench: dict[str, Any]) -> str:
     if max(data) > ABSURD_S:
         return f"absurd times (above {ABSURD_S:g} s)"
     try:
-        process_windows(bench)
+        processes = len(process_windows(bench))
     except (MLPBenchError, ValueError, TypeError):
         return "rounds and their process or window tags disagree"
+    yard = (bench.get("extra_info") or {}).get("yardstick_by_process")
+    if yard is not None:  # recorded but unusable: it would take the yardstick from every case of the run
+        readings = np.array([np.nan if v is None else v for v in yard], dtype=float)
+        if len(readings) != processes or not np.all(np.isfinite(readings)) or np.any(readings <= 0):
+            return "unusable yardstick readings (missing, zero, negative or one per process miscounted)"
     return ""
 
 

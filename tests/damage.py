@@ -209,7 +209,11 @@ KINDS: dict[str, tuple[Callable[[Path], None], str]] = {
     "times a 400-digit integer": (_raw_times("1" + "0" * 400), DAMAGED),
     "rounds and process tags disagree": (_victim(lambda b: b["extra_info"].update(rounds_per_process=[1, 99])),
                                          DAMAGED),
-    "yardstick zero": (_victim(lambda b: b["extra_info"].update(yardstick_by_process=[0.0, 0.0])), OK),
+    "yardstick zero": (_victim(lambda b: b["extra_info"].update(yardstick_by_process=[0.0, 0.0])), DAMAGED),
+    "yardstick readings miscounted": (_victim(lambda b: b["extra_info"].update(yardstick_by_process=[0.01])),
+                                      DAMAGED),
+    "yardstick a null reading": (_victim(lambda b: b["extra_info"].update(yardstick_by_process=[None, 0.01])),
+                                 DAMAGED),
     # the folder's other files
     "workers/ holds binary garbage": (_workers(_garbage_worker), OK),
     "a worker file is a folder": (_workers(_folder_worker), OK),

@@ -97,12 +97,14 @@ def is_victim(info: dict) -> bool:
     return info["impl"] == VICTIM and info["phase"] == "full_run" and info["batch_size"] == 500
 
 
-@pytest.mark.parametrize("bad", [float("nan"), 0.0, -1.0, 1e300, None])
+@pytest.mark.parametrize("bad", [float("nan"), 0.0, -1.0, 1e300, None, "yardstick"])
 def test_one_damaged_case_moves_no_other_case(bad):
     doc = base_doc()
     damaged = copy.deepcopy(doc)
     for bench in damaged["benchmarks"]:
-        if is_victim(bench["extra_info"]):
+        if is_victim(bench["extra_info"]) and bad == "yardstick":
+            bench["extra_info"]["yardstick_by_process"] = [0.0, 0.0]
+        elif is_victim(bench["extra_info"]):
             bench["stats"]["data"] = [bad, *bench["stats"]["data"][1:]]
     cut = without_victim(doc)
     # within a run: every other case against the fastest
