@@ -271,10 +271,10 @@ def _summary(table: pd.DataFrame, threshold: float) -> str:
     covariate: Covariate | None = table.attrs.get("covariate")
     counts = table["verdict"].value_counts()
     spread = f"{np.sqrt(pool.variance):.3f}" if pool is not None and np.isfinite(pool.variance) else "not measured"
-    others = "".join(f"; {counts[v]} {v}" for v in UNCOMPARED if counts.get(v, 0))
+    others = ", ".join(f"{counts[v]} {v}" for v in UNCOMPARED if counts.get(v, 0))
     return (f"{int(_compared(table).sum())} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_ORDER)
-            + (f" (not counted, no verdict{others})" if others else "")
             + f"; pooled between-process spread (sd of log times) {spread}, threshold {threshold:.0%}"
+            + (f"\nno verdict, not in the count: {others}" if others else "")
             + (f"\nverdicts: {covariate.reason}" if covariate is not None else "") + _between_text(table))
 
 

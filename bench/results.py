@@ -48,9 +48,9 @@ ABSURD_S = 86400.0
 
 def damage_of(bench: dict[str, Any]) -> str:
     """Why a case's times cannot be used ("" when they can): missing, NaN or infinite, zero or negative,
-    absurd, rounds that disagree with their process tags, or yardstick readings that cannot be used. A damaged
-    case is listed as such and kept out of every pooled quantity, so that it moves no other case's interval or
-    verdict."""
+    absurd, rounds that disagree with their process tags, or one yardstick reading per process with some unusable
+    (readings that do not match the processes in number are ignored, as they always were). A damaged case is
+    listed as such and kept out of every pooled quantity, so that it moves no other case's interval or verdict."""
     data = raw_samples(bench)
     if not data:
         return "no times recorded"
@@ -70,10 +70,10 @@ def damage_of(bench: dict[str, Any]) -> str:
     except (MLPBenchError, ValueError, TypeError):
         return "rounds and their process or window tags disagree"
     yard = (bench.get("extra_info") or {}).get("yardstick_by_process")
-    if yard is not None:  # recorded but unusable: it would take the yardstick from every case of the run
-        readings = np.array([np.nan if v is None else v for v in yard], dtype=float)
-        if len(readings) != processes or not np.all(np.isfinite(readings)) or np.any(readings <= 0):
-            return "unusable yardstick readings (missing, zero, negative or one per process miscounted)"
+    if yard is not None and len(yard) == processes:  # one reading a process, some unusable: it would take the
+        readings = np.array([np.nan if v is None else v for v in yard], dtype=float)  # yardstick from every case
+        if not np.all(np.isfinite(readings)) or np.any(readings <= 0):
+            return "unusable yardstick readings (missing, zero or negative)"
     return ""
 
 
