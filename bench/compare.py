@@ -24,9 +24,11 @@ import pandas as pd
 from bench import options
 from bench.counts.verdicts import THRESHOLD as COUNTS_THRESHOLD
 from bench.counts.verdicts import compare_counts, counts_gate, counts_records, render_counts
+from bench.identity import describe, differences, identities
 from bench.results import (
     KEY,
     case_data,
+    case_id,
     interval_label,
     is_complete,
     label_of,
@@ -101,11 +103,6 @@ def _regex(text: str) -> re.Pattern[str]:
         raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({err})") from None
 
 
-def case_id(label: str, batch_size: int, phase: str) -> str:
-    """A case's id as in pytest's test ids: ``numpy-tuned-B500-forward``."""
-    return f"{label}-B{batch_size}-{phase}"
-
-
 def resolve_run(name: str, results_dir: Path) -> Path:
     """A run folder, a pytest-benchmark JSON file, or a run id under ``results_dir``."""
     path = Path(name)
@@ -116,8 +113,12 @@ def resolve_run(name: str, results_dir: Path) -> Path:
     raise MLPBenchError(f"no run {name!r} (neither a folder, a JSON file nor a run id under {results_dir})")
 
 
-def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[Path]:
-    """The newest complete benchmark runs; incomplete ones are named as skipped."""
+Loaded = tuple[dict[str, Any], pd.DataFrame]
+
+
+def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[tuple[Path, Loaded]]:
+    """The newest complete benchmark runs that can be read, loaded; incomplete ones are named as skipped, and
+    a damaged one is skipped with a one-line warning, so that one bad folder does not stop the default forms."""
     if count == 0:
         return []
     every = [r for r in list_runs(results_dir, kind="benchmark", include_incomplete=True)
@@ -125,11 +126,17 @@ def _default_runs(results_dir: Path, count: int, exclude: list[Path]) -> list[Pa
     skipped = [r.path.name for r in every if not r.complete]
     if skipped:
         print(f"mlp-bench: skipped incomplete run(s): {', '.join(skipped)} (name one to use it)")
-    runs = [r.path for r in every if r.complete]
-    if len(runs) < count:
-        raise MLPBenchError(f"need {count} more complete benchmark run(s) under {results_dir}, found {len(runs)}; "
-                            "run `pytest bench/ --benchmark-only` first or name the runs")
-    return runs[-count:]
+    picked: list[tuple[Path, Loaded]] = []
+    for run in reversed([r for r in every if r.complete]):
+        try:
+            picked.insert(0, (run.path, load_run(run.path)))
+        except MLPBenchError as err:
+            print(f"mlp-bench: warning: skipped {run.path.name}: {err}", file=sys.stderr)
+            continue
+        if len(picked) == count:
+            return picked
+    raise MLPBenchError(f"need {count} more complete benchmark run(s) under {results_dir}, found {len(picked)}; "
+                        "run `pytest bench/ --benchmark-only` first or name the runs")
 
 
 def machine_warnings(doc_a: dict[str, Any], doc_b: dict[str, Any], fa: pd.DataFrame, fb: pd.DataFrame) -> list[str]:
@@ -150,12 +157,6 @@ def software_differences(doc_a: dict[str, Any], doc_b: dict[str, Any]) -> list[s
     return [k for k in ("BLAS", "versions", "variables", "CPU model") if fa[k] != fb[k]]
 
 
-def timer_of(doc: dict[str, Any]) -> str:
-    """The clock a run was timed with (pytest-benchmark's ``--benchmark-timer``, kept with every benchmark)."""
-    timers = {str(b.get("options", {}).get("timer", "perf_counter")) for b in doc.get("benchmarks", [])}
-    return ", ".join(sorted(timers)) or "perf_counter"
-
-
 def run_facts(doc: dict[str, Any]) -> dict[str, Any]:
     """What a run recorded of its machine and software, in the form the warnings compare."""
     info = doc.get("machine_info", {}).get("mlp_bench", {})
@@ -165,74 +166,109 @@ def run_facts(doc: dict[str, Any]) -> dict[str, Any]:
             "versions": info.get("versions"), "variables": info.get("env")}
 
 
+#: what a row of a comparison is when it has no verdict
+NOT_COMPARABLE, ONLY_A, ONLY_B, DAMAGED = "not comparable", "only in A", "only in B", "damaged"
+UNCOMPARED = (NOT_COMPARABLE, ONLY_A, ONLY_B, DAMAGED)
+
+
+def _status(key: tuple, a: Any, b: Any, ids_a: dict, ids_b: dict) -> tuple[str, list[tuple[str, str, str]], str]:
+    """(status, what differs, why) of one case: status "" when it is compared, else one of UNCOMPARED."""
+    if a is None:
+        return ONLY_B, [], ""
+    if b is None:
+        return ONLY_A, [], ""
+    if a.damage or b.damage:
+        return DAMAGED, [], "; ".join(f"{side}: {d}" for side, d in (("A", a.damage), ("B", b.damage)) if d)
+    differ = differences(ids_a.get(key, {}), ids_b.get(key, {}))
+    return (NOT_COMPARABLE, differ, describe(differ)) if differ else ("", [], "")
+
+
+def _no_comparable_case(differ: list[tuple[str, str, str]], reason: str) -> MLPBenchError:
+    """Why two runs that share no comparable case cannot be compared, in one line: the first difference of the
+    first common case (none: no case in common)."""
+    if not differ:
+        return MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload and batch "
+                             "size, measured alike)")
+    key, a, b = differ[0]
+    if key == "threads":
+        return MLPBenchError(f"the runs were measured with different BLAS threads ({a} vs {b}): a case's thread "
+                             "count is part of what it measures; rerun one side with --threads N")
+    if key == "model":
+        return MLPBenchError(f"the runs measured different models ({a} vs {b}): the layer widths are part of what a "
+                             "case measures; rerun one side with --layers")
+    if key == "timer":
+        return MLPBenchError(f"the runs were timed with different clocks ({a} vs {b}): CPU seconds and wall seconds "
+                             "are not the same quantity; rerun one side with the other's --benchmark-timer")
+    return MLPBenchError(f"the two runs have no comparable case: every common case differs ({reason})")
+
+
 def compare_frames(doc_a: dict, fa: pd.DataFrame, doc_b: dict, fb: pd.DataFrame, alpha: float = 0.01,
                    threshold: float = 0.05) -> pd.DataFrame:
-    """One row per case common to both runs (the BLAS threads part of a case's identity): ratio B/A, interval,
-    verdict, processes, what would resolve it."""
+    """One row per case of either run: for a case both measured alike (bench/identity.py), the ratio B/A, its
+    interval, verdict, processes and what would resolve it; every other case is listed with no verdict as
+    ``not comparable`` (with what differs), ``only in A``, ``only in B`` or ``damaged``. Only compared cases
+    enter the pooled quantities."""
     data_a, data_b = case_data(doc_a), case_data(doc_b)
-    identity = KEY + ["threads", "layers"]
-    keep = identity + ["process_median_s", "processes", "flags"]
-    fa, fb = fa.assign(threads=fa["threads"].fillna(0)), fb.assign(threads=fb["threads"].fillna(0))
-    merged = fa[keep].merge(fb[keep], on=identity, suffixes=("_a", "_b"))
-    if merged.empty:
-        if not fa[KEY + ["layers"]].merge(fb[KEY + ["layers"]], on=KEY + ["layers"]).empty:
-            raise MLPBenchError(f"the runs were measured with different BLAS threads ({_threads(fa)} vs "
-                                f"{_threads(fb)}): a case's thread count is part of what it measures; rerun one "
-                                "side with --threads N")
-        if not fa[KEY].merge(fb[KEY], on=KEY).empty:
-            raise MLPBenchError(f"the runs measured different models ({_models(fa)} vs {_models(fb)}): the layer "
-                                "widths are part of what a case measures; rerun one side with --layers")
-        raise MLPBenchError("the two runs have no benchmark in common (same impl, backend, workload, model, phase, "
-                            "batch size and BLAS threads)")
-    clocks = timer_of(doc_a), timer_of(doc_b)
-    if clocks[0] != clocks[1]:
-        raise MLPBenchError(f"the runs were timed with different clocks ({clocks[0]} vs {clocks[1]}): CPU seconds "
-                            "and wall seconds are not the same quantity; rerun one side with the other's "
-                            "--benchmark-timer")
-    keys = [tuple(row[k] for k in KEY) for _, row in merged.iterrows()]
-    differences = software_differences(doc_a, doc_b)
-    covariate = Covariate.fit([data_a[k] for k in keys] + [data_b[k] for k in keys], allowed=not differences,
-                              why_not=f"raw: the runs differ in {', '.join(differences)}, which can move the "
+    ids_a, ids_b = identities(doc_a), identities(doc_b)
+    rows_a = {tuple(getattr(r, k) for k in KEY): r for r in fa.itertuples()}
+    rows_b = {tuple(getattr(r, k) for k in KEY): r for r in fb.itertuples()}
+    rows, keys, first = [], [], ([], "")
+    for key in [*rows_a, *(k for k in rows_b if k not in rows_a)]:
+        a, b = rows_a.get(key), rows_b.get(key)
+        base = a if a is not None else b
+        status, differ, why = _status(key, a, b, ids_a, ids_b)
+        if differ and not first[0]:
+            first = differ, why
+        flags = sorted({f for r in (a, b) if r is not None for f in str(r.flags or "").split(",") if f})
+        rows.append({**dict(zip(KEY, key, strict=True)), "layers": base.layers,
+                     "threads": 0 if pd.isna(base.threads) else base.threads,
+                     "process_median_s_a": a.process_median_s if a is not None else None,
+                     "process_median_s_b": b.process_median_s if b is not None else None,
+                     "processes_a": int(a.processes) if a is not None else 0,
+                     "processes_b": int(b.processes) if b is not None else 0,
+                     "ratio_b_over_a": np.nan, "raw_ratio": np.nan, "b_can_resolve": False, "low": np.nan,
+                     "high": np.nan, "verdict": status, "processes_needed": None, "note": why,
+                     "flags": ",".join(flags)})
+        if not status:
+            keys.append((len(rows) - 1, key))
+    if not keys:
+        raise _no_comparable_case(*first)
+    differences_ = software_differences(doc_a, doc_b)
+    covariate = Covariate.fit([data_a[k] for _, k in keys] + [data_b[k] for _, k in keys],
+                              allowed=not differences_,
+                              why_not=f"raw: the runs differ in {', '.join(differences_)}, which can move the "
                                       "yardstick itself")
     alpha = min(run_alpha(doc_a, alpha), run_alpha(doc_b, alpha))
-    results, between = compare_runs([(data_a[k], data_b[k]) for k in keys], covariate, alpha, threshold)
-    merged["ratio_b_over_a"] = [r.ratio for r in results]
-    merged["raw_ratio"] = [r.raw_ratio if r.raw_ratio is not None else r.ratio for r in results]
-    merged["b_can_resolve"] = [r.b_can_resolve for r in results]
-    merged["low"] = [r.low for r in results]
-    merged["high"] = [r.high for r in results]
-    merged["verdict"] = [r.verdict for r in results]
-    merged["processes_needed"] = [r.processes_needed for r in results]
-    merged["note"] = [r.note for r in results]
-    merged["flags"] = [",".join(sorted({f for flags in (fa_, fb_) for f in flags.split(",") if f})) for fa_, fb_ in
-                       zip(merged["flags_a"].fillna(""), merged["flags_b"].fillna(""), strict=True)]
+    results, between = compare_runs([(data_a[k], data_b[k]) for _, k in keys], covariate, alpha, threshold)
+    for (i, _), r in zip(keys, results, strict=True):
+        rows[i].update(ratio_b_over_a=r.ratio, raw_ratio=r.raw_ratio if r.raw_ratio is not None else r.ratio,
+                       b_can_resolve=r.b_can_resolve, low=r.low, high=r.high, verdict=r.verdict,
+                       processes_needed=r.processes_needed, note=r.note)
+    merged = pd.DataFrame(rows)
     merged.attrs["pool"] = covariate.pool
     merged.attrs["covariate"] = covariate
     merged.attrs["alpha"] = alpha
     merged.attrs["between_runs"] = between
-    return merged.drop(columns=["flags_a", "flags_b"])
+    return merged
 
 
 def _between_text(table: pd.DataFrame) -> str:
     between = table.attrs.get("between_runs")
     if between is None:
         return ""
-    if len(table) < MIN_CASES_BETWEEN_RUNS:
+    if int(_compared(table).sum()) < MIN_CASES_BETWEEN_RUNS:
         return (f"; between-run component not estimated (fewer than {MIN_CASES_BETWEEN_RUNS} cases): "
                 "intervals hold within a run's conditions only")
     return f"; between-run component (sd of log times, in every interval) {np.sqrt(between):.3f}"
 
 
-def _models(frame: pd.DataFrame) -> str:
-    return ",".join(sorted({m for m in frame["layers"] if m}))
-
-
-def _threads(frame: pd.DataFrame) -> str:
-    return ",".join(str(int(t)) if t else "unknown" for t in sorted(set(frame["threads"])))
-
-
 def _to_resolve(needed: Any) -> str:
     return f"~{int(needed)} a side" if needed is not None and not pd.isna(needed) else ""
+
+
+def _compared(table: pd.DataFrame) -> pd.Series:
+    """Which rows carry a verdict (both runs measured the case alike, and neither's times are damaged)."""
+    return ~table["verdict"].isin(UNCOMPARED)
 
 
 def _summary(table: pd.DataFrame, threshold: float) -> str:
@@ -240,8 +276,10 @@ def _summary(table: pd.DataFrame, threshold: float) -> str:
     covariate: Covariate | None = table.attrs.get("covariate")
     counts = table["verdict"].value_counts()
     spread = f"{np.sqrt(pool.variance):.3f}" if pool is not None and np.isfinite(pool.variance) else "not measured"
-    return (f"{len(table)} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_ORDER)
+    others = ", ".join(f"{counts[v]} {v}" for v in UNCOMPARED if counts.get(v, 0))
+    return (f"{int(_compared(table).sum())} cases: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_ORDER)
             + f"; pooled between-process spread (sd of log times) {spread}, threshold {threshold:.0%}"
+            + (f"\nno verdict, not in the count: {others}" if others else "")
             + (f"\nverdicts: {covariate.reason}" if covariate is not None else "") + _between_text(table))
 
 
@@ -256,7 +294,8 @@ def select(table: pd.DataFrame, pattern: re.Pattern[str] | None = None, only_cha
     if sort == "ratio":
         shown = shown.sort_values("ratio_b_over_a", ascending=False, kind="stable")
     elif sort == "verdict":
-        shown = shown.sort_values("verdict", key=lambda v: v.map(VERDICT_ORDER), kind="stable")
+        shown = shown.sort_values("verdict", key=lambda v: v.map(VERDICT_ORDER).fillna(len(VERDICT_ORDER)),
+                                  kind="stable")
     shown.attrs = table.attrs
     return shown
 
@@ -268,27 +307,30 @@ def render_comparison(table: pd.DataFrame, alpha: float, threshold: float, unit:
     shown = table if shown is None else shown
     covariate: Covariate | None = table.attrs.get("covariate")
     alpha = table.attrs.get("alpha", alpha)
-    parts, notes, flagged = [], [], defaultdict(list)
+    parts, notes, flagged, unpaired, noted = [], [], defaultdict(list), defaultdict(list), defaultdict(list)
     for (workload, layers, phase), group in shown.groupby(["workload", "layers", "phase"], sort=False):
         shown_unit = pick_unit([*group["process_median_s_a"], *group["process_median_s_b"]], unit)
         columns = {
             "impl": [label_of(r) for r in group.itertuples()], "batch": group["batch_size"],
             f"A ({SYMBOL[shown_unit]})": [in_unit(v, shown_unit) for v in group["process_median_s_a"]],
             f"B ({SYMBOL[shown_unit]})": [in_unit(v, shown_unit) for v in group["process_median_s_b"]],
-            "B/A": group["ratio_b_over_a"].map("{:.3f}".format),
-            **({"raw B/A": group["raw_ratio"].map("{:.3f}".format)} if wide and covariate is not None
+            "B/A": group["ratio_b_over_a"].map(_ratio),
+            **({"raw B/A": group["raw_ratio"].map(_ratio)} if wide and covariate is not None
                and covariate.used else {}),
-            interval_label(alpha): [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "n/a"
-                                    for lo, hi in zip(group["low"], group["high"], strict=True)],
-            "processes": [f"{a}+{b}" for a, b in zip(group["processes_a"], group["processes_b"], strict=True)],
+            interval_label(alpha): [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "" if v in UNCOMPARED else "n/a"
+                                    for lo, hi, v in zip(group["low"], group["high"], group["verdict"], strict=True)],
+            "processes": [f"{a or '-'}+{b or '-'}" for a, b in zip(group["processes_a"], group["processes_b"],
+                                                                   strict=True)],
             "verdict": group["verdict"], "to resolve": group["processes_needed"].map(_to_resolve)}
         if wide:
             columns |= {"flags": group["flags"], "note": group["note"]}
         else:
             for row in group.itertuples():
                 name = case_id(label_of(row), row.batch_size, row.phase)
-                if row.note:
-                    notes.append(f"{name}: {row.note}")
+                if row.verdict in UNCOMPARED:
+                    unpaired[(row.verdict, row.note)].append(name)
+                elif row.note:
+                    noted[row.note].append(name)
                 for flag in filter(None, row.flags.split(",")):
                     flagged[flag].append(name)
         frame = pd.DataFrame(columns)
@@ -302,10 +344,19 @@ def render_comparison(table: pd.DataFrame, alpha: float, threshold: float, unit:
     if len(shown) < len(table):
         parts.append(f"showing {len(shown)} of {len(table)} cases")
     parts.append(wrap(_summary(table, threshold)))
+    # a note that several cases share is printed once, with its count and the cases
+    notes += [f"{names[0]}: {note}" if len(names) == 1 else f"{note} ({len(names)}): {', '.join(names)}"
+              for note, names in noted.items()]
+    notes += [f"{verdict}{': ' + why if why else ''} ({len(names)}): {', '.join(names)}"
+              for (verdict, why), names in unpaired.items()]
     notes += [f"flagged {flag} ({len(names)}): {', '.join(names)}" for flag, names in flagged.items()]
     if notes:
         parts += ["notes (--wide: as columns):", *(wrap(f"- {n}") for n in notes)]
     return "\n".join(parts)
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.3f}" if pd.notna(value) else ""
 
 
 def comparison_records(table: pd.DataFrame, threshold: float, paths: list[Path]) -> dict[str, Any]:
@@ -345,8 +396,10 @@ def run_compare(args: argparse.Namespace) -> int:
         raise ConfigError("compare takes at most two runs")
     check_writable(args.html)
     named = [resolve_run(name, args.results_dir) for name in args.runs]
-    paths = named + _default_runs(args.results_dir, 2 - len(named), [p.resolve() for p in named])
-    (doc_a, fa), (doc_b, fb) = load_run(paths[0]), load_run(paths[1])
+    loaded = [(p, load_run(p)) for p in named]
+    loaded += _default_runs(args.results_dir, 2 - len(named), [p.resolve() for p in named])
+    paths = [p for p, _ in loaded]
+    (doc_a, fa), (doc_b, fb) = loaded[0][1], loaded[1][1]
     table = compare_frames(doc_a, fa, doc_b, fb, args.alpha, args.threshold)
     shown = select(table, args.filter, args.only_changed, args.sort)
     if args.filter is not None and shown.empty and not args.only_changed:
@@ -358,7 +411,8 @@ def run_compare(args: argparse.Namespace) -> int:
               for p in paths if not is_complete(p)]
     notes += [f"NOTE: {p} is a plain pytest-benchmark JSON: one process per case unless its rounds are tagged"
               for p in paths if p.is_file()]
-    if (table["processes_a"] == 1).all() or (table["processes_b"] == 1).all():
+    compared = table[_compared(table)]
+    if (compared["processes_a"] == 1).all() or (compared["processes_b"] == 1).all():
         notes.append("NOTE: one run was measured in a single process: its between-process spread is borrowed "
                      "from the other run, or unknown")
     counts, counts_reason = compare_counts(doc_a, doc_b, args.counts_threshold)
@@ -390,20 +444,29 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def run_table(args: argparse.Namespace) -> int:
     check_writable(args.html)
-    path = resolve_run(args.run_name, args.results_dir) if args.run_name else _default_runs(args.results_dir, 1, [])[0]
-    doc, frame = load_run(path)
+    if args.run_name:
+        path = resolve_run(args.run_name, args.results_dir)
+        doc, frame = load_run(path)
+    else:
+        path, (doc, frame) = _default_runs(args.results_dir, 1, [])[0]
+    selected = None
     if args.filter is not None:
+        pattern = args.filter
         ids = [case_id(label_of(r), r.batch_size, r.phase) for r in frame.itertuples()]
-        frame = frame[[bool(args.filter.search(i)) for i in ids]]
-        if frame.empty:
-            raise ConfigError(f"no case matches -k {args.filter.pattern!r}")
+        if not any(pattern.search(i) for i in ids):
+            raise ConfigError(f"no case matches -k {pattern.pattern!r}")
+
+        def selected(case: str) -> bool:
+            return bool(pattern.search(case))
+    rows = frame if selected is None else frame[[selected(case_id(label_of(r), r.batch_size, r.phase))
+                                                 for r in frame.itertuples()]]
     if args.json:
-        print(to_json({"run": str(path), "cases": frame.drop(columns=["noise"]).to_dict(orient="records")}))
+        print(to_json({"run": str(path), "cases": rows.drop(columns=["noise"]).to_dict(orient="records")}))
     elif args.csv:
-        print(frame.drop(columns=["noise"]).to_csv(index=False), end="")
+        print(rows.drop(columns=["noise"]).to_csv(index=False), end="")
     else:
         print(f"run: {path}" + ("" if is_complete(path) else "  (INCOMPLETE: interrupted or failed)") + "\n")
-        print(render(frame, doc, wide=args.wide, unit=args.time_unit))
+        print(render(frame, doc, wide=args.wide, unit=args.time_unit, selected=selected))
     if args.html:
         from bench import html
 

@@ -223,13 +223,15 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
-def group_name(impl: str, phase: str, batch_size: int, layers: tuple[int, ...] = SEED_LAYERS) -> str:
+def group_name(impl: str, phase: str, batch_size: int, layers: tuple[int, ...] = SEED_LAYERS,
+               epochs: int | None = None, quick: bool = False) -> str:
     """A benchmark's pytest-benchmark group: its workload (with its model where that is not the seed's), phase
-    and batch size, so that pytest-benchmark's own tables (`pytest-benchmark compare`, `--benchmark-compare`) put
-    like with like."""
+    and batch size, and the work's size where it is not the default (a full run's epochs, the quick profile), so
+    that pytest-benchmark's own tables (`pytest-benchmark compare`, `--benchmark-compare`) put like with like."""
     workload = get_workload(get_implementation(impl, require_available=False).workload)
     model = f" {layer_text(layers)}" if workload.sized and layers != SEED_LAYERS else ""
-    return f"{workload.name}{model} {phase} B={batch_size}"
+    size = f" {epochs} epochs" if phase == "full_run" and epochs and epochs != workload.epochs else ""
+    return f"{workload.name}{model} {phase} B={batch_size}{size}{' quick' if quick else ''}"
 
 
 @pytest.fixture(autouse=True)
@@ -238,8 +240,11 @@ def _benchmark_group(request: pytest.FixtureRequest) -> None:
     names = request.fixturenames
     if "benchmark" in names and "phase" in names:
         params = request.node.callspec.params
+        settings = request.config.mlpbench_settings
+        workload = get_implementation(params["impl"], require_available=False).workload
         request.getfixturevalue("benchmark").group = group_name(params["impl"], params["phase"], params["batch_size"],
-                                                                request.config.mlpbench_settings.layers)
+                                                                settings.layers, settings.epochs.get(workload),
+                                                                settings.quick)
 
 
 @pytest.fixture(scope="session")

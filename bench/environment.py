@@ -73,8 +73,11 @@ def machine_facts() -> dict[str, Any]:
 
 
 def machine_record() -> dict[str, Any]:
-    """What a run folder records of its machine: :func:`machine_facts` plus the GPUs."""
-    return {**machine_facts(), "gpus": gpu_summary()}
+    """What a run folder records of its machine: :func:`machine_facts` plus the GPUs, and the data this process
+    loaded (its source, its files' checksums and whether they are the official MNIST's: impl.data.provenance)."""
+    from impl.data import provenance
+
+    return {**machine_facts(), "gpus": gpu_summary(), "data": provenance()}
 
 
 def gpu_summary() -> list[str]:

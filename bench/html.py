@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,7 +76,12 @@ SCRIPT = """
 })();
 """
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+#: our own documents (the report): Markdown with its images, never raw HTML, never links out
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["link", "autolink"])
+#: tables made from saved runs: their text (implementation names, flags, notes) is data, so no inline Markdown
+#: at all (no emphasis, code, link, image or entity): block structure only, every character shown as written
+_DATA_MARKDOWN = MarkdownIt("zero", {"html": False}).enable(["table", "heading", "list", "hr", "fence", "code",
+                                                             "newline"])
 
 
 def embedded(path: Path) -> str:
@@ -83,30 +89,50 @@ def embedded(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def markdown_html(text: str, base: Path | None = None) -> str:
-    """Markdown as HTML; images whose source is a file under ``base`` are embedded."""
+def _png(path: Path) -> str | None:
+    """``path`` embedded where it is a readable PNG (by its first bytes, not only its name), else None."""
+    try:
+        data = path.read_bytes() if path.is_file() else b""
+    except OSError:
+        return None
+    return "data:image/png;base64," + base64.b64encode(data).decode() if data[:8] == PNG_MAGIC else None
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_IMG = re.compile(r"<img\b[^>]*>")
+_ATTR = re.compile(r'\b(src|alt)="([^"]*)"')
+
+
+def data_html(text: str) -> str:
+    """Text made from saved runs as HTML: block structure only, everything in it escaped and shown as written."""
+    return _DATA_MARKDOWN.render(text)
+
+
+def markdown_html(text: str, base: Path | None = None, inside: Iterable[Path] = ()) -> str:
+    """Our own Markdown as HTML. An image is embedded only where its source, relative to ``base``, is a PNG file
+    inside one of the folders ``inside`` (the runs a report was made from); any other image (a URL, a file
+    elsewhere on disk) is dropped, its alt text left in its place: the page fetches nothing and shows no file
+    a saved text merely names."""
     out = _MARKDOWN.render(text)
-    if base is None:
-        return out
-    for src in set(_image_sources(out)):
-        file = (base / html.unescape(src)).resolve()
-        if file.is_file() and file.suffix.lower() == ".png":
-            out = out.replace(f'src="{src}"', f'src="{embedded(file)}"')
-    return out
+    roots = [Path(r).resolve() for r in inside]
 
+    def image(match: re.Match[str]) -> str:
+        attrs = dict(_ATTR.findall(match.group(0)))
+        src, alt = html.unescape(attrs.get("src", "")), attrs.get("alt", "")
+        if base is not None and "://" not in src and not src.startswith("data:"):
+            file = (base / src).resolve()
+            if any(file.is_relative_to(root) for root in roots) and (uri := _png(file)):
+                return f'<img src="{uri}" alt="{alt}">'
+        return f"[image: {alt}]"
 
-def _image_sources(text: str) -> Iterable[str]:
-    marker = '<img src="'
-    start = text.find(marker)
-    while start >= 0:
-        end = text.find('"', start + len(marker))
-        yield text[start + len(marker):end]
-        start = text.find(marker, end)
+    return _IMG.sub(image, out)
 
 
 def figures_html(paths: Iterable[Path]) -> str:
-    return "\n".join(f'<figure><img src="{embedded(p)}" alt="{html.escape(p.stem)}">'
-                     f"<figcaption>{html.escape(p.name)}</figcaption></figure>" for p in paths)
+    """The run folder's own figures; a name ending .png that is no readable PNG is left out."""
+    shown = [(p, uri) for p in paths if (uri := _png(p))]
+    return "\n".join(f'<figure><img src="{uri}" alt="{html.escape(p.stem)}">'
+                     f"<figcaption>{html.escape(p.name)}</figcaption></figure>" for p, uri in shown)
 
 
 def page(title: str, body: str) -> str:
@@ -159,9 +185,9 @@ def run_page(source: Path, doc: dict[str, Any], frame: pd.DataFrame) -> str:
         pngs = sorted(folder.glob("*.png"), key=lambda p: (next((i for i, k in enumerate(order) if p.stem.endswith(k)),
                                                                 len(order)), p.name))
         body += ["<h2>Figures</h2>", figures_html(pngs)]
-    body += ["<h2>Tables</h2>", markdown_html(render(frame, doc, wide=True)),
+    body += ["<h2>Tables</h2>", data_html(render(frame, doc, wide=True)),
             "<h2>Every implementation against the fastest</h2>",
-            markdown_html(verdicts.drop(columns=["impl_name"]).to_markdown(index=False, floatfmt=".4g"))
+            data_html(verdicts.drop(columns=["impl_name"]).to_markdown(index=False, floatfmt=".4g"))
             if not verdicts.empty else ""]
     body.append(machine_html(doc, record))
     return page(title, "\n".join(body))
@@ -178,15 +204,16 @@ def write_comparison_page(out: Path, table: pd.DataFrame, shown: pd.DataFrame, p
     import tempfile
 
     from bench import figures
-    from bench.compare import case_id, render_comparison
-    from bench.results import interval_label, label_of
+    from bench.compare import render_comparison
+    from bench.results import case_id, interval_label, label_of
 
     alpha = table.attrs.get("alpha", 0.01)
-    rows = pd.DataFrame({"label": [case_id(label_of(r), r.batch_size, r.phase) for r in shown.itertuples()],
-                         "ratio": shown["ratio_b_over_a"], "low": shown["low"], "high": shown["high"],
-                         "verdict": shown["verdict"]})
+    drawn = shown[shown["ratio_b_over_a"].notna()]  # cases with a verdict; the others are in the tables
+    rows = pd.DataFrame({"label": [case_id(label_of(r), r.batch_size, r.phase) for r in drawn.itertuples()],
+                         "ratio": drawn["ratio_b_over_a"], "low": drawn["low"], "high": drawn["high"],
+                         "verdict": drawn["verdict"]})
     body = [f"<p class=\"meta\">A: {html.escape(str(paths[0]))}<br>B: {html.escape(str(paths[1]))}</p>",
-            markdown_html(render_comparison(table, alpha, threshold, wide=True, shown=shown))]
+            data_html(render_comparison(table, alpha, threshold, wide=True, shown=shown))]
     if not rows.empty:
         with tempfile.TemporaryDirectory() as tmp:
             png = figures.forest_figure(rows, f"B/A per case ({interval_label(alpha)})", "B/A (time of B / time of A)",
@@ -197,7 +224,8 @@ def write_comparison_page(out: Path, table: pd.DataFrame, shown: pd.DataFrame, p
     return out
 
 
-def write_report_page(out: Path, text: str, base: Path) -> Path:
-    """``report --html``: the report's Markdown, its figures (relative to ``base``) embedded."""
-    atomic_write_text(out, page("mlp-bench report", markdown_html(text, base)))
+def write_report_page(out: Path, text: str, base: Path, runs: Iterable[Path] = ()) -> Path:
+    """``report --html``: the report's Markdown, its figures (relative to ``base``) embedded where they lie
+    inside one of the ``runs`` it was made from."""
+    atomic_write_text(out, page("mlp-bench report", markdown_html(text, base, runs)))
     return out

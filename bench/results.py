@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from bench.counts.views import COLUMNS as COUNT_COLUMNS
 from bench.counts.views import columns_of as counts_columns
 from bench.counts.views import counts_table
 from bench.noise import noise_flags
-from bench.runs import RUN_FILE, atomic_write_text, read_run, update_run_record, write_json
+from bench.runs import RUN_FILE, atomic_write_text, brief_error, read_run, update_run_record, write_json
+from bench.schema import BenchmarkDocument, check
 from bench.stats import Case, Covariate, PairedPool, Pool, compare_cases, level_interval
 from bench.tables import SYMBOL, in_unit, markdown, pick_unit, wrap
 from bench.windows import split, window_log
@@ -43,8 +45,66 @@ COLUMNS = ["impl", "workload", "layers", "phase", "batch_size", "dtype", "thread
            "quick",
            "processes", "rounds", "min_s", "median_s", "process_median_s", "process_spread", "mean_s", "iqr_s",
            "stddev_s", "samples_per_s", "train_accuracy", "test_accuracy", "first_call_s", "first_epoch_s", "epochs",
-           "lr", "jit_compile", "peak_step_mb", "peak_run_mb", "mem_method", "stalls", "flags", "name"]
+           "lr", "jit_compile", "peak_step_mb", "peak_run_mb", "mem_method", "stalls", "flags", "name", "damage"]
 COLUMNS += COUNT_COLUMNS  # counts under Valgrind, where the run has them (bench/counts/)
+#: a round longer than this (a day) is no measurement of this suite: the record is damaged
+ABSURD_S = 86400.0
+
+
+def damage_of(bench: dict[str, Any]) -> str:
+    """Why a case's times cannot be used ("" when they can): missing, NaN or infinite, zero or negative,
+    absurd, rounds that disagree with their process tags, or one yardstick reading per process with some unusable
+    (readings that do not match the processes in number are ignored, as they always were). A damaged case is
+    listed as such and kept out of every pooled quantity, so that it moves no other case's interval or verdict."""
+    data = raw_samples(bench)
+    if not data:
+        return "no times recorded"
+    try:
+        values = np.array(data, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return "times that are not finite numbers"
+    if not np.all(np.isfinite(values)):
+        return "NaN or infinite times"
+    data = values.tolist()
+    if min(data) <= 0:
+        return "zero or negative times"
+    if max(data) > ABSURD_S:
+        return f"absurd times (above {ABSURD_S:g} s)"
+    try:
+        processes = len(process_windows(bench))
+    except (MLPBenchError, ValueError, TypeError):
+        return "rounds and their process or window tags disagree"
+    yard = (bench.get("extra_info") or {}).get("yardstick_by_process")
+    if yard is not None and len(yard) == processes:  # one reading a process, some unusable: it would take the
+        readings = np.array([np.nan if v is None else v for v in yard], dtype=float)  # yardstick from every case
+        if not np.all(np.isfinite(readings)) or np.any(readings <= 0):
+            return "unusable yardstick readings (missing, zero or negative)"
+    return ""
+
+
+#: the flag of every case of a run whose MNIST files are not the official ones
+OTHER_DATA = "other-data"
+
+
+def data_record(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """What the run recorded of its data (impl.data.provenance): source, checksums, genuine; None before."""
+    return ((doc.get("machine_info") or {}).get("mlp_bench") or {}).get("data")
+
+
+def other_data(doc: dict[str, Any]) -> bool:
+    """Whether the run's MNIST files are known not to be the official ones (their checksums differ)."""
+    record = data_record(doc)
+    return bool(record) and record.get("kind") == "real" and record.get("genuine") is False
+
+
+def measured(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cases whose times can be used (damaged ones left out of every statistic)."""
+    return frame[frame["damage"].fillna("") == ""] if "damage" in frame else frame
+
+
+def case_id(label: str, batch_size: int, phase: str) -> str:
+    """A case's id as in pytest's test ids: ``numpy-tuned-B500-forward``."""
+    return f"{label}-B{batch_size}-{phase}"
 
 
 def raw_samples(bench: dict[str, Any]) -> list[float]:
@@ -132,10 +192,14 @@ def case_flags(bench: dict[str, Any]) -> tuple[int, str]:
 
 def tidy_frame(doc: dict[str, Any]) -> pd.DataFrame:
     rows = []
+    unofficial = other_data(doc)
     for bench in doc.get("benchmarks", []):
         info, stats = bench.get("extra_info", {}), bench.get("stats", {})
-        logs = process_logs(bench)
-        stalls, flags = case_flags(bench)
+        damage = damage_of(bench)
+        logs = np.array([]) if damage else process_logs(bench)
+        stalls, flags = (0, "") if damage else case_flags(bench)
+        if unofficial and not damage and info.get("dataset") == "real":
+            flags = ",".join(filter(None, [flags, OTHER_DATA]))
         rows.append({**{k: info.get(k) for k in COLUMNS}, "rounds": stats.get("rounds"), "min_s": stats.get("min"),
                      "median_s": stats.get("median"), "mean_s": stats.get("mean"), "iqr_s": stats.get("iqr"),
                      "stddev_s": stats.get("stddev"), "name": bench.get("name"), "processes": len(logs),
@@ -143,10 +207,11 @@ def tidy_frame(doc: dict[str, Any]) -> pd.DataFrame:
                      "process_spread": float(np.std(logs, ddof=1)) if len(logs) > 1 else None,
                      "peak_step_mb": info.get("peak_step_mb"), "peak_run_mb": info.get("peak_run_mb"),
                      "mem_method": info.get("mem_method") or ("rss-high-water" if "peak_rss_mb" in info else None),
-                     "stalls": stalls, "flags": flags, **counts_columns(info)})
+                     "stalls": stalls, "flags": flags, "damage": damage, **counts_columns(info)})
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["backend"] = frame["backend"].fillna("")
     frame["layers"] = [model_of(w, layers) for w, layers in zip(frame["workload"], frame["layers"], strict=True)]
+    frame["damage"] = frame["damage"].fillna("")
     frame["noise"] = frame["iqr_s"] / frame["median_s"]
     return frame.sort_values(["workload", "phase", "batch_size", "process_median_s"],
                              kind="stable").reset_index(drop=True)
@@ -170,6 +235,8 @@ def case_data(doc: dict[str, Any]) -> dict[tuple, Case]:
     out = {}
     for bench in doc.get("benchmarks", []):
         info = bench.get("extra_info", {})
+        if damage_of(bench):
+            continue  # listed as damaged; in no pool
         key = (info.get("impl"), info.get("backend") or "", info.get("workload"), info.get("phase"),
                info.get("batch_size"))
         logs = process_logs(bench)
@@ -226,6 +293,7 @@ def step_pivots(frame: pd.DataFrame, unit: str = "auto") -> dict[str, pd.DataFra
     """One table per workload and phase: implementation x batch size, time per step (geometric mean of the
     per-process medians, in one unit per table) and speed-up vs the baseline; ``!`` marks a flagged case."""
     tables = {}
+    frame = measured(frame)
     steps = _labelled(frame[frame["phase"] != "full_run"])
     for (workload, layers, phase), group in steps.groupby(["workload", "layers", "phase"], sort=False):
         cells: dict[tuple[str, int], str] = {}
@@ -293,8 +361,8 @@ def base_changes(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA,
                  threshold: float = THRESHOLD) -> pd.DataFrame:
     """A --baseline run's change over its base, per case (bench/change.py)."""
     cases, covariate = case_data(doc), run_covariate(doc)
-    return change_over_base(frame, doc, cases, covariate, run_paired_pool(cases, covariate), run_alpha(doc, alpha),
-                            threshold)
+    return change_over_base(measured(frame), doc, cases, covariate, run_paired_pool(cases, covariate),
+                            run_alpha(doc, alpha), threshold)
 
 
 def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA,
@@ -305,7 +373,7 @@ def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALP
     cases, covariate, rows = case_data(doc), run_covariate(doc), []
     paired = run_paired_pool(cases, covariate)
     alpha = run_alpha(doc, alpha)
-    for _, group in _labelled(frame).groupby(["workload", "phase", "batch_size"], sort=False):
+    for _, group in _labelled(measured(frame)).groupby(["workload", "phase", "batch_size"], sort=False):
         # ranked as the verdicts compare them: through the yardstick where the run uses it
         speed = [float(covariate.adjust(cases[_key(r)]).mean()) for r in group.itertuples()]
         group = group.assign(_speed=speed).sort_values("_speed")
@@ -349,7 +417,7 @@ def _interval(row: Any) -> str:
 def full_run_table(frame: pd.DataFrame, doc: dict[str, Any] | None = None) -> pd.DataFrame:
     """Full runs, one row per implementation and batch size, fastest first within each batch size; with the
     document, each row's ratio to the fastest carries its interval and verdict. Times in seconds."""
-    full = _labelled(frame[frame["phase"] == "full_run"])
+    full = _labelled(measured(frame)[measured(frame)["phase"] == "full_run"])
     if full.empty:
         return full
     fastest_column = f"x fastest [{interval_label(run_alpha(doc) if doc is not None else ALPHA).split()[0]}]"
@@ -399,33 +467,59 @@ def _full_run_text(full: pd.DataFrame, wide: bool) -> str:
     return markdown(shown, wide=wide, keep=["impl", "batch"], floatfmt=".4g")
 
 
-def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: str = "auto") -> str:
+def _pick(pivot: pd.DataFrame, title: str, selected: Callable[[str], bool]) -> pd.DataFrame:
+    """A step pivot's cells whose case id is selected (rows and columns left empty dropped)."""
+    phase = title.split(" / ")[1].split(":")[0]
+    kept = pivot.copy()
+    for label in kept.index:
+        for size in kept.columns:
+            if not selected(case_id(label, size, phase)):
+                kept.loc[label, size] = ""
+    kept = kept.loc[(kept != "").any(axis=1), (kept != "").any(axis=0)]
+    return kept
+
+
+def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: str = "auto",
+           selected: Callable[[str], bool] | None = None) -> str:
     """All tables as Markdown text, with the warnings a reader must see next to them; 120 columns unless
-    ``wide``."""
+    ``wide``. ``selected`` (a case id -> shown) picks rows after every statistic was computed over the whole
+    run, so that a filter never changes a speed-up, an interval or which case is fastest."""
+    keep = selected or (lambda _id: True)
     parts = []
     if base_label(doc) is not None:  # a run measured with --baseline leads with its answer
         parts.append(render_change(base_changes(frame, doc), frame, doc, run_alpha(doc), THRESHOLD))
     for title, table in step_pivots(frame, unit).items():
-        parts += [f"### {title}", table.to_markdown(), ""]
+        table = _pick(table, title, keep) if selected else table
+        if not table.empty:
+            parts += [f"### {title}", table.to_markdown(), ""]
     full = full_run_table(frame, doc)
+    if not full.empty and selected:
+        full = full[[keep(case_id(r.impl, r.batch, "full_run")) for r in full.itertuples()]]
     if not full.empty:
         parts += ["### full runs: time of the whole run (geometric mean of per-process medians), whole-set "
                   "accuracy after training", _full_run_text(full, wide), ""]
     fastest = which_is_fastest(frame, doc)
+    if not fastest.empty and selected:
+        fastest = fastest[[any(keep(case_id(impl, size, phase)) for impl in pair) for pair, size, phase in
+                           zip(zip(fastest["fastest"], fastest["runner-up"], strict=True), fastest["batch"],
+                               fastest["phase"], strict=True)]]
     if not fastest.empty:
         parts += [wrap(f"### which is fastest: the runner-up's time over the fastest's, "
                        f"{interval_label(run_alpha(doc))} from per-process medians, paired per worker where the two "
                        f"shared their workers (resolved: the interval excludes 1 and the gap exceeds {THRESHOLD:.0%})"),
                   markdown(fastest, wide=wide, keep=["phase", "batch"]), ""]
-    parts += [memory_table(frame), ""] if frame["peak_step_mb"].notna().any() else []
-    counts = counts_table(frame)
+    good = measured(frame)
+    if selected:
+        good = good[[keep(case_id(label_of(r), r.batch_size, r.phase)) for r in good.itertuples()]]
+    parts += [memory_table(good), ""] if good["peak_step_mb"].notna().any() else []
+    counts = counts_table(good)
     parts += [counts, ""] if counts else []
     parts += [wrap(w) for w in warnings_for(frame, doc)]
     if doc.get("mlp_bench_roofline"):
         from bench.roofline import machine_from_json, render_roofline, roofline_table
 
         machine = machine_from_json(doc["mlp_bench_roofline"])
-        table = roofline_table(frame, machine, intervals=full_run_intervals(doc),
+        table = roofline_table(measured(frame), machine, intervals=full_run_intervals(doc),
                                in_process=full_run_floor_multiples(doc))
         parts += ["", render_roofline(machine, table)]
     return "\n".join(parts)
@@ -447,6 +541,12 @@ def memory_table(frame: pd.DataFrame) -> str:
 
 def warnings_for(frame: pd.DataFrame, doc: dict[str, Any]) -> list[str]:
     notes = []
+    damaged = frame[frame["damage"].fillna("") != ""] if "damage" in frame else frame.iloc[:0]
+    if not damaged.empty:
+        notes.append(f"DAMAGED: {len(damaged)} case(s) with unusable times, left out of every table and pooled "
+                     "quantity: " + ", ".join(f"{n} ({d})" for n, d in zip(damaged["name"], damaged["damage"],
+                                                                          strict=True)))
+    frame = measured(frame)
     flagged = frame[frame["flags"].fillna("") != ""]
     if not flagged.empty:
         names = [f"{n} ({f})" for n, f in zip(flagged["name"], flagged["flags"], strict=True)]
@@ -457,6 +557,10 @@ def warnings_for(frame: pd.DataFrame, doc: dict[str, Any]) -> list[str]:
     if (frame["processes"] == 1).all():
         notes.append("one process per case: no between-process spread, so no intervals and no verdicts; "
                      "use --processes 2 or more to resolve differences")
+    if other_data(doc):
+        sums = ", ".join(f"{name} {digest[:12]}" for name, digest in (data_record(doc).get("checksums") or {}).items())
+        notes.append(f"data: the MNIST files' checksums differ from the official ones ({sums}): flagged "
+                     f"{OTHER_DATA}; accuracies and times may not compare with runs on the real MNIST")
     if (frame["dataset"] == "synthetic").any():
         notes.append("dataset: SYNTHETIC (timing only; accuracies not measured)")
     if frame["quick"].fillna(False).astype(bool).any():
@@ -467,7 +571,7 @@ def warnings_for(frame: pd.DataFrame, doc: dict[str, Any]) -> list[str]:
 def ladder_rows(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA) -> pd.DataFrame:
     """Full runs: every implementation's speed-up against the baseline of its batch size, with the interval of
     that speed-up (from the same per-process medians and pooled spread as the verdicts; NaN for one process)."""
-    full = _labelled(frame[frame["phase"] == "full_run"])
+    full = _labelled(measured(frame)[measured(frame)["phase"] == "full_run"])
     cases, covariate, rows = case_data(doc), run_covariate(doc), []
     paired = run_paired_pool(cases, covariate)
     for (workload, size), group in full.groupby(["workload", "batch_size"], sort=True):
@@ -501,6 +605,7 @@ def plot(frame: pd.DataFrame, doc: dict[str, Any], run_dir: Path) -> list[Path]:
     from bench import figures
 
     written = []
+    frame = measured(frame)
     labelled = _labelled(frame)
     alpha_text = interval_label(run_alpha(doc))
     ladder = ladder_rows(frame, doc)
@@ -571,21 +676,35 @@ def load_run(path: Path) -> tuple[dict[str, Any], pd.DataFrame]:
     try:
         text = gzip.decompress(file.read_bytes()).decode() if file.suffix == ".gz" else file.read_text()
         doc = json.loads(text)
-        if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-            raise MLPBenchError(f"{file}: not a pytest-benchmark JSON (no list of benchmarks)")
-        if doc["benchmarks"] and not any(b.get("extra_info", {}).get("impl") for b in doc["benchmarks"]):
-            raise MLPBenchError(f"{file}: holds no mlp-bench benchmarks (no extra_info.impl: not written by "
-                                "`pytest bench/`)")
-        frame = tidy_frame(doc)
     except FileNotFoundError:
         raise MLPBenchError(f"{file}: missing") from None
     except IsADirectoryError:
         raise MLPBenchError(f"{file}: a folder without {RUN_FILE}, not a run") from None
-    except (json.JSONDecodeError, AttributeError, TypeError, KeyError, OSError, EOFError, UnicodeDecodeError) as err:
-        raise MLPBenchError(f"{file}: corrupt benchmark JSON ({err})") from None
+    except (json.JSONDecodeError, OSError, EOFError, UnicodeDecodeError, RecursionError, ValueError) as err:
+        raise MLPBenchError(f"{file}: corrupt benchmark JSON ({brief_error(err)})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise MLPBenchError(f"{file}: not a pytest-benchmark JSON (no list of benchmarks)")
+    if doc["benchmarks"] and not any(isinstance(b, dict) and isinstance(b.get("extra_info"), dict)
+                                     and b["extra_info"].get("impl") for b in doc["benchmarks"]):
+        raise MLPBenchError(f"{file}: holds no mlp-bench benchmarks (no extra_info.impl: not written by "
+                            "`pytest bench/`)")
+    check(BenchmarkDocument, doc, file, "benchmark JSON")
+    _check_unique(doc, file)
+    frame = tidy_frame(doc)
     if frame.empty:
         raise MLPBenchError(f"{file}: holds no benchmark results")
     return doc, frame
+
+
+def _check_unique(doc: dict[str, Any], file: Path) -> None:
+    """One result per case: two would make every table ambiguous."""
+    seen = set()
+    for bench in doc["benchmarks"]:
+        info = bench["extra_info"]
+        key = (info["impl"], info.get("backend") or "", info["workload"], info["phase"], info["batch_size"])
+        if key in seen:
+            raise MLPBenchError(f"{file}: corrupt benchmark JSON: two results for {bench['name']}")
+        seen.add(key)
 
 
 def is_complete(path: Path) -> bool:

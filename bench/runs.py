@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,36 +122,53 @@ class RunInfo:
 
 
 def read_run(path: Path) -> RunInfo:
-    """A run folder's record; one-line errors for missing or corrupt ones."""
+    """A run folder's record; one-line errors naming the file for missing, unreadable or corrupt ones (types
+    checked against bench/schema.py: ``"complete": "false"`` is no boolean, ``"schema_version": "3"`` no
+    version)."""
+    from bench.schema import RunRecord, check
+
     file = path / RUN_FILE
     if not path.is_dir():
         raise MLPBenchError(f"{path}: no such run folder")
     try:
         record = json.loads(file.read_text())
-        info = RunInfo(path, record["kind"], record["created"], record)
     except FileNotFoundError:
         raise MLPBenchError(f"{path}: not a run folder ({RUN_FILE} missing)") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise MLPBenchError(f"{file}: corrupt run record ({err})") from None
+    except IsADirectoryError:
+        raise MLPBenchError(f"{file}: a folder, not a run record") from None
+    except OSError as err:
+        raise MLPBenchError(f"{file}: cannot read ({err.strerror or err})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError) as err:
+        raise MLPBenchError(f"{file}: corrupt run record ({brief_error(err)})") from None
+    if not isinstance(record, dict):
+        raise MLPBenchError(f"{file}: corrupt run record (not a JSON object)")
     version = record.get("schema_version", 1)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise MLPBenchError(f"{path}: written by a newer mlp-bench (schema version {version}, this one reads up to "
                             f"{SCHEMA_VERSION}): upgrade mlp-bench to read it")
-    return info
+    check(RunRecord, record, file, "run record")
+    return RunInfo(path, record["kind"], record["created"], record)
+
+
+def brief_error(err: Exception, limit: int = 80) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def list_runs(results_dir: Path, kind: str | None = None, include_reference: bool = False,
               include_incomplete: bool = False) -> list[RunInfo]:
-    """Readable runs of ``kind``, oldest first by recorded date; unreadable folders are skipped, and so are
-    incomplete runs unless asked for."""
+    """Readable runs of ``kind``, oldest first by recorded date; damaged folders are skipped with a one-line
+    warning on stderr (one bad folder must not stop every default command), and so are incomplete runs unless
+    asked for."""
     runs = []
     if results_dir.is_dir():
-        for path in results_dir.iterdir():
-            if not (path / RUN_FILE).is_file() or (path.name == REFERENCE_RUN and not include_reference):
+        for path in sorted(results_dir.iterdir()):
+            if not (path / RUN_FILE).exists() or (path.name == REFERENCE_RUN and not include_reference):
                 continue
             try:
                 info = read_run(path)
-            except MLPBenchError:
+            except MLPBenchError as err:
+                print(f"mlp-bench: warning: skipped {path.name}: {err}", file=sys.stderr)
                 continue
             if (kind is None or info.kind == kind) and (include_incomplete or info.complete):
                 runs.append(info)

@@ -136,6 +136,9 @@ class Trainer(ABC):
     #: False keeps an implementation out of the default benchmark run (which must fit 15 minutes on 2 cores);
     #: `--impl NAME` or `--full` still selects it.
     in_default_run: ClassVar[bool] = True
+    #: Keys of :meth:`run_facts` that are run-time choices changing the work itself (a sigmoid form, a chunk
+    #: size): two results whose choices differ measured different work, so `mlp-bench compare` does not pair them.
+    identity_facts: ClassVar[tuple[str, ...]] = ()
 
     registry: ClassVar[dict[str, type[Trainer]]] = {}
 

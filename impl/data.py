@@ -78,6 +78,7 @@ class RawMNIST:
     kind: str  # "real" | "synthetic"
     genuine: bool | None  # hashes match official MNIST; None = not checkable / synthetic
     warnings: tuple[str, ...] = ()
+    checksums: tuple[tuple[str, str], ...] = ()  # (file, SHA-256 of its uncompressed bytes) as read
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Dataset:
     kind: str
     genuine: bool | None
     warnings: tuple[str, ...] = ()
+    checksums: tuple[tuple[str, str], ...] = ()  # of the files it was read from (RawMNIST.checksums)
 
     def onehot_train(self) -> np.ndarray:
         """float64 (n_train, 10); built on demand so the cached dataset stays small."""
@@ -224,19 +226,20 @@ def load_idx_dir(directory: Path) -> RawMNIST:
     missing = [f"{b}[.gz]" for b, p in paths.items() if p is None]
     if missing:
         raise DataError(f"{directory}: missing {', '.join(missing)} (need the four MNIST IDX files)")
-    arrays, warnings = [], []
+    arrays, warnings, checksums = [], [], []
     for base, path in paths.items():
         assert path is not None
         data = _read_bytes(path)
         arrays.append(_parse_idx(path, data, 3 if "images" in base else 1))
-        if hashlib.sha256(data).hexdigest() != OFFICIAL_SHA256[base]:
+        checksums.append((base, hashlib.sha256(data).hexdigest()))
+        if checksums[-1][1] != OFFICIAL_SHA256[base]:
             warnings.append(f"{base}: SHA-256 differs from the official MNIST file; "
                             "results may not be comparable")
     names = [str(p) for p in paths.values()]
     _check_pair(arrays[0], arrays[1], names[0], names[1])
     _check_pair(arrays[2], arrays[3], names[2], names[3])
     return RawMNIST(*arrays, source=f"idx:{directory}", kind="real", genuine=not warnings,
-                    warnings=tuple(warnings))
+                    warnings=tuple(warnings), checksums=tuple(checksums))
 
 
 # ---------------------------------------------------------------- npz, cache, download
@@ -279,12 +282,14 @@ def load_npz(path: Path, source: str | None = None) -> RawMNIST:
     for split in ("train", "test"):
         _check_pair(arrays[f"x_{split}"], arrays[f"y_{split}"], f"{path}[x_{split}]", f"{path}[y_{split}]")
     raw = {k: v.astype(np.uint8, copy=False) for k, v in arrays.items()}
-    genuine = True if _sha256_file(path) == KERAS_MNIST_SHA256 else None
+    digest = _sha256_file(path)
+    genuine = True if digest == KERAS_MNIST_SHA256 else None
     n = {s: raw[f"y_{s}"].shape[0] for s in _SIZES}
     odd = f"{path.name}: {n['train']} train / {n['test']} test images, not the standard 60000/10000"
     warnings = () if n == _SIZES else (f"{odd}; results may not be comparable",)
     return RawMNIST(raw["x_train"], raw["y_train"], raw["x_test"], raw["y_test"],
-                    source=source or f"npz:{path}", kind="real", genuine=genuine, warnings=warnings)
+                    source=source or f"npz:{path}", kind="real", genuine=genuine, warnings=warnings,
+                    checksums=((path.name, digest),))
 
 
 def keras_cache_path() -> Path:
@@ -459,7 +464,8 @@ def preprocess(raw: RawMNIST, split: str = "standard", split_seed: int = 0, scal
         source = raw.source
     if scaling != "standard":
         source += f" [{scaling} scaling]"
-    return Dataset(*arrays, source=source, kind=raw.kind, genuine=raw.genuine, warnings=raw.warnings)
+    return Dataset(*arrays, source=source, kind=raw.kind, genuine=raw.genuine, warnings=raw.warnings,
+                   checksums=raw.checksums)
 
 
 _SAVED_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -471,7 +477,8 @@ def save_dataset(data: Dataset, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in _SAVED_ARRAYS:
         np.save(folder / f"{name}.npy", getattr(data, name))
-    meta = {"source": data.source, "kind": data.kind, "genuine": data.genuine, "warnings": list(data.warnings)}
+    meta = {"source": data.source, "kind": data.kind, "genuine": data.genuine, "warnings": list(data.warnings),
+            "checksums": [list(c) for c in data.checksums]}
     (folder / "dataset.json").write_text(json.dumps(meta))
     return folder
 
@@ -485,16 +492,32 @@ def load_saved_dataset(folder: str | os.PathLike) -> Dataset:
     except (OSError, ValueError) as err:
         raise DataError(f"{folder}: cannot read the saved dataset ({err})") from None
     return Dataset(*_frozen(*arrays), source=meta["source"], kind=meta["kind"], genuine=meta["genuine"],
-                   warnings=tuple(meta["warnings"]))
+                   warnings=tuple(meta["warnings"]), checksums=tuple(tuple(c) for c in meta.get("checksums", [])))
 
 
 @functools.lru_cache(maxsize=2)  # a preprocessed dataset is ~440 MB; two covers real + synthetic
 def _load_dataset_cached(path: str | None, offline: bool | None, url: str | None, synthetic: bool,
                          allow_synthetic_fallback: bool, log: Callable[[str], None],
                          env: tuple[str | None, ...], split: str, split_seed: int, scaling: str) -> Dataset:
-    return preprocess(find_mnist(path, offline=offline, url=url, synthetic=synthetic,
+    data = preprocess(find_mnist(path, offline=offline, url=url, synthetic=synthetic,
                                  allow_synthetic_fallback=allow_synthetic_fallback, log=log), split, split_seed,
                       scaling)
+    _LATEST["provenance"] = provenance(data)  # the record, not the arrays (hundreds of MB)
+    return data
+
+
+#: the provenance of the dataset this process loaded last
+_LATEST: dict[str, dict[str, Any]] = {}
+
+
+def provenance(data: Dataset | None = None) -> dict[str, Any] | None:
+    """Where ``data`` (default: the dataset this process loaded last; None if none) came from, the checksums of
+    its files and whether they are the official ones: recorded with every benchmark run (machine_info), so that
+    a run on other data says so in its tables and is never paired with a run on the real MNIST."""
+    if data is None:
+        return _LATEST.get("provenance")
+    return {"source": data.source, "kind": data.kind, "genuine": data.genuine, "checksums": dict(data.checksums),
+            "warnings": list(data.warnings)}
 
 
 def load_dataset(path: str | os.PathLike | None = None, *, offline: bool | None = None,

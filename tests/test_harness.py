@@ -98,7 +98,9 @@ def test_every_case_is_measured_in_two_processes(two_runs):
     for bench in doc["benchmarks"]:
         owners = process_of_round(bench)  # run-length coded: process ids and rounds per process
         assert sorted(set(owners)) == [1, 2] and len(owners) == len(bench["stats"]["data"])
-        assert bench["group"] == f"mlp {bench['params']['phase']} B={bench['params']['batch_size']}"
+        phase = bench["params"]["phase"]  # a quick run: its groups say so, and a full run's its 1 epoch
+        assert bench["group"] == (f"mlp {phase} B={bench['params']['batch_size']}"
+                                  f"{' 1 epochs' if phase == 'full_run' else ''} quick")
     schedule = doc["mlp_bench_schedule"]  # one worker at a time: process 1 of every group before process 2
     assert [w["process"] for w in schedule] == sorted(w["process"] for w in schedule)
     assert len(list((folder / "workers").glob("p2-*.json"))) == 2  # one worker per batch size, shared
@@ -161,7 +163,8 @@ def test_pytest_benchmarks_own_compare_shows_one_group_per_phase_and_size(two_ru
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "Failed to load" not in done.stdout + done.stderr, done.stdout + done.stderr
     groups = set(re.findall(r"benchmark '([^']+)'", done.stdout))
-    assert {"mlp forward B=2000", "mlp train_step B=2000", "mlp full_run B=20000"} <= groups, groups
+    expected = {"mlp forward B=2000 quick", "mlp train_step B=2000 quick", "mlp full_run B=20000 1 epochs quick"}
+    assert expected <= groups, groups
     assert "benchmark: " not in done.stdout.replace("benchmark '", "")  # no ungrouped table
 
 
@@ -387,7 +390,9 @@ def test_compare_for_scripts_and_for_eyes(two_runs):
     done = mlp_bench("compare", str(a), str(b), "--json")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout, parse_constant=lambda c: 1 / 0)  # strict JSON
-    assert len(doc["cases"]) == 4 and {"id", "ratio_b_over_a", "low", "high", "verdict"} <= set(doc["cases"][0])
+    compared = [c for c in doc["cases"] if c["ratio_b_over_a"] is not None]  # B measured forward and full runs
+    assert len(compared) == 4 and {"id", "ratio_b_over_a", "low", "high", "verdict"} <= set(doc["cases"][0])
+    assert {c["verdict"] for c in doc["cases"] if c not in compared} == {"only in A"}  # listed, no verdict
     csv = mlp_bench("compare", str(a), str(b), "--csv", "-k", "numpy-v3-sliced-B2000-")
     frame = pd.read_csv(__import__("io").StringIO(csv.stdout))
     assert csv.returncode == 0 and set(frame["impl"]) == {"numpy-v3-sliced"} and set(frame["batch_size"]) == {2000}

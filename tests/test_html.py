@@ -69,3 +69,17 @@ def test_compare_html_renders(chromium, tmp_path):
     assert done.returncode == 0, done.stderr
     dom = check_page(chromium, page, tmp_path, tables=1, images=1)
     assert "B/A" in dom and "numpy-tuned" in dom and "mlp 784-70-30-10 / full_run" in dom and "train_step" not in dom
+
+
+def test_a_page_of_a_hostile_run_fetches_nothing_and_runs_no_script_of_its_own(chromium, tmp_path):
+    """Markdown and HTML in a saved implementation name reach the browser as text: no image, link or script."""
+    from tests.test_page_trust import HOSTILE, hostile_run, live_images
+
+    run = hostile_run(tmp_path / "run")
+    page = tmp_path / "hostile.html"
+    done = subprocess.run([sys.executable, "-m", "bench.cli", "table", str(run), "--html", str(page)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    dom = check_page(chromium, page, tmp_path, tables=2, images=0)
+    assert live_images(dom) == [] and "evil.example" in dom and "<a " not in dom
+    assert HOSTILE.split("<img")[0] in dom.replace("&amp;", "&")

@@ -231,7 +231,8 @@ def run_report(args: argparse.Namespace) -> int:
     for output in (args.output, args.html):
         check_writable(output)  # before the work, not after it
     out_dir = (args.output.parent if args.output else Path.cwd()).resolve()
-    text = render([resolve_run(str(p), args.results_dir) for p in args.runs], out_dir)
+    runs = [resolve_run(str(p), args.results_dir) for p in args.runs]
+    text = render(runs, out_dir)
     if args.output:
         atomic_write_text(args.output, text)
         print(f"report: {args.output}", file=sys.stderr)
@@ -240,6 +241,6 @@ def run_report(args: argparse.Namespace) -> int:
     if args.html:
         from bench.html import write_report_page
 
-        write_report_page(args.html, text, out_dir)
+        write_report_page(args.html, text, out_dir, runs)
         print(f"page: {args.html}", file=sys.stderr)
     return 0

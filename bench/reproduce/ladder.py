@@ -16,7 +16,7 @@ from bench.figures import colour_of, pyplot, save
 from bench.options import Option
 from bench.reproduce.claims import Measure, articles_times
 from bench.reproduce.common import Context, Summary, markdown_table
-from bench.results import case_data, label_of, load_run, run_covariate
+from bench.results import case_data, label_of, load_run, measured, run_covariate
 from bench.runner import option_args, run_suite
 from bench.runs import list_runs, read_run
 from bench.stats import compare_cases
@@ -36,8 +36,9 @@ BENCHMARK_DIR = "benchmark"
 
 def full_runs(path: Path, phase: str = "full_run") -> tuple[dict[str, Any], pd.DataFrame]:
     """The MLP full runs (or another phase's cases) of a saved benchmark run, labelled as in its tables (default
-    backends only)."""
+    backends only); a damaged case is none of them."""
     doc, frame = load_run(path)
+    frame = measured(frame)
     frame = frame[(frame["workload"] == "mlp") & (frame["phase"] == phase)]
     frame = frame.assign(label=[label_of(r) for r in frame.itertuples()])
     return doc, frame[frame["label"] == frame["impl"]]

@@ -188,6 +188,8 @@ def _chunks(rows: int, size: int) -> list[tuple[int, int]]:
 
 class NumpyTuned(Trainer):
     name = "numpy-tuned"
+    #: the sigmoid form and chunk rows are picked at run time (timed, or read from the cache size): other work
+    identity_facts = ("sigmoid_form", "chunk_rows")
     description = ("tuned NumPy: samples-major float32, clip-mode gather into reused buffers, W and b apart in "
                    "one flat vector, hidden layers padded to 72/32 for sgemm, out= products, the sigmoid in the "
                    "machine's faster form, in-place sigma' and momentum, stable ufunc-only loss, chunk-fused steps "
