@@ -11,6 +11,8 @@ itself: :mod:`bench.workers` runs the workers first, then each test replays thei
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,10 +49,23 @@ def pytest_configure(config: pytest.Config) -> None:
     except MLPBenchError as err:
         raise pytest.UsageError(str(err)) from None
     config.mlpbench_settings = settings
+    if not settings.worker:
+        stop_on_sigterm()
     if settings.threads is not None:
         os.environ["MLPBENCH_THREADS"] = str(settings.threads)  # frameworks read it before they start
         config.mlpbench_threads = blas_threads(settings.threads)
         config.mlpbench_threads.__enter__()
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops a run as Ctrl-C does (KeyboardInterrupt): the worker in flight is killed with it
+    (``subprocess.run`` kills its child on any exception) instead of running on, orphaned, into the folder, and
+    the run folder keeps what finished, marked incomplete."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

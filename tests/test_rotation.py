@@ -350,3 +350,34 @@ def test_a_rotated_full_run_is_its_epochs_times_its_median_epoch():
              "extra_info": {"location": "epoch-median", "epoch_seconds": runs, "process_ids": [1, 2],
                             "rounds_per_process": [1, 1]}}
     np.testing.assert_allclose(process_logs(bench), np.log([4.0, 8.0]))
+
+
+def test_sigterm_stops_the_run_and_its_worker(tmp_path):
+    """A controller stopped by SIGTERM leaves no worker running into the abandoned folder."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "bench/", "--benchmark-only", "--processes", "2",
+                            "--impl", "numpy-v1-float32,numpy-tuned", "--phases", "train_step", "--batch-sizes",
+                            "500", "--no-roofline", "--results-dir", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*/workers/specs/*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(out.glob("*/workers/specs/*.json")), "no worker started"
+    time.sleep(2)  # the worker is measuring now
+    run.send_signal(signal.SIGTERM)
+    run.wait(timeout=60)
+    time.sleep(1)
+    found = [proc.name for proc in Path("/proc").iterdir() if proc.name.isdigit() and str(out).encode() in
+             _environ(proc)]
+    assert not found, f"worker process(es) {found} outlived their controller"
+    assert (next(out.iterdir()) / "run.json").is_file()
+
+
+def _environ(proc: Path) -> bytes:
+    try:
+        return (proc / "environ").read_bytes()
+    except OSError:
+        return b""
