@@ -266,7 +266,7 @@ class BenchSettings:
             if grain == "window":
                 raise MLPBenchError("--baseline alternates each implementation with its base: it needs --grain call "
                                     "or block:N")
-            base = prepare_baseline(rev, config.rootpath)
+            base = prepare_baseline(rev, getattr(config, "rootpath", Path.cwd()))
             try:
                 twins = join_baseline(base)
             except MLPBenchError:
