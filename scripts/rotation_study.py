@@ -33,6 +33,7 @@ from scipy.stats import t as student_t
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import options  # noqa: E402
 from bench.compare import resolve_run  # noqa: E402
 from bench.results import load_run, process_windows  # noqa: E402
 from bench.runs import DEFAULT_RESULTS_DIR  # noqa: E402
@@ -120,10 +121,9 @@ def bias_worker(args: argparse.Namespace) -> None:
 def bias(args: argparse.Namespace) -> pd.DataFrame:
     per_process: dict[str, list[float]] = {}
     for process in range(args.processes):
-        command = [sys.executable, __file__, "bias-worker", "--grains", ",".join(args.grains), "--impl",
-                   ",".join(args.impl), "--phases",
-                   ",".join(args.phases), "--batch-sizes", ",".join(map(str, args.batch_sizes)), "--seed",
-                   str(process)]
+        command = [sys.executable, __file__, "bias-worker", "--grains", ",".join(args.grains), "--phases",
+                   ",".join(args.phases), options.IMPLS.flag, ",".join(args.impl), options.BATCH_SIZES.flag,
+                   ",".join(map(str, args.batch_sizes)), options.SEED.flag, str(process)]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         for key, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
             per_process.setdefault(key, []).append(value)
@@ -149,11 +149,11 @@ def main() -> None:
     loc.add_argument("run")
     for name in ("bias", "bias-worker"):
         b = sub.add_parser(name)
-        b.add_argument("--impl", type=lambda s: s.split(","), required=True)
+        options.IMPLS.add_to(b, required=True)
         b.add_argument("--phases", type=lambda s: s.split(","), default=["forward", "backward", "train_step"])
-        b.add_argument("--batch-sizes", type=lambda s: [int(x) for x in s.split(",")], default=[500, 20000])
-        b.add_argument("--processes", type=int, default=4)
-        b.add_argument("--seed", type=int, default=0)
+        options.BATCH_SIZES.but(default=(500, 20000), default_help="500,20000").add_to(b)
+        options.PROCESSES.but(default=4, default_help="4").add_to(b)
+        options.SEED.add_to(b)
         b.add_argument("--grains", type=lambda s: s.split(","), default=["call", "block:4"])
     args = parser.parse_args()
     if args.study == "locations":
