@@ -225,3 +225,37 @@ def test_the_night_a_a_verdict_counts_are_its_runs():
             f"{counts.get('cannot resolve', 0)} `cannot resolve`**") in text
     assert sorted(false_rows) == [(1, 3, "numpy-v1-float32", "train_step", 500, "1.203", "slower"),
                                   (1, 3, "numpy-v3-sliced", "full_run", 500, "0.801", "faster")]
+
+
+# -- the rotation study (docs/noise.md#a-a-and-a-real-change-with---baseline) against its committed runs ---------
+ROTATION = ROOT / "results" / "reference" / "rotation"
+
+
+def test_the_baseline_runs_quoted_in_the_docs_are_the_committed_ones():
+    from bench.results import base_changes, load_run, which_is_fastest
+
+    noise = " ".join((ROOT / "docs" / "noise.md").read_text(encoding="utf-8").split())
+    counts = {}
+    for name in ("aa1", "aa2", "change"):
+        doc, frame = load_run(ROTATION / name)
+        table = base_changes(frame, doc)
+        counts[name] = table["verdict"].value_counts().to_dict()
+        if name == "change":
+            v3 = table[table["impl"] == "numpy-v3-sliced"]
+            for _, row in v3.iterrows():
+                quoted = f"{row['change / base']:.4f} [{row['low']:.4f}, {row['high']:.4f}] {row['verdict']}"
+                assert quoted in noise, quoted
+            untouched = table[(table["impl"] != "numpy-v3-sliced") | (table["phase"] == "forward")]
+            others = untouched["verdict"].value_counts().to_dict()
+            found = (len(untouched), others.get("same"), others.get("cannot resolve"), others.get("slower", 0))
+            assert found == (27, 21, 6, 0)
+            assert ("| real change (18:32): the 27 cases it does not touch | `calls-median`, `epoch-median` "
+                    "| 21 | 6 | 0 |") in noise
+    assert (counts["aa1"].get("same"), counts["aa1"].get("cannot resolve")) == (20, 16)
+    assert (counts["aa2"].get("same"), counts["aa2"].get("cannot resolve"), counts["aa2"].get("slower")) == (23, 12, 1)
+    assert "| A/A 1 (18:01) | windows' medians, sum of epochs | 20 | 16 | 0 |" in noise
+    assert "| A/A 2 (18:20) | `calls-median`, `epoch-median` | 23 | 12 | 1 |" in noise
+    doc, frame = load_run(ROTATION / "default")
+    fastest = which_is_fastest(frame, doc)
+    resolved = int(fastest["resolved"].str.startswith("yes").sum())
+    assert f"resolves {resolved} of {len(fastest)} rows" in noise
