@@ -164,10 +164,16 @@ def _modules(impl_dir: Path) -> Iterator[str]:
 
 def load(baseline: Baseline) -> dict[str, type]:
     """Import the base's ``impl`` as :data:`PACKAGE`, check its contract against the working tree's, and return
-    its implementations by their names in this run (``name@label``). Idempotent within a process."""
+    its implementations by their names in this run (``name@label``). Idempotent within a process; a second base
+    replaces the first."""
     impl_dir = baseline.root / "impl"
-    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+    finder = next((f for f in sys.meta_path if isinstance(f, _Finder)), None)
+    if finder is None:
         sys.meta_path.insert(0, _Finder(impl_dir))
+    elif finder.impl_dir != impl_dir:  # another base earlier in this process: forget its modules
+        for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+            del sys.modules[name]
+        finder.impl_dir = impl_dir
     try:
         for module in _modules(impl_dir):
             importlib.import_module(module)

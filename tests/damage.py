@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.saved_runs import reference_doc, write_run
+from saved_runs import reference_doc, write_run
 
 #: the ladder's implementations (full runs at both sizes, so that `report` has its ladder) and two at B=500
 LADDER = ("numpy-v0-naive", "numpy-v1-float32", "numpy-v2-c", "numpy-v2-f", "numpy-v3-sliced", "numpy-tuned")

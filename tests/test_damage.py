@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
+from damage import DAMAGED, ERROR, KINDS, VICTIM, base_doc, good_run, make
 
 from bench import cli
 from bench.compare import compare_frames
 from bench.results import against_fastest, tidy_frame
-from tests.damage import DAMAGED, ERROR, KINDS, VICTIM, base_doc, good_run, make
 
 NEWEST = "2099-01-01T00:00:00+00:00"
 

@@ -125,7 +125,19 @@ def parse_pytest_bench(args: list[str]) -> BenchSettings:
     config.pluginmanager.import_plugin("bench.conftest")
     namespace = config._parser.parse(args)
     assert namespace.file_or_dir and namespace.file_or_dir[0].rstrip("/") == "bench", namespace.file_or_dir
-    return BenchSettings.from_config(_ParsedConfig(namespace))
+    from impl.contract import Trainer
+    from impl.registry import _discover
+
+    known = dict(Trainer.registry)
+    try:
+        settings = BenchSettings.from_config(_ParsedConfig(namespace))
+        if settings.baseline is not None:
+            settings.baseline.remove()  # as the run would at its end
+        return settings
+    finally:  # a --baseline command joined a base's implementations: the tests after this one never see them
+        Trainer.registry.clear()
+        Trainer.registry.update(known)
+        _discover.cache_clear()
 
 
 def check_command(command: Command) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from saved_runs import edited, scaled, small_doc, write_run
 
 from bench import cli
 from bench.conftest import group_name
 from bench.identity import describe, differences, identity_of
-from tests.saved_runs import edited, scaled, small_doc, write_run
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from saved_runs import edited, small_doc, write_run
 
 from bench import cli
 from bench.html import PNG_MAGIC, markdown_html
-from tests.saved_runs import edited, small_doc, write_run
 
 HOSTILE = "![pwn](http://evil.example/x.png)<img src=x onerror=alert(1)>**bold**[link](javascript:alert(1))"
 ROOT = Path(__file__).resolve().parents[1]

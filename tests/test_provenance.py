@@ -9,13 +9,13 @@ import json
 
 import numpy as np
 import pytest
+from saved_runs import small_doc, write_run
 
 from bench import cli
 from bench.environment import machine_record
 from bench.identity import data_checksum
 from bench.results import OTHER_DATA, tidy_frame
 from impl.data import IDX_NAMES, load_dataset, load_idx_dir, provenance, write_idx
-from tests.saved_runs import small_doc, write_run
 
 OFFICIAL = {"train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"}
 
