@@ -152,7 +152,9 @@ class Bench:
         counters = Counters.now()
         if phase == "full_run":
             measured: dict[str, Any] = {n: [] for n in names}
-            for round_index in range(self.settings.full_run_rounds(type(trainers[names[0]]))):
+            # one round count for the set: the fewest any member asks for (numpy-v0-naive keeps to one)
+            rounds = min(self.settings.full_run_rounds(type(t)) for t in trainers.values())
+            for round_index in range(rounds):
                 for trainer in trainers.values():
                     trainer.reset()
                 runs = alternate_epochs(trainers, self.settings.epochs[type(trainers[names[0]]).workload],

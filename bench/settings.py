@@ -253,13 +253,16 @@ class BenchSettings:
             workload_names = workload_names or ["mlp"]
             impls = tuple(c for c in all_implementations().values()
                           if c.workload in workload_names and (c.in_default_run or full or quick))
-        grain = GRAIN.read(config) or DEFAULT_GRAIN
+        grain = GRAIN.read(config)
+        grain = DEFAULT_GRAIN if grain is None else grain
         if grain != "window":
             from bench.rotation import Grain
 
             Grain.parse(grain)
         rev = BASELINE_OPTION.read(config)
         base = None
+        if rev is not None and not rev.strip():
+            raise MLPBenchError("--baseline needs a git revision or the path of another checkout, got an empty value")
         if rev:
             if AGAINST.read(config):
                 raise MLPBenchError("--baseline and --against exclude each other: the base is measured in this run")

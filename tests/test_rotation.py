@@ -290,6 +290,10 @@ def test_a_recorded_location_is_what_the_process_time_uses(location):
 @pytest.mark.parametrize("args, message", [
     (["--baseline", "HEAD", "--grain", "window"], "needs --grain call"),
     (["--grain", "blocks:2"], "--grain 'blocks:2'"),
+    (["--grain", "block:0"], "--grain 'block:0'"),
+    (["--grain="], "--grain ''"),
+    (["--baseline="], "--baseline needs a git revision"),
+    (["--baseline", "/no/such/dir"], "unknown revision"),
 ])
 def test_options_that_cannot_rotate_are_one_line(args, message, tmp_path):
     done = subprocess.run([sys.executable, "-m", "pytest", "bench/", "--benchmark-only", "--quick", *args,
