@@ -126,17 +126,18 @@ def parse_pytest_bench(args: list[str]) -> BenchSettings:
     namespace = config._parser.parse(args)
     assert namespace.file_or_dir and namespace.file_or_dir[0].rstrip("/") == "bench", namespace.file_or_dir
     from impl.contract import Trainer
-    from impl.registry import _discover
+    from impl.registry import _discover, all_implementations
 
-    known = dict(Trainer.registry)
+    all_implementations()  # every module imported first: only a base's classes are added below
+    known = set(Trainer.registry)
     try:
         settings = BenchSettings.from_config(_ParsedConfig(namespace))
         if settings.baseline is not None:
             settings.baseline.remove()  # as the run would at its end
         return settings
     finally:  # a --baseline command joined a base's implementations: the tests after this one never see them
-        Trainer.registry.clear()
-        Trainer.registry.update(known)
+        for name in set(Trainer.registry) - known:
+            del Trainer.registry[name]
         _discover.cache_clear()
 
 
