@@ -73,7 +73,7 @@ def test_compare_html_renders(chromium, tmp_path):
 
 def test_a_page_of_a_hostile_run_fetches_nothing_and_runs_no_script_of_its_own(chromium, tmp_path):
     """Markdown and HTML in a saved implementation name reach the browser as text: no image, link or script."""
-    from tests.test_page_trust import HOSTILE, hostile_run, live_images
+    from test_page_trust import HOSTILE, hostile_run, live_images
 
     run = hostile_run(tmp_path / "run")
     page = tmp_path / "hostile.html"
