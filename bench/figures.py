@@ -184,13 +184,30 @@ def forest_figure(rows: pd.DataFrame, title: str, xlabel: str, path: Path, thres
     return save(fig, path)
 
 
+#: how each memory measurement method is drawn (bench/memory.py records the method beside every number)
+METHOD_STYLES = {"tracemalloc": ("o", "-"), "rss-sampled": ("s", "--"), "rss-high-water": ("^", ":")}
+
+
 def memory_figure(memory: pd.DataFrame, workload: str, path: Path) -> Path:
     """Peak memory of one train step against batch size, per implementation. ``memory``: label, batch_size,
-    peak_step_mb."""
+    peak_step_mb, mem_method. The methods measure different things (Python allocations against the process's
+    resident set), so each draws its own marker and line style, named in a second legend."""
+    from matplotlib.lines import Line2D
+
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
-    lines_over_batch_size(ax, memory, "peak_step_mb")
+    methods = memory["mem_method"].fillna("unknown") if "mem_method" in memory else pd.Series("unknown", memory.index)
+    for (label, method), sub in memory.assign(mem_method=methods).groupby(["label", "mem_method"], sort=False):
+        marker, style = METHOD_STYLES.get(method, ("x", "-."))
+        sub = sub.sort_values("batch_size")
+        ax.plot(sub["batch_size"], sub["peak_step_mb"], marker=marker, ls=style, color=colour_of(label))
+    plain_log_y(ax)
+    batch_axis(ax, memory["batch_size"])
+    ax.grid(True, which="both", alpha=0.3)
     ax.set(ylabel="peak MB above the start of one train step")
+    ax.legend(handles=[Line2D([], [], color="grey", marker=METHOD_STYLES.get(m, ("x", "-."))[0],
+                              ls=METHOD_STYLES.get(m, ("x", "-."))[1], label=m) for m in dict.fromkeys(methods)],
+              title="method", fontsize="small", loc="best")
     shared_legend(fig, _ordered(memory["label"]))
     fig.suptitle(f"{workload}: memory of one step against batch size")
     return save(fig, path)

@@ -62,3 +62,35 @@ def test_the_ladder_interval_holds_its_speed_up_and_the_baseline_is_one(referenc
     assert ((rungs["low"] < rungs["speedup"]) & (rungs["speedup"] < rungs["high"])).all()
     tuned = rungs[rungs["label"] == "numpy-tuned"]
     assert (tuned["low"] > 1).all()  # resolved faster than the seed's code at both sizes
+
+
+def test_the_reference_runs_table_fits_120_columns_in_every_line(capsys):
+    from bench import cli
+
+    assert cli.main(["table", str(REFERENCE)]) in (0, None)
+    text = capsys.readouterr().out
+    assert "Per implementation (full runs" in text and "x floor [99%]" in text  # the roofline section is there
+    assert too_wide(text) == [], too_wide(text)
+
+
+def test_the_memory_figure_names_the_method_of_every_line(reference, tmp_path):
+    from bench import figures
+
+    _, frame = reference
+    memory = frame.dropna(subset=["peak_step_mb"]).assign(label=lambda f: f["impl"])
+    memory = memory.drop_duplicates(["label", "batch_size"])
+    assert {"tracemalloc", "rss-sampled"} <= set(memory["mem_method"])  # the reference holds both kinds
+    plt = figures.pyplot()
+    saved = []
+    original, figures.save = figures.save, lambda fig, path: saved.append(fig) or path
+    try:
+        figures.memory_figure(memory, "mlp", tmp_path / "memory.png")
+    finally:
+        figures.save = original
+    (ax,) = saved[0].axes
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "method"
+    assert {t.get_text() for t in legend.get_texts()} == set(memory["mem_method"])
+    styles = {(line.get_marker(), line.get_linestyle()) for line in ax.get_lines()}
+    assert len(styles) == memory["mem_method"].nunique()  # one look per method, whichever implementation
+    plt.close("all")

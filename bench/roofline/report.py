@@ -84,10 +84,9 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
              f"{epochs} epochs {machine['run_flops'] / 1e9:.1f} GFLOP",
              "- FLOP per sample by transition: " + ", ".join(f"{k} {v:,}" for k, v in machine["layer_flops"].items()),
              f"- sgemm-peak bound, {epochs} epochs: {machine['peak_bound_s']:.2f} s", ""]
-    speed_head = ["B", "steps/epoch", "GFLOP/step (fw + bw)", "products/step (ms)", "layout",
-                  "GFLOP/s at MLP shapes", "% of square"]
-    floor_head = ["B", "gather/step (ms)", "fused/step (ms)", "product floor (s)",
-                  "gather floor (s)", "products + gather floor (s)"]
+    speed_head = ["B", "steps/epoch", "GFLOP/step", "products/step (ms)", "layout", "GFLOP/s", "% of square"]
+    floor_head = ["B", "gather/step (ms)", "fused/step (ms)", "product floor (s)", "gather floor (s)",
+                  "floor (s)"]
     speed_rows, floor_rows = [], []
     for B, m in sorted(machine["batch_sizes"].items()):
         fused = m.get("fused_step_s", float("nan"))
@@ -96,9 +95,11 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
                            f"{100 * m['mlp_shape_gflops'] / machine['square_gflops']:.0f}"])
         floor_rows.append([B, f"{m['gather_s'] * 1e3:.3f}", "-" if np.isnan(fused) else f"{fused * 1e3:.3f}",
                            f"{m['product_floor_s']:.3f}", f"{m['gather_floor_s']:.3f}", f"{m['floor_s']:.3f}"])
-    lines += ["Matrix products at the MLP's shapes:", "", _table(speed_head, speed_rows), "",
+    lines += ["Matrix products at the MLP's shapes (GFLOP/step: forward and backward; GFLOP/s: the products' "
+              "rate at these shapes; % of square: of the sgemm rate above):", "", _table(speed_head, speed_rows), "",
               f"Floors of a {epochs}-epoch run:", "", _table(floor_head, floor_rows), "",
-              "Fused: the gather and the products chunk-fused. Products + gather floor: the faster of product floor + "
+              "Fused: the gather and the products chunk-fused. Floor, the products + gather floor: the faster of "
+              "product floor + "
               f"gather floor (one after the other, whole batch) and the fused one (batches above {FUSE_ROWS} rows, "
               f"numpy-tuned's chunk: {NumpyTuned.chunk.describe()}).",
               ""]
@@ -113,9 +114,10 @@ def render_roofline(machine: dict[str, Any], table: pd.DataFrame | None = None) 
                       f"{r.pct_of_peak_bound:.1f}", f"{r.x_product_floor:.2f}",
                       _with_interval(r) + ("*" if mixed and r.floor_measured_in == "worker" else "")]
                      for r in table.itertuples(index=False)]
-        lines += ["Per implementation (full runs):", "",
-                  _table(["impl", "B", "epochs", "median (s)", "GFLOP/s", "% of sgemm-peak bound",
-                             "x product floor", "x products+gather floor [99%]"], impl_rows), "",
+        lines += ["Per implementation (full runs; % of bound: the sgemm-peak bound over the run's time; x floor: "
+                  "multiples of the products + gather floor):", "",
+                  _table(["impl", "B", "epochs", "median (s)", "GFLOP/s", "% of bound", "x product floor",
+                          "x floor [99%]"], impl_rows), "",
                   _floor_note(set(table["floor_measured_in"])), ""]
     return "\n".join(line if line.startswith("|") else wrap(line) for line in lines)
 
@@ -141,5 +143,6 @@ def _with_interval(row: Any) -> str:
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
-    """Pre-formatted cells as a right-aligned Markdown table, through the project's table code."""
-    return markdown(pd.DataFrame(rows, columns=head), wide=True, stralign="right", disable_numparse=True)
+    """Pre-formatted cells as a right-aligned Markdown table, through the project's table code (a column that
+    holds one value in every row, such as the epochs, moves to a line above it; the keys stay)."""
+    return markdown(pd.DataFrame(rows, columns=head), keep=["B", "impl"], stralign="right", disable_numparse=True)
