@@ -49,23 +49,58 @@ def pytest_configure(config: pytest.Config) -> None:
     except MLPBenchError as err:
         raise pytest.UsageError(str(err)) from None
     config.mlpbench_settings = settings
-    if not settings.worker:
-        stop_on_sigterm()
+    config.mlpbench_finished = set()  # node ids whose measurement ended (an interrupted run keeps only these)
+    stop_on_signals()
     if settings.threads is not None:
         os.environ["MLPBENCH_THREADS"] = str(settings.threads)  # frameworks read it before they start
         config.mlpbench_threads = blas_threads(settings.threads)
         config.mlpbench_threads.__enter__()
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM stops a run as Ctrl-C does (KeyboardInterrupt): the worker in flight is killed with it
-    (``subprocess.run`` kills its child on any exception) instead of running on, orphaned, into the folder, and
-    the run folder keeps what finished, marked incomplete."""
+class Stop:
+    """The signal that stopped this run, if one did (recorded in run.json beside ``"complete": false``)."""
+
+    signal: str | None = None
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM stop a run alike (KeyboardInterrupt, remembering which): the controller stops the worker
+    in flight (which saves the cases it finished, bench/workers.py) and the run folder keeps every finished case,
+    marked incomplete with the signal."""
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+        Stop.signal = signal.Signals(signum).name
+        raise KeyboardInterrupt(Stop.signal)
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, interrupt)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A case whose test passed its call is finished: an interrupted run saves these and no other (a case cut off
+    mid-measurement would otherwise pass as measured, on fewer rounds)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.passed and hasattr(item.config, "mlpbench_finished"):
+        item.config.mlpbench_finished.add(report.nodeid)
+
+
+def finished_only(doc: dict[str, Any], finished: set[str]) -> dict[str, Any]:
+    """``doc`` with only the benchmarks of finished tests."""
+    return {**doc, "benchmarks": [b for b in doc.get("benchmarks", []) if b.get("fullname") in finished]}
+
+
+def with_finished_workers(doc: dict[str, Any], runner: ProcessRunner) -> dict[str, Any]:
+    """``doc`` and every case the workers finished that no test replayed (a run interrupted between workers)."""
+    present = {case_key_of(b) for b in doc.get("benchmarks", [])}
+    extra = [b for b in runner.document()["benchmarks"] if case_key_of(b) not in present]
+    return {**doc, "benchmarks": [*doc.get("benchmarks", []), *extra]}
+
+
+def case_key_of(benchmark: dict[str, Any]) -> tuple:
+    info = benchmark.get("extra_info", {})
+    return info.get("impl"), info.get("backend"), info.get("batch_size"), info.get("phase")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -301,6 +336,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     doc = config.hook.pytest_benchmark_generate_json(
         config=config, benchmarks=bs.benchmarks, include_data=True, machine_info=bs.get_machine_info(),
         commit_info=config.hook.pytest_benchmark_generate_commit_info(config=config))
+    runner: ProcessRunner | None = getattr(config, "mlpbench_runner", None)
+    if exitstatus != pytest.ExitCode.OK:  # interrupted or failed: what finished, and nothing cut off
+        doc = finished_only(doc, config.mlpbench_finished)
+        if runner is not None:
+            doc = with_finished_workers(doc, runner)
     if settings.worker:
         write_json(Path(worker_spec()["out"]), doc, indent=None)
         return
@@ -308,7 +348,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if run_dir is None:
         return
     complete = exitstatus == pytest.ExitCode.OK and bool(bs.benchmarks)
-    runner: ProcessRunner | None = getattr(config, "mlpbench_runner", None)
     if settings.baseline is not None:
         doc["mlp_bench_baseline"] = settings.baseline.record()
     if runner is not None:
@@ -322,15 +361,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         _measure_roofline(doc, settings, terminalreporter)
     from bench.results import save_run  # the controller's: a worker never imports pandas or scipy
 
-    text = save_run(doc, run_dir, complete=complete)
+    text = save_run(doc, run_dir, complete=complete, **({"stopped_by": Stop.signal} if Stop.signal else {}))
     terminalreporter.write_sep("=", "mlp-bench results")
     terminalreporter.write_line(text)
     if settings.against is not None and complete:
         _print_against(terminalreporter, settings.against, run_dir)
     if settings.line_profile and complete:
         _line_profiles(terminalreporter, config, settings, run_dir)
-    state = "" if complete else (f" INCOMPLETE (pytest exit status {int(exitstatus)}: kept what finished; "
-                                 "compare and table skip it unless named)")
+    stopped = f"stopped by {Stop.signal}, " if Stop.signal else ""
+    state = "" if complete else (f" INCOMPLETE ({stopped}pytest exit status {int(exitstatus)}: kept the "
+                                 f"{len(doc['benchmarks'])} cases that finished; compare and table skip it unless "
+                                 "named)")
     terminalreporter.write_line(f"\nrun folder: {run_dir}{state}")
 
 

@@ -81,6 +81,17 @@ def store_nothing(bench_session: Any) -> None:
     bench_session.save = bench_session.autosave = bench_session.json = bench_session.histogram = None
 
 
+def stats_of(durations: list[float]) -> dict[str, Any]:
+    """pytest-benchmark's statistics of rounds measured elsewhere, as its JSON holds them (with the raw data):
+    for cases no test replayed (a run interrupted between its workers)."""
+    from pytest_benchmark.stats import Stats
+
+    stats = Stats()
+    for duration in durations:
+        stats.update(duration)
+    return {**stats.as_dict(), "data": list(durations)}
+
+
 def replay(benchmark: Any, durations: list[float]) -> None:
     """Feed rounds measured elsewhere (seconds per iteration) into this test's fixture, as if it had timed them."""
     stats = benchmark._make_stats(1)

@@ -638,9 +638,10 @@ def plot(frame: pd.DataFrame, doc: dict[str, Any], run_dir: Path) -> list[Path]:
     return written
 
 
-def save_run(doc: dict[str, Any], run_dir: Path, complete: bool) -> str:
+def save_run(doc: dict[str, Any], run_dir: Path, complete: bool, **record: Any) -> str:
     """Fill the run folder: the JSON, the tidy frame (CSV + Markdown), the rendered tables and the plots; then
-    record in run.json whether the run is complete. Returns the tables' text."""
+    record in run.json whether the run is complete (and ``record``: the signal that stopped it). Returns the
+    tables' text."""
     write_json(run_dir / BENCHMARK_FILE, doc, indent=None)
     frame = tidy_frame(doc)
     if frame.empty:
@@ -652,7 +653,7 @@ def save_run(doc: dict[str, Any], run_dir: Path, complete: bool) -> str:
         atomic_write_text(run_dir / "tables.md", text + "\n")
         plot(frame, doc, run_dir)
     update_run_record(run_dir, complete=complete, benchmarks=len(frame),
-                      machine=doc.get("machine_info", {}).get("mlp_bench", {}))
+                      machine=doc.get("machine_info", {}).get("mlp_bench", {}), **record)
     if not frame.empty:  # last: the page shows the record as it now stands (complete or not)
         from bench.html import write_run_page
 

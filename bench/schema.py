@@ -35,6 +35,7 @@ class RunRecord(_Open):
     run_id: StrictStr | None = None
     benchmarks: Count | None = None
     machine: dict[str, Any] | None = None
+    stopped_by: StrictStr | None = None  # the signal that interrupted the run (SIGINT, SIGTERM)
 
 
 class Options(_Open):

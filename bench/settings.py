@@ -30,6 +30,9 @@ from impl.workloads import WORKLOADS, Workload, get_workload
 DEFAULT_ROUNDS = 3  # full-run rounds in one process: the seed reported the best of three
 DEFAULT_STEP_ROUNDS = 30  # rounds of the phases that need per-round setup (backward), over all processes
 DEFAULT_PROCESSES = 2  # worker processes per case: the between-process spread needs at least two
+#: with --baseline: each process's change-over-base ratio moves by 0.012-0.018 (sd, A/A runs, docs/noise.md),
+#: and 4 processes put a 99 % interval within the 5 % of `same` where 2 leave a third of the cases open
+DEFAULT_BASELINE_PROCESSES = 4
 PROCESS_ROUNDS = 1  # full-run rounds per worker when processes > 1: rounds become processes
 DEFAULT_WINDOWS = 3  # measurement windows per step case and worker (bench/windows.py)
 WINDOW_MAX_TIME = 0.25  # pytest-benchmark's max_time per window when processes > 1 (its default: 1.0 s)
@@ -55,7 +58,8 @@ FULL_RUN_BATCH_SIZES = options.BATCH_SIZES.but(flag="--full-run-batch-sizes", he
 EPOCHS = options.EPOCHS.but(default_help="the workload's; MLP 35")
 ROUNDS = options.ROUNDS.but(default_help=f"{DEFAULT_ROUNDS} with one process, {PROCESS_ROUNDS} with several; 1 "
                             "for numpy-v0-naive", ini="mlpbench_rounds")
-PROCESSES = options.PROCESSES.but(default_help=f"{DEFAULT_PROCESSES}; --quick: 1, measured in this process",
+PROCESSES = options.PROCESSES.but(default_help=f"{DEFAULT_PROCESSES}; with --baseline {DEFAULT_BASELINE_PROCESSES}; "
+                                  "--quick: 1, measured in this process",
                                   ini="mlpbench_processes")
 WINDOWS = Option("--windows", "measurement windows per step case in each worker process, spread over its life in "
                  f"passes ({WINDOW_MAX_TIME:g} s each); a process's time is the geometric mean of its window medians",
@@ -291,7 +295,9 @@ class BenchSettings:
         threads = THREADS.read(config)
         threads, threads_why = (threads, THREADS.flag) if threads is not None else default_threads()
         processes = PROCESSES.read(config)
-        processes = processes if processes is not None else QUICK["processes"] if quick else DEFAULT_PROCESSES
+        if processes is None:
+            processes = (QUICK["processes"] if quick else DEFAULT_BASELINE_PROCESSES if BASELINE_OPTION.read(config)
+                         else DEFAULT_PROCESSES)
         timeout = WORKER_TIMEOUT.read(config)
         until_resolved, budget, against = UNTIL_RESOLVED.read(config), BUDGET.read(config), AGAINST.read(config)
         if budget is not None and not until_resolved:

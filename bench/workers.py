@@ -27,10 +27,12 @@ fixtures, tagged with their process, so pytest-benchmark's table, JSON and stora
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +53,8 @@ from bench.windows import PER_CALL, merge_windows, split, window_log
 from impl.data import load_dataset, save_dataset
 
 LOG_TAIL_LINES = 15
+WORKER_GRACE_S = 10.0  # how long an interrupted worker may take to save the cases it finished
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 SPEC_SCHEMA = 1
 
 CaseKey = tuple[str, str, int, str]  # impl, backend, batch size, phase
@@ -251,13 +255,23 @@ class ProcessRunner:
         timeout = self.settings.worker_timeout * len(group.members)  # a shared worker measures them all
         start = time.perf_counter()
         with log.open("w") as log_file:
+            worker = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                      cwd=self.config.invocation_params.dir, start_new_session=True,
+                                      preexec_fn=die_with_parent)
             try:
-                done = subprocess.run(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                      cwd=self.config.invocation_params.dir, timeout=timeout)
-                problem = None if done.returncode in (0, 1) else f"worker exited with status {done.returncode}"
+                returncode = worker.wait(timeout=timeout)
+                problem = None if returncode in (0, 1) else f"worker exited with status {returncode}"
             except subprocess.TimeoutExpired:
+                stop_worker(worker, grace_s=0.0)
                 problem = (f"worker timed out after {timeout:g} s ({self.settings.worker_timeout:g} s for each of its "
                            f"{len(group.members)} implementations)")
+            except BaseException:  # Ctrl-C or SIGTERM: the worker saves the cases it finished, then the run stops
+                stop_worker(worker, grace_s=WORKER_GRACE_S)
+                self.schedule.append({"process": process, "group": group.stem, "worker": stem,
+                                      "members": [list(m) for m in group.members], "batch_size": group.batch_size,
+                                      "seconds": time.perf_counter() - start, "problem": "interrupted"})
+                self._collect(out, process, stem)
+                raise
         seconds = time.perf_counter() - start
         self.schedule.append({"process": process, "group": group.stem, "worker": stem,
                               "members": [list(m) for m in group.members], "batch_size": group.batch_size,
@@ -300,8 +314,8 @@ class ProcessRunner:
             if key in self.failures:
                 continue
             first = measured[0][1]
-            benchmarks.append({"name": first.get("name"), "group": first.get("group"),
-                               "stats": {"data": [d for _, b in measured for d in b["stats"]["data"]]},
+            benchmarks.append({**{k: first.get(k) for k in ("name", "fullname", "group", "param", "params")},
+                               "stats": adapter.stats_of([d for _, b in measured for d in b["stats"]["data"]]),
                                "extra_info": merge_extra_info(measured)})
         return {"benchmarks": benchmarks, "machine_info": self.machine_info}
 
@@ -353,6 +367,30 @@ def merge_extra_info(measured: list[tuple[int, dict[str, Any]]]) -> dict[str, An
         merged["samples_per_s"] = merged["samples_per_round"] / float(np.exp(np.mean(np.log(
             merged["process_medians_s"]))))
     return merged
+
+
+def die_with_parent() -> None:
+    """In a new worker, before it runs: the kernel kills it if the controller dies (even by SIGKILL, which no
+    handler sees), so a worker never runs on, orphaned, into a run folder (Linux; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def stop_worker(worker: subprocess.Popen, grace_s: float) -> None:
+    """Stop a worker and everything it started (its own process group): SIGTERM, up to ``grace_s`` seconds for it
+    to save the cases it finished (a worker stops on SIGTERM as on Ctrl-C), then SIGKILL; always reaped."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, None)):
+        if worker.poll() is not None:
+            break
+        if sig == signal.SIGTERM and not grace_s:
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=wait_s)
+    worker.wait()
 
 
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
