@@ -249,7 +249,10 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     meta = {"quick": settings.quick, "processes": settings.processes, "system": report,
             "machine": machine_facts(), "conditions": conditions, "layers": list(settings.layers),
             "baseline": settings.baseline.record() if settings.baseline is not None else None}
-    config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
+    try:
+        config.mlpbench_run_dir = new_run_dir(settings.results_dir, settings.tag, "benchmark", meta)
+    except MLPBenchError as err:  # a folder the checks could not foresee (a read-only mount, a full disk)
+        pytest.exit(f"mlp-bench: error: {err}", returncode=4)
     write(f"mlp-bench: run folder {config.mlpbench_run_dir} (marked incomplete until the run ends)")
     if COUNTS.read(config):  # counts under Valgrind, before any timing (bench/counts/session.py)
         config.mlpbench_counts = _measure_counts(session, settings, write)

@@ -29,6 +29,7 @@ RUN_FILE = "run.json"
 SCHEMA_VERSION = 3
 REFERENCE_RUN = "reference"  # the committed run; never picked as a default for comparisons
 DEFAULT_RESULTS_DIR = Path("results")
+MAX_TAG = 64  # characters of a run folder's tag: its name stays far below the file system's 255
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -83,18 +84,43 @@ def write_json(path: Path, value: Any, indent: int | None = 1, default: Callable
     atomic_write_text(path, to_json(value, indent, default))
 
 
+def check_results_dir(results_dir: Path) -> None:
+    """A one-line error unless run folders can be made under ``results_dir``: a folder, or a path whose nearest
+    existing parent is a writable folder (checked before any work, so a bad path costs nothing)."""
+    existing = next((p for p in (results_dir, *results_dir.absolute().parents) if p.exists()), Path("/"))
+    if existing == results_dir and not results_dir.is_dir():
+        raise MLPBenchError(f"--results-dir {results_dir}: not a folder")
+    if not existing.is_dir():
+        raise MLPBenchError(f"--results-dir {results_dir}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MLPBenchError(f"--results-dir {results_dir}: {existing} is not writable")
+
+
+def check_tag(tag: str) -> None:
+    """A one-line error for a tag that would make a run folder's name too long for the file system."""
+    if len(tag) > MAX_TAG:
+        raise MLPBenchError(f"--tag: at most {MAX_TAG} characters (a run folder's name), got {len(tag)}")
+
+
 def new_run_dir(results_dir: Path, tag: str, kind: str, meta: dict[str, Any] | None = None) -> Path:
     """Create ``results_dir/<UTC date-time>-<tag>`` (suffixed -2, -3, ... if taken) and its run.json."""
+    check_results_dir(results_dir)
+    check_tag(tag)
     now = datetime.now(UTC)
     safe_tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", tag).strip("-") or kind
     base = f"{now:%Y%m%d-%H%M%S}-{safe_tag}"
-    results_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MLPBenchError(f"--results-dir {results_dir}: {err.strerror}") from None
     for n in range(1, 1000):
         path = results_dir / (base if n == 1 else f"{base}-{n}")
         try:
             path.mkdir()
         except FileExistsError:
             continue
+        except OSError as err:
+            raise MLPBenchError(f"{path}: {err.strerror}") from None
         record = {"schema_version": SCHEMA_VERSION, "run_id": path.name, "kind": kind, "tag": tag,
                   "created": now.isoformat(), "complete": False, **(meta or {})}
         write_json(path / RUN_FILE, record, indent=2)

@@ -20,6 +20,7 @@ from bench import options
 from bench.baseline import Baseline
 from bench.counts.session import COUNTS
 from bench.options import Option
+from bench.runs import check_results_dir, check_tag
 from impl.config import SEED_LAYERS, layer_text
 from impl.contract import PHASES, Trainer
 from impl.errors import MLPBenchError
@@ -325,6 +326,9 @@ class BenchSettings:
         full_default = (lambda w: w.quick_batch_sizes) if quick else (
             lambda w: w.full_run_batch_sizes or (w.batch_size,))
         results_dir = RESULTS_DIR.read(config)
+        check_results_dir(results_dir)
+        if TAG.read(config):
+            check_tag(TAG.read(config))
         full_run_sizes_given = FULL_RUN_BATCH_SIZES.read(config) is not None
         epochs = {w.name: given_epochs or (w.quick_epochs if quick else w.epochs) for w in workloads}
         return cls(

@@ -109,6 +109,26 @@ def test_the_pytest_plugin_error_is_one_line_and_writes_nothing(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--results-dir", "{file}"], "--results-dir {file}: not a folder"),
+    (["--results-dir", "{file}/runs"], "--results-dir {file}/runs: {file} is not a folder"),
+    (["--results-dir", "{locked}/runs"], "--results-dir {locked}/runs: {locked} is not writable"),
+    (["--tag", "x" * 65], "--tag: at most 64 characters (a run folder's name), got 65"),
+])
+def test_a_path_or_tag_the_run_could_not_write_is_one_line_before_any_work(args, message, tmp_path):
+    if os.geteuid() == 0 and "locked" in message:
+        pytest.skip("root writes into any folder whatever its mode: no unwritable folder to make")
+    file, locked = tmp_path / "a-file", tmp_path / "locked"
+    file.write_text("")
+    locked.mkdir(mode=0o500)
+    args = [a.format(file=file, locked=locked) for a in args]
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench/", "--benchmark-only", "-p", "no:cacheprovider",
+                           *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode == 4 and lines == [f"ERROR: {message.format(file=file, locked=locked)}"], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "locked"]
+
+
 def test_ini_values_are_checked_as_the_command_line_is():
     class Config:
         def getoption(self, name: str) -> None:
