@@ -24,11 +24,12 @@ from bench.counts.session import COUNTS, counts_of_session
 from bench.counts.session import attach as attach_counts
 from bench.environment import blas_threads, current_blas_threads, machine_facts, machine_record
 from bench.harness import Bench
+from bench.plan import duration_text
 from bench.runs import new_run_dir, write_json
 from bench.settings import QUICK, WINDOW_MAX_TIME, BenchSettings, add_options, check_against, worker_spec
 from bench.system import render_system, system_report
 from bench.windows import PassClock, plan_passes
-from bench.workers import ProcessRunner, case_key, cpu_plan, pin_process
+from bench.workers import ProcessRunner, case_key, check_plan, cpu_plan, pin_process, plan
 from impl.config import SEED_LAYERS, layer_text
 from impl.data import load_dataset, load_saved_dataset
 from impl.errors import MLPBenchError
@@ -246,6 +247,13 @@ def pytest_runtestloop(session: pytest.Session) -> None:
               "thread_time counts only the calling thread and process_time adds up every thread's seconds: right "
               "for single-threaded NumPy with --threads 1, not a wall time for frameworks that compute in threads "
               "of their own (docs/noise.md)")
+    try:
+        planned = check_plan(plan(session.items, share=settings.pair), settings,
+                             float(adapter.timing_options(adapter.session(config)).get("max_time", 1.0)))
+    except MLPBenchError as err:  # hours of work nobody asked for: stop before the run folder exists
+        pytest.exit(f"mlp-bench: error: {err}", returncode=4)
+    write(f"mlp-bench: planned about {duration_text(planned)} (estimated from the reference run's times, "
+          "corrected as workers finish)")
     meta = {"quick": settings.quick, "processes": settings.processes, "system": report,
             "machine": machine_facts(), "conditions": conditions, "layers": list(settings.layers),
             "baseline": settings.baseline.record() if settings.baseline is not None else None}

@@ -112,13 +112,15 @@ GRAIN = Option("--grain", "how the implementations of one phase and batch size a
                "calls of one, at most 64 ms of them, before the next) or window (each in a window of its own, as "
                "before the rotation; docs/noise.md)", default=DEFAULT_GRAIN, default_help=DEFAULT_GRAIN,
                metavar="G", ini="mlpbench_grain")
+YES = Option("--yes", "run a plan longer than an hour (the estimate is printed before any work; without --yes such a "
+             "run stops there)", switch=True)
 AGAINST = Option("--against", "with --until-resolved: keep measuring until every case's comparison with this saved "
                  "run (a folder or run id) resolves", metavar="RUN")
 OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPOCHS, ROUNDS, PROCESSES, WINDOWS,
                          WORKER_TIMEOUT,
                          PHASES_OPTION, BACKENDS, THREADS, LAYERS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
                          QUICK_OPTION, FULL, NO_PIN, NO_PAIR, NO_YARDSTICK, NO_ROOFLINE, UNTIL_RESOLVED, BUDGET,
-                         AGAINST, BASELINE_OPTION, GRAIN, COUNTS]
+                         AGAINST, BASELINE_OPTION, GRAIN, COUNTS, YES]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
 INI_KEYS = {o.ini: f"default of {o.flag}" for o in OPTIONS if o.ini}
 
@@ -169,6 +171,7 @@ class BenchSettings:
     threads_why: str = ""  # why this thread count (the system report prints it)
     full_run_sizes_given: bool = False  # --full-run-batch-sizes (or its ini key) named them
     baseline: Baseline | None = None  # --baseline: the base revision whose implementations join as NAME@REV
+    yes: bool = False  # --yes: a plan longer than an hour runs without asking
     grain: str = DEFAULT_GRAIN  # how a worker alternates the implementations of a phase and B (bench/rotation.py)
 
     @property
@@ -346,7 +349,7 @@ class BenchSettings:
             pair=not NO_PAIR.read(config), roofline=not quick and not NO_ROOFLINE.read(config),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
             against=_against_run(against, results_dir) if against else None,
-            full_run_sizes_given=full_run_sizes_given, baseline=base, grain=grain)
+            full_run_sizes_given=full_run_sizes_given, baseline=base, grain=grain, yes=YES.read(config))
 
 
 def prepare_baseline(rev: str, repo: Path) -> Baseline:

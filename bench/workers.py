@@ -51,6 +51,7 @@ from bench.runs import write_json
 from bench.settings import WORKER_SPEC_ENV, BenchSettings
 from bench.windows import PER_CALL, merge_windows, split, window_log
 from impl.data import load_dataset, save_dataset
+from impl.errors import MLPBenchError
 
 LOG_TAIL_LINES = 15
 WORKER_GRACE_S = 10.0  # how long an interrupted worker may take to save the cases it finished
@@ -153,6 +154,32 @@ def _can_share(bucket: list[tuple[str, str, int]], member: tuple[str, str, int])
             and merged_environment([m[:2] for m in [*bucket, member]]) is not None)
 
 
+def planned_seconds(groups: Sequence[Group], settings: BenchSettings, window_s: float) -> dict[str, float]:
+    """Each group's planned wall time for one worker of it (bench/plan.py)."""
+    from bench.plan import Shape, group_seconds
+
+    planned = {}
+    for group in groups:
+        classes = [_trainer_class(impl) for impl, _ in group.members]
+        shape = Shape(windows=settings.windows, window_s=window_s,
+                      epochs=max(settings.epochs.get(c.workload, 1) for c in classes),
+                      full_run_rounds=min(settings.full_run_rounds(c) for c in classes), rotates=settings.rotates)
+        planned[group.stem] = group_seconds(group.keys, {backend for _, backend in group.members}, shape)
+    return planned
+
+
+def check_plan(groups: Sequence[Group], settings: BenchSettings, window_s: float) -> float:
+    """The run's planned seconds; a one-line error naming the estimate when it exceeds an hour without --yes."""
+    from bench.plan import CONFIRM_ABOVE_S, duration_text
+
+    total = settings.processes * sum(planned_seconds(groups, settings, window_s).values())
+    if total > CONFIRM_ABOVE_S and not settings.yes:
+        raise MLPBenchError(f"this run plans about {duration_text(total)} ({len(groups)} worker group(s) x "
+                            f"{settings.processes} process(es)); add --yes to run it, or choose fewer --epochs, "
+                            "--processes or cases")
+    return total
+
+
 def cpu_plan(threads: int, pin: bool, cpus: list[int] | None = None) -> dict[str, Any]:
     """Where the controller and the workers run: with fewer BLAS threads than CPUs the controller keeps the
     first CPU and each worker gets the last ``threads``; otherwise nobody is pinned (and the reason is kept)."""
@@ -205,6 +232,11 @@ class ProcessRunner:
         original = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         pin_process(self.cpus["controller"])
         self.dataset_dir = Path(tempfile.mkdtemp(prefix="mlp-bench-data-"))
+        from bench.plan import Progress
+
+        self.progress = Progress(planned_seconds(groups, self.settings, float(self.timing.get("max_time", 1.0))),
+                                 total_workers=self.settings.processes * len(groups))
+        self.queue = [g.stem for _ in range(self.settings.processes) for g in groups]  # what is left, in any order
         try:
             # decoded and standardised once here, read back by every worker in a fraction of a second
             save_dataset(load_dataset(self.settings.mnist, allow_synthetic_fallback=True), self.dataset_dir)
@@ -222,14 +254,18 @@ class ProcessRunner:
         """One process round: a worker for each group, in this round's seeded order."""
         order = list(groups)
         random.Random(f"{self.settings.seed}-{process}").shuffle(order)
+        from bench.plan import duration_text
+
         for group in order:
             seconds, status = self._run_one(group, process)
             done = len(self.schedule)
             elapsed = time.perf_counter() - self._started
-            left = max(total - done, 0)
+            self.progress.finished(group.stem, seconds)
+            if group.stem in self.queue:
+                self.queue.remove(group.stem)
             self.write(f"mlp-bench worker {done}/{max(total, done)}: process {process}, {group.label} "
                        f"({len(group.keys)} cases): {status} in {seconds:.1f} s "
-                       f"[{elapsed / 60:.1f} min, about {elapsed / done * left / 60:.1f} min left]")
+                       f"[{duration_text(elapsed)}, about {duration_text(self.progress.left(self.queue))} left]")
 
     def seconds_of(self, group: Group) -> float:
         """Mean wall time of this group's workers so far (what one more process round of it costs)."""
