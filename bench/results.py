@@ -229,6 +229,13 @@ def workload_title(workload: str, layers: str) -> str:
     return f"{workload} {layers}" if layers else workload
 
 
+def member_of(key: tuple) -> tuple:
+    """A case's member for paired spreads (bench/stats.py's PairedPool): its implementation at its batch size,
+    step phases together, full runs apart (an epoch's stalls are not a step's)."""
+    impl, backend, workload, phase, batch_size = key
+    return impl, backend, workload, batch_size, "full_run" if phase == "full_run" else "steps"
+
+
 def case_data(doc: dict[str, Any]) -> dict[tuple, Case]:
     """Every case's log per-process medians and log yardsticks, keyed like the frame (impl, backend, workload,
     phase, B)."""
@@ -244,7 +251,8 @@ def case_data(doc: dict[str, Any]) -> dict[tuple, Case]:
         yard_logs = (np.log(np.array(yard, dtype=float)) if yard and len(yard) == len(logs)
                      and all(isinstance(v, int | float) and v > 0 for v in yard) else None)
         workers = info.get("worker_by_process")
-        out[key] = Case(logs, yard_logs, tuple(workers) if workers and len(workers) == len(logs) else None)
+        out[key] = Case(logs, yard_logs, tuple(workers) if workers and len(workers) == len(logs) else None,
+                        member=member_of(key))
     return out
 
 

@@ -33,7 +33,7 @@ The rule is checked by simulation in tests/test_stats.py (false alarms and power
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +41,7 @@ from scipy.stats import t as student_t
 
 PRIOR_DF = 10.0  # weight of the pooled spread, in degrees of freedom (limma's d0, fixed)
 MAX_PROCESSES_HINT = 1000
+MIN_MEMBER_DF = 3.0  # a member's own paired spread is used from this many degrees of freedom on
 YARDSTICK_GAIN = 0.8  # the yardstick is used when it leaves at most this share of the pooled variance
 
 
@@ -92,6 +93,9 @@ class Case:
     logs: np.ndarray
     yard: np.ndarray | None = None
     workers: tuple[str, ...] | None = None
+    #: which implementation at which batch size this is: paired comparisons borrow the spread of their own two
+    #: members where enough is known of them (:class:`PairedPool`)
+    member: Hashable | None = None
 
     def shared_workers(self, other: Case) -> list[tuple[int, int]]:
         """Index pairs (here, there) of the worker processes this case shared with ``other``."""
@@ -166,32 +170,56 @@ class PairedPool:
     additive model log time = case + worker, fitted on each set of cases that shared the same workers (their
     differences' variance is twice that residual when the cases are alike). Kept per set of workers, since a
     noisy pair of workers makes every difference inside it noisy and no other, and pooled over the run for
-    cases that shared only some of their workers."""
+    cases that shared only some of their workers.
+
+    Cases are not alike: measured in one default run, a framework's or a naive variant's residual was three to
+    four times a tuned NumPy variant's (docs/noise.md), so a set's pool made every pair inside it as wide as its
+    noisiest member. Each member (implementation at one batch size, over its phases) therefore keeps its own
+    residual variance too, and a pair of members known on at least :data:`MIN_MEMBER_DF` degrees of freedom each
+    borrows the sum of its own two (Welch-Satterthwaite degrees of freedom) instead of the set's."""
 
     difference: Pool  # over every set of workers of the run
     by_workers: dict[tuple[str, ...], Pool] = field(default_factory=dict)
+    by_member: dict[Hashable, Pool] = field(default_factory=dict)
 
     @classmethod
     def of(cls, cases: Sequence[Case], adjust: Callable[[Case], np.ndarray] = lambda c: c.logs) -> PairedPool:
-        groups: dict[tuple[str, ...], list[np.ndarray]] = {}
+        groups: dict[tuple[str, ...], list[tuple[Case, np.ndarray]]] = {}
         for case in cases:
             if case.workers and len(case.workers) == len(case.logs) and len(set(case.workers)) == len(case.workers):
                 order = np.argsort(case.workers)
-                groups.setdefault(tuple(sorted(case.workers)), []).append(adjust(case)[order])
+                groups.setdefault(tuple(sorted(case.workers)), []).append((case, adjust(case)[order]))
         by_workers, squares, df = {}, 0.0, 0.0
+        member_squares: dict[Hashable, list[float]] = {}
         for workers, members in groups.items():
-            table = np.array(members)  # cases x workers
+            table = np.array([logs for _, logs in members])  # cases x workers
             if table.shape[0] < 2 or table.shape[1] < 2:
                 continue
             residual = table - table.mean(axis=1, keepdims=True) - table.mean(axis=0, keepdims=True) + table.mean()
             group_squares, group_df = float(np.sum(residual ** 2)), (table.shape[0] - 1) * (table.shape[1] - 1)
             by_workers[workers] = Pool(2 * group_squares / group_df, group_df)
             squares, df = squares + group_squares, df + group_df
-        return cls(Pool(2 * squares / df if df else float("nan"), df), by_workers)
+            for (case, _), row in zip(members, residual, strict=True):  # each case's share of the set's df
+                if case.member is not None:
+                    total = member_squares.setdefault(case.member, [0.0, 0.0])
+                    total[0] += float(np.sum(row ** 2))
+                    total[1] += group_df / table.shape[0]
+        by_member = {m: Pool(2 * sq / d, d) for m, (sq, d) in member_squares.items() if d > 0}
+        return cls(Pool(2 * squares / df if df else float("nan"), df), by_workers, by_member)
 
     def for_workers(self, workers: Sequence[str]) -> Pool:
         """The pool of exactly these workers where some cases shared all of them, else the run's."""
         return self.by_workers.get(tuple(sorted(workers)), self.difference)
+
+    def for_pair(self, workers: Sequence[str], a: Hashable | None, b: Hashable | None) -> Pool:
+        """The pool a comparison of members ``a`` and ``b`` in these workers borrows: their own two spreads where
+        both are known well enough, else their workers' (:meth:`for_workers`)."""
+        own = [self.by_member.get(m) for m in (a, b)]
+        if any(p is None or p.df < MIN_MEMBER_DF for p in own):
+            return self.for_workers(workers)
+        (va, da), (vb, db) = ((p.variance, p.df) for p in own)
+        variance = (va + vb) / 2
+        return Pool(variance, variance ** 2 / ((va / 2) ** 2 / da + (vb / 2) ** 2 / db))
 
 
 def compare_paired(a: np.ndarray, b: np.ndarray, pool: Pool, alpha: float = 0.01, threshold: float = 0.05) -> Verdict:
@@ -217,7 +245,7 @@ def compare_cases(a: Case, b: Case, covariate: Covariate, alpha: float = 0.01, t
     shared = a.shared_workers(b) if paired is not None and not between_runs else []
     if len(shared) >= 2:
         here, there = zip(*shared, strict=True)
-        pool = paired.for_workers([a.workers[i] for i in here])
+        pool = paired.for_pair([a.workers[i] for i in here], a.member, b.member)
         result = compare_paired(covariate.adjust(a)[list(here)], covariate.adjust(b)[list(there)], pool, alpha,
                                 threshold)
         raw = math.exp(float(np.mean(b.logs[list(there)] - a.logs[list(here)])))

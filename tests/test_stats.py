@@ -240,3 +240,61 @@ def test_a_noisy_pair_of_workers_widens_its_own_comparisons_only():
         noisy_total += len(verdicts)
     assert quiet_found / (11 * COMPARISONS) >= 0.95
     assert noisy_false / noisy_total <= 0.02
+
+
+def heterogeneous_run(rng: np.random.Generator, processes: int, change: float) -> list:
+    """One batch size of a default run: 8 implementations rotated in 5 step phases (each phase its own workers,
+    as rotated cases are tagged), four of them quiet (own scatter 0.01, as tuned NumPy measured) and four noisy
+    (0.05, as a framework or the naive variant measured); implementations 1 and 5 are the others times ``change``."""
+    from bench.stats import Case
+
+    noise = np.r_[np.full(4, 0.01), np.full(4, 0.05)]
+    cases = []
+    for phase in range(5):
+        worker = rng.normal(0, 0.06, processes)
+        names = tuple(f"p{p + 1}-shared:phase{phase}" for p in range(processes))
+        true = np.full(8, rng.uniform(-8, -2))  # alike, but for implementations 1 and 5
+        true[[1, 5]] += np.log(change)
+        cases += [Case(mu + worker + rng.normal(0, sd, processes), None, names, member=(m, "steps"))
+                  for m, (mu, sd) in enumerate(zip(true, noise, strict=True))]
+    return cases
+
+
+def heterogeneous_verdicts(seed: int, change: float, processes: int, members: bool = True) -> dict[str, Counter]:
+    """Verdicts of quiet pairs (0 against 1, and 2 against 3), noisy pairs (4-5, 6-7) and mixed ones (0-4)."""
+    from bench.stats import Case, Covariate, PairedPool, compare_cases
+
+    rng = np.random.default_rng(seed)
+    counts = {"quiet": Counter(), "noisy": Counter(), "mixed": Counter()}
+    for _ in range(COMPARISONS):
+        cases = heterogeneous_run(rng, processes, change)
+        if not members:
+            cases = [Case(c.logs, None, c.workers) for c in cases]
+        covariate = Covariate.fit(cases, allowed=False, why_not="no yardstick")
+        paired = PairedPool.of(cases)
+        for phase in range(5):
+            c = cases[8 * phase: 8 * phase + 8]
+            counts["quiet"][compare_cases(c[0], c[1], covariate, paired=paired).verdict] += 1
+            counts["noisy"][compare_cases(c[4], c[5], covariate, paired=paired).verdict] += 1
+            if change == 1.0:
+                counts["quiet"][compare_cases(c[2], c[3], covariate, paired=paired).verdict] += 1
+                counts["noisy"][compare_cases(c[6], c[7], covariate, paired=paired).verdict] += 1
+                counts["mixed"][compare_cases(c[0], c[4], covariate, paired=paired).verdict] += 1
+    return counts
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_members_own_spreads_keep_false_verdicts_below_two_percent_quiet_or_noisy(processes):
+    """Each pair borrows its own two members' spreads (pooled over their phases): a noisy pair must not be
+    judged by the quiet members' spread, nor a mixed one."""
+    counts = heterogeneous_verdicts(seed=41, change=1.0, processes=processes)
+    for kind, verdicts in counts.items():
+        false = (verdicts["slower"] + verdicts["faster"]) / sum(verdicts.values())
+        assert false <= 0.02, (kind, verdicts)
+
+
+def test_a_quiet_pair_resolves_beside_noisy_members_as_it_cannot_with_their_shared_spread():
+    own = heterogeneous_verdicts(seed=42, change=1.10, processes=2)["quiet"]
+    shared = heterogeneous_verdicts(seed=42, change=1.10, processes=2, members=False)["quiet"]
+    assert own["slower"] / sum(own.values()) >= 0.9, own
+    assert shared["slower"] / sum(shared.values()) <= 0.6, shared
