@@ -184,7 +184,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     phases = ["full_run"] if full_run else list(step_phases())
     cases = []
     for cls in settings.impls:
-        sizes = settings.full_run_sizes(cls) if full_run else settings.step_batch_sizes[cls.workload]
+        sizes = settings.full_run_sizes(cls) if full_run else settings.step_sizes(cls)
         for backend in settings.backends_of(cls):
             reason = _backend_skip_reason(cls, backend, settings) or (
                 cls.layers_refusal(settings.layers) if get_workload(cls.workload).sized else None)

@@ -170,6 +170,7 @@ class BenchSettings:
     against: Path | None = None  # a saved run the verdicts of --until-resolved are taken against
     threads_why: str = ""  # why this thread count (the system report prints it)
     full_run_sizes_given: bool = False  # --full-run-batch-sizes (or its ini key) named them
+    step_sizes_given: bool = False  # --batch-sizes (or its ini key) named them
     baseline: Baseline | None = None  # --baseline: the base revision whose implementations join as NAME@REV
     yes: bool = False  # --yes: a plan longer than an hour runs without asking
     grain: str = DEFAULT_GRAIN  # how a worker alternates the implementations of a phase and B (bench/rotation.py)
@@ -181,10 +182,16 @@ class BenchSettings:
 
     def full_run_sizes(self, cls: type[Trainer]) -> tuple[int, ...]:
         """The batch sizes of ``cls``'s full runs: the run's, or where the run did not name them and this is the
-        default profile, those of them the implementation keeps to (``default_full_run_batch_sizes``)."""
-        sizes = self.full_run_batch_sizes[cls.workload]
-        keep = cls.default_full_run_batch_sizes
-        if self.full_run_sizes_given or self.quick or self.full or not keep:
+        default profile, those of them the implementation keeps to (``seed_batch_sizes``)."""
+        return self._kept(cls, self.full_run_batch_sizes[cls.workload], self.full_run_sizes_given)
+
+    def step_sizes(self, cls: type[Trainer]) -> tuple[int, ...]:
+        """The batch sizes of ``cls``'s step cases, kept as :meth:`full_run_sizes` keeps its full runs."""
+        return self._kept(cls, self.step_batch_sizes[cls.workload], self.step_sizes_given)
+
+    def _kept(self, cls: type[Trainer], sizes: tuple[int, ...], given: bool) -> tuple[int, ...]:
+        keep = cls.seed_batch_sizes
+        if given or self.quick or self.full or not keep:
             return sizes
         return tuple(s for s in sizes if s in keep) or sizes
 
@@ -333,6 +340,7 @@ class BenchSettings:
         if TAG.read(config):
             check_tag(TAG.read(config))
         full_run_sizes_given = FULL_RUN_BATCH_SIZES.read(config) is not None
+        step_sizes_given = BATCH_SIZES.read(config) is not None
         epochs = {w.name: given_epochs or (w.quick_epochs if quick else w.epochs) for w in workloads}
         return cls(
             impls=impls, workloads=workloads,
@@ -349,7 +357,8 @@ class BenchSettings:
             pair=not NO_PAIR.read(config), roofline=not quick and not NO_ROOFLINE.read(config),
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
             against=_against_run(against, results_dir) if against else None,
-            full_run_sizes_given=full_run_sizes_given, baseline=base, grain=grain, yes=YES.read(config))
+            full_run_sizes_given=full_run_sizes_given, step_sizes_given=step_sizes_given, baseline=base, grain=grain,
+            yes=YES.read(config))
 
 
 def prepare_baseline(rev: str, repo: Path) -> Baseline:

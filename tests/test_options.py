@@ -169,6 +169,18 @@ def test_the_naive_variant_keeps_its_full_runs_to_the_seed_s_size_unless_the_run
     assert sorted(b for name, b in ids if name == "numpy-v1-float32") == ["20000", "500"]  # V1 on: both sizes
 
 
+@pytest.mark.parametrize("extra, v0_sizes", [([], {"500"}), (["--batch-sizes", "500,20000"], {"500", "20000"})])
+def test_the_naive_variant_keeps_its_steps_to_the_seed_s_size_unless_the_run_names_them(extra, v0_sizes):
+    """Its step cases at B=5000 and 20000 (a backward pass of 0.5 s, after an untimed one, in at least 5 cycles a
+    window) were a fifth of the default run."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench/test_steps.py", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", "--impl", "numpy-v0-naive,numpy-v1-float32", *extra],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    ids = re.findall(r"\[(numpy-v\d-\w+)-B(\d+)-\w+\]", done.stdout)
+    assert {b for name, b in ids if name == "numpy-v0-naive"} == v0_sizes, done.stdout[-2000:]
+    assert len({b for name, b in ids if name == "numpy-v1-float32"}) == (3 if not extra else 2)
+
+
 def test_the_roofline_is_measured_unless_quick_or_switched_off():
     assert parse_pytest_bench(["bench/", "--benchmark-only"]).roofline
     assert not parse_pytest_bench(["bench/", "--benchmark-only", "--no-roofline"]).roofline
