@@ -246,6 +246,7 @@ def roofline_figure(table: pd.DataFrame, machine: dict[str, Any], path: Path) ->
 
 #: claim verdict -> colour (the forest plots' palette)
 CLAIM_COLOURS = {"reproduced": VERDICT_COLOURS["faster"], "differs": VERDICT_COLOURS["slower"],
+                 "unresolved": "#e6a817",
                  "not run here": VERDICT_COLOURS["cannot resolve"], "not comparable": "#999999"}
 
 

@@ -85,7 +85,8 @@ def test_verdicts_follow_each_check() -> None:
     assert verdict(least, Measure(0.9769), "x")[1] == "differs"
     assert verdict(window, Measure(1.11), "x")[1] == "differs"
     assert verdict(window, Measure(0.95, 0.92, 1.05), "x") == ("0.950 [0.920, 1.050]", "reproduced")
-    assert verdict(window, Measure(1.3, 1.05, 1.6), "x")[1] == "differs (unresolved: the interval reaches the claim)"
+    assert verdict(window, Measure(1.3, 1.05, 1.6), "x")[1] == (
+        "unresolved (ours outside the claim's band; the interval reaches it)")
     assert verdict(window, Measure(1.3, 1.15, 1.6), "x")[1] == "differs"
     assert verdict(least, Measure(0.96, 0.95, 0.97), "x")[1] == "differs"  # no interval reaches 0.977
     assert verdict(window, None, "no GPU") == ("-", "not run here (no GPU)")
@@ -107,17 +108,19 @@ def test_a_ratio_claimed_above_1_is_never_reproduced_at_or_below_1() -> None:
     assert verdict(slower, Measure(1.0), "x")[1] == "differs"
     within_2x = claim(figure=2.0, at_most=2.0)  # "the gap shrank below a factor of 2": still slower
     assert verdict(within_2x, Measure(0.84, 0.66, 1.06), "x")[1] == (
-        "differs (unresolved: the interval reaches the claim)")
+        "unresolved (ours outside the claim's band; the interval reaches it)")
     faster = claim(figure=0.9, at_most=0.9)
     assert faster.tolerance_text() == "<= 0.900" and verdict(faster, Measure(0.8), "x")[1] == "reproduced"
     level = claim(figure=1, range=[0.9, 1.1])  # "at the same level": no ordering
     assert verdict(level, Measure(0.95), "x")[1] == "reproduced" and level.tolerance_text() == "0.900 to 1.100"
 
 
-def test_a_reproduced_point_whose_interval_leaves_the_band_is_unresolved() -> None:
+def test_a_point_in_the_band_whose_interval_leaves_it_is_unresolved_not_reproduced() -> None:
     slower = claim(figure=1.1, tolerance_rel=0.15)
     assert verdict(slower, Measure(1.03, 0.84, 1.26), "x")[1] == (
-        "reproduced (unresolved: the interval leaves the claim's band)")
+        "unresolved (ours in the claim's band; the interval leaves it, reaching the opposite ordering)")
+    assert verdict(slower, Measure(1.2, 1.05, 1.4), "x")[1] == (
+        "unresolved (ours in the claim's band; the interval leaves it)")
     assert verdict(slower, Measure(1.1, 1.01, 1.2), "x")[1] == "reproduced"
 
 
@@ -138,9 +141,10 @@ def test_a_difference_without_a_measured_reason_says_unexplained(tmp_path: Path)
               claim(id="c", figure=1.1, tolerance_rel=0.1, reason="ladder:why")]
     rows, reasons, counts = claim_rows(claims, [folder])
     assert [r[-1] for r in rows] == ["differs (unexplained)",
-                                     "differs (unexplained; unresolved: the interval reaches the claim)",
+                                     "unresolved (ours outside the claim's band; the interval reaches it)",
                                      "differs (reason R1)"]
-    assert reasons == {"R1": "measured: the products take 80 %"} and counts["differs"] == 3
+    assert reasons == {"R1": "measured: the products take 80 %"}
+    assert (counts["differs"], counts["unresolved"]) == (2, 1)
     other_model = FolderSummary(tmp_path, {"kind": "reproduction", "layers": [784, 280, 120, 10]}, {"ladder": summary})
     rows, _, counts = claim_rows(claims[:1], [other_model])
     assert rows[0][-1] == "not comparable (model 784-280-120-10; the articles' is 784-70-30-10)"

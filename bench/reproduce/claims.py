@@ -14,6 +14,8 @@ CLAIMS_FILE = Path(__file__).with_name("claims.toml")
 CHECKS = ("tolerance_rel", "tolerance_abs", "at_least", "at_most", "range")
 QUALITIES = ("printed", "second-hand", "interpreted")
 UNITS = ("ratio", "accuracy", "epochs", "s", "count", "value")
+#: every verdict a claim row can get, in the headline's order
+VERDICT_WORDS = ("reproduced", "differs", "unresolved", "not comparable", "not run here")
 
 
 @dataclass(frozen=True)
@@ -191,8 +193,10 @@ def load_claims(path: Path = CLAIMS_FILE) -> list[Claim]:
 
 
 def verdict(claim: Claim, measure: Measure | None, missing_reason: str) -> tuple[str, str]:
-    """(ours, verdict) for one claim: ``reproduced``, ``differs`` (either ``unresolved`` where the interval
-    crosses the band's edge), ``not comparable (why)`` or ``not run here (why)``."""
+    """(ours, verdict) for one claim: ``reproduced`` where the measure (and its 99 % interval, where it has one)
+    lies in the claim's region, so that an ordering is reproduced only when the interval excludes the opposite
+    one; ``differs`` where it (and its interval) lies outside; ``unresolved (...)`` where the interval crosses
+    the region's edge, whichever side the point is on; ``not comparable (why)`` or ``not run here (why)``."""
     if measure is None or not math.isfinite(measure.value):
         return "-", f"not run here ({missing_reason})"
     ours = measure.text(claim.unit)
@@ -202,10 +206,12 @@ def verdict(claim: Claim, measure: Measure | None, missing_reason: str) -> tuple
     has_interval = measure.low is not None and measure.high is not None and math.isfinite(measure.low)
     if claim.holds(measure.value):
         if has_interval and (measure.low < low or measure.high > high):
-            return ours, "reproduced (unresolved: the interval leaves the claim's band)"
+            opposite = claim.ordering and (measure.low <= 1 if claim.ordering > 0 else measure.high >= 1)
+            return ours, ("unresolved (ours in the claim's band; the interval leaves it"
+                          + (", reaching the opposite ordering)" if opposite else ")"))
         return ours, "reproduced"
     if has_interval and measure.low <= high and measure.high >= low:
-        return ours, "differs (unresolved: the interval reaches the claim)"
+        return ours, "unresolved (ours outside the claim's band; the interval reaches it)"
     return ours, "differs"
 
 

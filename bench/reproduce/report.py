@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2, protocol, step_profile
-from bench.reproduce.claims import Claim, load_claims, verdict
+from bench.reproduce.claims import VERDICT_WORDS, Claim, load_claims, verdict
 from bench.reproduce.common import Summary, layers_of, markdown_table
 from bench.runs import read_run
 from impl.config import SEED_LAYERS, layer_text
@@ -89,7 +89,7 @@ def summarise_folder(path: Path, out_dir: Path) -> FolderSummary:
 def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[list[str]], dict[str, str], dict]:
     """One row per claim and folder that covers the claim's experiment; the reasons cited; verdict counts."""
     several = len(folders) > 1
-    rows, reasons, counts = [], {}, {"reproduced": 0, "differs": 0, "not run here": 0, "not comparable": 0}
+    rows, reasons, counts = [], {}, dict.fromkeys(VERDICT_WORDS, 0)
     for claim in claims:
         covering = [f for f in folders if claim.experiment in f.summaries] or [None]
         for folder in covering:
@@ -130,11 +130,11 @@ def _with_reason(result: str, finding: str | None, reasons: dict[str, str]) -> s
     return result.replace("differs (", f"differs ({cause}; ") if "(" in result else f"differs ({cause})"
 
 
-def verdict_count(counts: dict[str, int], unresolved: dict[str, int]) -> str:
-    """``22 reproduced (1 of them unresolved), 18 differ (6 of them unresolved), 3 not comparable, 1 not run
-    here``: the sentence above the claim table (the README quotes it)."""
-    return (f"{counts['reproduced']} reproduced ({unresolved['reproduced']} of them unresolved), {counts['differs']} "
-            f"differ ({unresolved['differs']} of them unresolved), {counts['not comparable']} not comparable, "
+def verdict_count(counts: dict[str, int]) -> str:
+    """``71 rows: 35 reproduced, 20 differ, 9 unresolved, 5 not comparable, 2 not run here``: the sentence above
+    the claim table (the README quotes it)."""
+    return (f"{sum(counts.values())} rows: {counts['reproduced']} reproduced, {counts['differs']} differ, "
+            f"{counts['unresolved']} unresolved, {counts['not comparable']} not comparable, "
             f"{counts['not run here']} not run here")
 
 
@@ -174,8 +174,6 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
     folders = [summarise_folder(p, out_dir) for p in paths]
     claims = load_claims()
     rows, reasons, counts = claim_rows(claims, folders)
-    unresolved = {word: sum(row[-1].startswith(word) and "unresolved" in row[-1] for row in rows)
-                  for word in ("reproduced", "differs")}
     head = ["claim", "source", "articles' figure", "ours", "tolerance", "verdict"]
     if len(folders) > 1:
         head.insert(3, "machine (run)")
@@ -199,12 +197,13 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
                       + (", ".join(f.missing) or "experiments that did not start") + ". "
                       f"`mlp-bench reproduce --resume {f.path}` goes on where it stopped.", ""]
     lines += ["## Claims", "",
-              f"{verdict_count(counts, unresolved)}. Verdicts follow the checks in `bench/reproduce/claims.toml`, "
-              "written before the runs: the point estimate against the claim's band (a ratio claimed above 1 must "
-              "also be above 1); `unresolved` marks a verdict whose 99 % interval (in brackets) crosses the band's "
-              "edge. A difference names a measured reason or says `unexplained`; `not comparable` marks a claim whose "
-              "measure the articles leave undefined. Time claims are ratios measured in one run, never seconds "
-              "across machines.", "",
+              f"{verdict_count(counts)}. Verdicts follow the checks in `bench/reproduce/claims.toml`: "
+              "`reproduced` where our measure and its 99 % interval (in brackets) lie in the claim's band (a ratio "
+              "claimed above 1 above 1, so an ordering is reproduced only when the interval excludes the opposite "
+              "one), `differs` where both lie outside it, `unresolved` where the interval crosses the band's edge "
+              "(counted apart, never as reproduced or differs). A difference names a measured reason or says "
+              "`unexplained`; `not comparable` marks a claim whose measure the articles leave undefined. Time "
+              "claims are ratios measured in one run, never seconds across machines.", "",
               markdown_table(head, rows), ""]
     if claims_png is not None and len(folders) == 1:
         from bench.figures import claims_figure
