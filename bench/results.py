@@ -230,8 +230,9 @@ def workload_title(workload: str, layers: str) -> str:
 
 
 def member_of(key: tuple) -> tuple:
-    """A case's member for paired spreads (bench/stats.py's PairedPool): its implementation at its batch size,
-    step phases together, full runs apart (an epoch's stalls are not a step's)."""
+    """A case's member for paired spreads (bench/stats.py's PairedPool): an implementation at one batch size, its
+    step phases together and its full runs apart (the ratio's spread grows with the batch size, 0.006-0.012 at
+    B=500 against 0.010-0.026 at 20000, and an epoch's stalls are not a step's: docs/noise.md)."""
     impl, backend, workload, phase, batch_size = key
     return impl, backend, workload, batch_size, "full_run" if phase == "full_run" else "steps"
 
