@@ -35,6 +35,7 @@ from bench.results import (
     load_run,
     render,
     run_alpha,
+    why_incomplete,
     workload_title,
 )
 from bench.runs import check_writable, list_runs, to_json
@@ -407,7 +408,7 @@ def run_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"no case matches -k {args.filter.pattern!r}; case ids look like "
                           f"{case_id(label_of(first), first.batch_size, first.phase)}")
     notes = machine_warnings(doc_a, doc_b, fa, fb)
-    notes += [f"WARNING: run {p} is marked incomplete (interrupted or failed): some cases may be missing"
+    notes += [f"WARNING: run {p} is marked incomplete ({why_incomplete(p)}): some cases may be missing"
               for p in paths if not is_complete(p)]
     notes += [f"NOTE: {p} is a plain pytest-benchmark JSON: one process per case unless its rounds are tagged"
               for p in paths if p.is_file()]
@@ -465,7 +466,7 @@ def run_table(args: argparse.Namespace) -> int:
     elif args.csv:
         print(rows.drop(columns=["noise"]).to_csv(index=False), end="")
     else:
-        print(f"run: {path}" + ("" if is_complete(path) else "  (INCOMPLETE: interrupted or failed)") + "\n")
+        print(f"run: {path}" + ("" if is_complete(path) else f"  (INCOMPLETE: {why_incomplete(path)})") + "\n")
         print(render(frame, doc, wide=args.wide, unit=args.time_unit, selected=selected))
     if args.html:
         from bench import html

@@ -720,3 +720,9 @@ def _check_unique(doc: dict[str, Any], file: Path) -> None:
 def is_complete(path: Path) -> bool:
     """A run folder says whether it ended normally; a plain JSON file is whatever pytest-benchmark wrote."""
     return read_run(path).complete if path.is_dir() else True
+
+
+def why_incomplete(path: Path) -> str:
+    """How an incomplete run ended, as its record says: ``stopped by SIGTERM`` or ``interrupted or failed``."""
+    stopped = read_run(path).record.get("stopped_by") if path.is_dir() else None
+    return f"stopped by {stopped}" if stopped else "interrupted or failed"

@@ -89,6 +89,6 @@ def test_a_run_stopped_at_a_random_moment_keeps_every_finished_case(mode, sig, s
                            capture_output=True, text=True, timeout=120)
     assert "Traceback" not in shown.stderr and (shown.returncode == 0 or len(shown.stderr.strip().splitlines()) == 1)
     if shown.returncode == 0:
-        assert "INCOMPLETE" in shown.stdout
+        assert f"INCOMPLETE: stopped by {sig.name}" in shown.stdout
     time.sleep(0.5)
     assert snapshot(folder) == before, "something wrote into the run folder after its run ended"
