@@ -128,10 +128,6 @@ class Trainer(ABC):
     #: Rounds of a full-run benchmark when the user does not choose (None: the harness default, 3); the
     #: slowest variants lower it to keep the default run short.
     full_run_rounds: ClassVar[int | None] = None
-    #: The batch sizes the seed timed it at, which a benchmark run that names no batch sizes keeps its full runs
-    #: and its step cases to (None: the workload's); the slowest variant keeps to them, so that the default run
-    #: fits its 15 minutes.
-    seed_batch_sizes: ClassVar[tuple[int, ...] | None] = None
     #: False for implementations that use a framework's own training loop and shuffling.
     shared_batch_order: ClassVar[bool] = True
     #: False keeps an implementation out of the default benchmark run (which must fit 15 minutes on 2 cores);

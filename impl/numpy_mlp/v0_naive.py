@@ -14,9 +14,6 @@ class NumpyV0Naive(NumpyMLP):
     description = "seed's original code: float64, bias row inserted per batch, sigma' from Z, delta for L0"
     dtype = "float64"
     full_run_rounds = 1  # ~40 s per 35-epoch run at B=500 on 2 cores: one round keeps the default run short
-    # 40-110 s per 35-epoch run at either size, a third of the default run when timed at both: the seed timed the
-    # naive code at B=500 only (Step III's "over 6.5x" against 7.3 s), so the default run does too
-    seed_batch_sizes = (500,)
 
     def _bw_prop_Np1_to_N(self, N: int, li_Z: list, li_A: list,
                           li_delta: list) -> tuple[np.ndarray | None, np.ndarray]:

@@ -12,7 +12,6 @@ class NumpyV1Float32(NumpyV0Naive):
     description = "Step I: V0 in float32, no delta for the input layer"
     dtype = "float32"
     full_run_rounds = None  # V0's single full-run round is for V0 only: back to the harness default
-    seed_batch_sizes = None  # and so is its single batch size
 
     def _bw_prop_Np1_to_N(self, N: int, li_Z: list, li_A: list,
                           li_delta: list) -> tuple[np.ndarray | None, np.ndarray]:
