@@ -274,3 +274,29 @@ def test_the_baseline_runs_quoted_in_the_docs_are_the_committed_ones():
     fastest = which_is_fastest(frame, doc)
     resolved = int(fastest["resolved"].str.startswith("yes").sum())
     assert f"resolves {resolved} of {len(fastest)} rows" in noise
+
+
+def test_the_four_process_a_a_repeats_quoted_in_the_docs_are_the_committed_ones():
+    from bench.results import base_changes, case_data, load_run
+
+    noise = (ROOT / "docs" / "noise.md").read_text(encoding="utf-8")
+    spread: dict[tuple[str, int], list[np.ndarray]] = {}
+    for n, (same, open_) in enumerate([(30, 6), (36, 0), (33, 3)], 1):
+        doc, frame = load_run(ROTATION / f"aa4-{n}")
+        verdicts = base_changes(frame, doc)["verdict"].value_counts().to_dict()
+        assert (verdicts.get("same", 0), verdicts.get("cannot resolve", 0)) == (same, open_)
+        assert verdicts.get("slower", 0) + verdicts.get("faster", 0) == 0
+        assert re.search(rf"\| A/A 4 processes, {n} \(\d\d:\d\d\) \| {same} \| {open_} \| 0 \|", noise)
+        cases = case_data(doc)
+        for (impl, backend, workload, phase, batch), case in cases.items():
+            if "@" in impl:
+                continue
+            base = cases[(f"{impl}@HEAD", backend, workload, phase, batch)]
+            here, there = dict(zip(case.workers, case.logs, strict=True)), dict(zip(base.workers, base.logs,
+                                                                                   strict=True))
+            d = np.array([here[w] - there[w] for w in sorted(here)])
+            spread.setdefault((phase, batch), []).append(d - d.mean())
+    for phase in ("forward", "backward", "train_step", "full_run"):
+        sds = [np.sqrt(sum(float((d ** 2).sum()) for d in spread[(phase, b)])
+                       / sum(len(d) - 1 for d in spread[(phase, b)])) for b in (500, 5000, 20000)]
+        assert f"| {phase} | " + " | ".join(f"{sd:.4f}" for sd in sds) + " |" in noise, (phase, sds)
