@@ -30,6 +30,7 @@ table { border-collapse: collapse; margin: 0.3em 0 1.2em; font-variant-numeric: 
 th, td { border: 1px solid #ccc; padding: 2px 7px; } th { background: #f3f3f3; cursor: pointer; }
 th[aria-sort=ascending]::after { content: " ▲"; } th[aria-sort=descending]::after { content: " ▼"; }
 tr:nth-child(even) td { background: #fafafa; }
+.table-box { max-width: 100%; overflow-x: auto; }
 input.filter { margin: 0.2em 0; width: 22em; } figure { margin: 1em 0; } img { max-width: 100%; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; } .meta { color: #555; }
 td.slower { color: #b34700; } td.faster { color: #007a5a; } td.same { color: #0057a0; }
@@ -48,7 +49,11 @@ SCRIPT = """
   document.querySelectorAll('table').forEach(function (table, t) {
     var box = document.createElement('input');
     box.className = 'filter'; box.placeholder = 'filter rows…'; box.setAttribute('aria-label', 'filter table ' + t);
-    table.parentNode.insertBefore(box, table);
+    var scroller = document.createElement('div');  // a wide table scrolls in its own box, never the page
+    scroller.className = 'table-box';
+    table.parentNode.insertBefore(scroller, table);
+    scroller.appendChild(table);
+    scroller.parentNode.insertBefore(box, scroller);
     box.addEventListener('input', function () {
       var q = box.value.toLowerCase();
       table.querySelectorAll('tbody tr').forEach(function (row) {
@@ -72,6 +77,7 @@ SCRIPT = """
       if (['slower', 'faster', 'same'].indexOf(word) >= 0) td.classList.add(word);
     });
   });
+  document.body.dataset.overflow = document.documentElement.scrollWidth > window.innerWidth ? '1' : '0';
   document.body.dataset.ready = '1';
 })();
 """

@@ -54,6 +54,8 @@ def check_page(chromium: str, page: Path, tmp: Path, tables: int, images: int) -
 
 def test_the_reference_runs_page_renders_with_its_tables_and_figures(chromium, tmp_path):
     dom = check_page(chromium, REFERENCE / "index.html", tmp_path, tables=10, images=4)
+    narrow = browse(chromium, REFERENCE / "index.html", tmp_path, "--window-size=1300,2000", "--dump-dom")
+    assert 'data-overflow="0"' in narrow.stdout  # every table fits a 1300 px page, or scrolls in its own box
     for heading in ("which is fastest", "full runs", "Machine and system", "Every implementation against"):
         assert heading in dom
     shot = tmp_path / "reference.png"
