@@ -74,9 +74,8 @@ def test_a_run_stopped_at_a_random_moment_keeps_every_finished_case(mode, sig, s
     # every case a test finished in this process, and every case a worker saved, is in the run's JSON
     passed = [line.split(" ")[0] for line in output.splitlines() if line.endswith("]") and " PASSED" in line]
     if processes == 1:
-        for node in passed:
-            impl, batch, phase = node.split("[")[1].rstrip("]").rsplit("-", 2) if "test_step" in node else (
-                *node.split("[")[1].rstrip("]").rsplit("-", 1), "full_run")
+        for node in passed:  # test_step[IMPL-B500-forward], test_full_run[IMPL-B500-full_run]
+            impl, batch, phase = node.split("[")[1].rstrip("]").rsplit("-", 2)
             assert (impl, phase, int(batch.lstrip("B"))) in saved, (node, sorted(saved))
     for worker_file in (folder / "workers").glob("*.json") if (folder / "workers").exists() else []:
         try:

@@ -50,7 +50,8 @@ def roofline_table(frame: pd.DataFrame, machine: dict[str, Any] | None = None, t
     for row in full.itertuples(index=False):
         B = int(row.batch_size)
         epochs = int(row.epochs) if pd.notna(row.epochs) else machine["epochs"]
-        seconds = float(row.median_s)
+        # the time every other table gives a full run: the geometric mean of its per-process times
+        seconds = float(row.process_median_s if pd.notna(getattr(row, "process_median_s", None)) else row.median_s)
         flops = per_sample * n_train * epochs
         size = machine["batch_sizes"].get(B)
         product_floor = size["product_floor_epoch_s"] * epochs if size else float("nan")
