@@ -10,6 +10,7 @@ regenerated reference or reproduction cannot leave a stale copy behind.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -311,3 +312,13 @@ def test_the_second_default_run_quoted_in_the_docs_is_the_committed_one():
     resolved = int(fastest["resolved"].str.startswith("yes").sum())
     assert f"**15 min 50 s**, where it should take 15, and {resolved} of {len(fastest)} rows resolved" in noise
     assert "numpy-v0-naive" not in set(frame[frame["batch_size"] != 500]["impl"])  # kept to the seed's size
+
+
+def test_the_plans_quoted_run_is_the_committed_one():
+    """docs/benchmarks.md quotes the default run's first worker and its wall time: the committed run's schedule."""
+    doc = json.loads((ROTATION / "default-2" / "benchmark.json").read_text())
+    schedule = doc["mlp_bench_schedule"]
+    docs = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
+    first = schedule[0]
+    assert f"process 1, B={first['batch_size']}: ... ok in {first['seconds']:.1f} s" in docs
+    assert 15 * 60 < sum(s["seconds"] for s in schedule) < 15 * 60 + 50  # the workers, within the 15 min 50 s
