@@ -420,9 +420,10 @@ def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: Bench
 
 
 def _measure_counts(session: pytest.Session, settings: BenchSettings, write: Any) -> dict:
-    """--counts: the selected cases' counts in one Valgrind process; a bad setup stops the run in one line."""
+    """--counts: the selected cases' counts under Valgrind; a bad setup stops the run in one line."""
     try:
-        return counts_of_session(session.items, settings, session.config.mlpbench_run_dir, write)
+        return counts_of_session(session.items, settings, session.config.mlpbench_run_dir, write,
+                                 settings.counts_kernel)
     except MLPBenchError as err:
         pytest.exit(f"mlp-bench: error: {err}", returncode=4)
 

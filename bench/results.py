@@ -20,8 +20,8 @@ import pandas as pd
 
 from bench.change import base_label, change_over_base, render_change
 from bench.counts.views import COLUMNS as COUNT_COLUMNS
+from bench.counts.views import TimeRatio, against_time_text, counts_table
 from bench.counts.views import columns_of as counts_columns
-from bench.counts.views import counts_table
 from bench.noise import noise_flags
 from bench.runs import RUN_FILE, atomic_write_text, brief_error, read_run, update_run_record, write_json
 from bench.schema import BenchmarkDocument, check
@@ -374,6 +374,21 @@ def base_changes(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA,
                             run_alpha(doc, alpha), threshold)
 
 
+def time_ratio_of(doc: dict[str, Any], alpha: float = ALPHA) -> TimeRatio:
+    """The wall-time comparison of two rows of a run, as every table of the run compares them (paired per worker
+    where they shared workers); None where either side has fewer than two processes."""
+    cases, covariate = case_data(doc), run_covariate(doc)
+    paired, alpha = run_paired_pool(cases, covariate), run_alpha(doc, alpha)
+
+    def ratio(a: Any, b: Any) -> tuple[float, float, float] | None:
+        if any(_key(r) not in cases or len(cases[_key(r)].logs) < 2 for r in (a, b)):
+            return None
+        result = compare_cases(cases[_key(a)], cases[_key(b)], covariate, alpha, THRESHOLD, paired=paired)
+        return result.ratio, result.low, result.high
+
+    return ratio
+
+
 def against_fastest(frame: pd.DataFrame, doc: dict[str, Any], alpha: float = ALPHA,
                     threshold: float = THRESHOLD) -> pd.DataFrame:
     """Per workload, phase and batch size: every implementation against the fastest, a ratio of per-process
@@ -523,6 +538,8 @@ def render(frame: pd.DataFrame, doc: dict[str, Any], wide: bool = False, unit: s
     parts += [memory_table(good), ""] if good["peak_step_mb"].notna().any() else []
     counts = counts_table(good)
     parts += [counts, ""] if counts else []
+    timed = against_time_text(good, time_ratio_of(doc)) if counts else ""
+    parts += [timed, ""] if timed else []
     parts += [wrap(w) for w in warnings_for(frame, doc)]
     if doc.get("mlp_bench_roofline"):
         from bench.roofline import machine_from_json, render_roofline, roofline_table

@@ -18,7 +18,8 @@ import pytest
 
 from bench import options
 from bench.baseline import Baseline
-from bench.counts.session import COUNTS
+from bench.counts.callgrind import DEFAULT_KERNEL
+from bench.counts.session import COUNTS, COUNTS_KERNEL
 from bench.options import Option
 from bench.runs import check_results_dir, check_tag
 from impl.config import SEED_LAYERS, layer_text
@@ -125,7 +126,7 @@ OPTIONS: list[Option] = [IMPLS, WORKLOAD, BATCH_SIZES, FULL_RUN_BATCH_SIZES, EPO
                          WORKER_TIMEOUT,
                          PHASES_OPTION, BACKENDS, THREADS, LAYERS, options.SEED, MNIST, RESULTS_DIR, TAG, LINE_PROFILE,
                          QUICK_OPTION, FULL, NO_PIN, NO_PAIR, NO_YARDSTICK, NO_ROOFLINE, UNTIL_RESOLVED, BUDGET,
-                         AGAINST, BASELINE_OPTION, GRAIN, COUNTS, YES]
+                         AGAINST, BASELINE_OPTION, GRAIN, COUNTS, COUNTS_KERNEL, YES]
 WORKER_SPEC_ENV = "MLPBENCH_WORKER_SPEC"  # set by the controller: this pytest is a worker; its spec file
 INI_KEYS = {o.ini: f"default of {o.flag}" for o in OPTIONS if o.ini}
 
@@ -179,6 +180,7 @@ class BenchSettings:
     baseline: Baseline | None = None  # --baseline: the base revision whose implementations join as NAME@REV
     yes: bool = False  # --yes: a plan longer than an hour runs without asking
     grain: str = DEFAULT_GRAIN  # how a worker alternates the implementations of a phase and B (bench/rotation.py)
+    counts_kernel: str = DEFAULT_KERNEL  # --counts-kernel: the OpenBLAS kernel counts run under Valgrind
 
     @property
     def rotates(self) -> bool:
@@ -363,7 +365,7 @@ class BenchSettings:
             until_resolved=until_resolved, budget_min=budget if budget is not None else DEFAULT_BUDGET_MIN,
             against=_against_run(against, results_dir) if against else None,
             full_run_sizes_given=full_run_sizes_given, step_sizes_given=step_sizes_given, baseline=base, grain=grain,
-            yes=YES.read(config))
+            yes=YES.read(config), counts_kernel=COUNTS_KERNEL.read(config))
 
 
 def prepare_baseline(rev: str, repo: Path) -> Baseline:

@@ -24,6 +24,13 @@ VALGRIND_ARGS = ("--tool=callgrind", "--cache-sim=yes", "--branch-sim=yes", "--c
 #: make the counts depend on the scheduler. Set before the libraries start.
 ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                      "BLIS_NUM_THREADS", "MLPBENCH_THREADS")}
+#: What --counts-kernel may name: an OpenBLAS core type (OPENBLAS_CORETYPE) or ``machine`` (OpenBLAS's own pick).
+KERNELS = ("Sandybridge", "Haswell", "machine")
+#: The default: AVX without FMA. Valgrind 3.19 executes FMA instructions through slow helper calls: one B=5000
+#: forward ran 74 s on Haswell's FMA kernel and under 6 s on Sandybridge's (docs/counts.md), so the whole
+#: matrix of NumPy cases fits minutes instead of hours. The kernel is recorded, and compare calls counts taken on
+#: different kernels not comparable.
+DEFAULT_KERNEL = "Sandybridge"
 MISSING = ("counts need Valgrind: no `valgrind` on PATH; install Debian's package (apt-get install valgrind) "
            "or your system's")
 
@@ -64,17 +71,32 @@ def read_dumps(folder: Path) -> tuple[dict[str, dict[str, int]], list[str]]:
     return found, caches
 
 
-def run_probe(spec: dict[str, Any], log_to: Path, timeout_s: float) -> tuple[dict[str, dict[str, int]], list[str],
-                                                                            dict[str, Any]]:
-    """Run ``python -m bench.counts.probe`` under Callgrind on ``spec``: the dumps by name, the simulated
-    caches, and the library facts the probe saw. Valgrind's own log goes to ``log_to``."""
+def kernel_env(kernel: str) -> dict[str, str]:
+    """The probe's environment for ``kernel``: the thread settings, and OpenBLAS's core type unless ``machine``.
+    Only the Valgrind process gets it; the timings run on the environment's kernels as ever."""
+    return {**ONE_THREAD, **({} if kernel == "machine" else {"OPENBLAS_CORETYPE": kernel})}
+
+
+def check_kernel(kernel: str, facts: dict[str, Any]) -> None:
+    """A one-line error where OpenBLAS ran another kernel than the one asked for (an unknown core type falls
+    back silently)."""
+    ran = [b.get("architecture") for b in facts.get("blas", []) if b.get("internal_api") == "openblas"]
+    if kernel != "machine" and any(str(arch).lower() != kernel.lower() for arch in ran):
+        raise MLPBenchError(f"counts: OpenBLAS ran its {', '.join(map(str, ran))} kernel under Valgrind, not the "
+                            f"{kernel} kernel --counts-kernel asked for")
+
+
+def run_probe(spec: dict[str, Any], log_to: Path, timeout_s: float,
+              kernel: str = DEFAULT_KERNEL) -> tuple[dict[str, dict[str, int]], list[str], dict[str, Any]]:
+    """Run ``python -m bench.counts.probe`` under Callgrind on ``spec`` with OpenBLAS on ``kernel``: the dumps
+    by name, the simulated caches, and the library facts the probe saw. Valgrind's own log goes to ``log_to``."""
     valgrind_version()
     with tempfile.TemporaryDirectory(prefix="mlpbench-counts-") as tmp:
         folder = Path(tmp)
         spec = dict(spec, facts_out=str(folder / "facts.json"))
         (folder / "spec.json").write_text(json.dumps(spec))
         root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ, **ONE_THREAD, PYTHONPATH=os.pathsep.join(
+        env = dict(os.environ, **kernel_env(kernel), PYTHONPATH=os.pathsep.join(
             [root, *filter(None, [os.environ.get("PYTHONPATH")])]))
         command = ["valgrind", *VALGRIND_ARGS, f"--callgrind-out-file={folder}/callgrind.out.%p",
                    sys.executable, "-m", "bench.counts.probe", str(folder / "spec.json")]
@@ -86,7 +108,9 @@ def run_probe(spec: dict[str, Any], log_to: Path, timeout_s: float) -> tuple[dic
         if done.returncode != 0:
             raise MLPBenchError(f"counts: Valgrind's probe exited {done.returncode} (log: {log_to})")
         dumps, caches = read_dumps(folder)
-        return dumps, caches, json.loads((folder / "facts.json").read_text())
+        facts = json.loads((folder / "facts.json").read_text())
+        check_kernel(kernel, facts)
+        return dumps, caches, facts
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:

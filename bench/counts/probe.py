@@ -107,7 +107,7 @@ def _count(case: dict[str, Any], trainer: Any, calls: int) -> None:
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     data = load_dataset(spec.get("mnist"), allow_synthetic_fallback=True)
-    facts = library_facts() | {"dataset": data.kind}
+    facts = library_facts() | {"dataset": data.kind, "n_train": data.n_train}
     print(f"counts: {time.strftime('%H:%M:%S')} data loaded", file=sys.stderr, flush=True)
     Path(spec["facts_out"]).write_text(json.dumps(facts, indent=1))
     for case in spec["cases"]:

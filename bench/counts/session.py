@@ -6,8 +6,11 @@ timings only; add --quick to keep the timings short when the counts are what you
 
 from __future__ import annotations
 
+import argparse
+import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +18,37 @@ from bench.counts import callgrind
 from bench.counts.model import MODEL, per_unit
 from bench.counts.probe import EMPTY
 from bench.options import Option
+from bench.roofline.flops import flops_per_sample
+from impl.config import N_TRAIN
 from impl.errors import MLPBenchError
+from impl.phases import PHASE_TABLE
 from impl.registry import get_implementation
+from impl.workloads import get_workload
 
 COUNTS = Option("--counts", "also measure each selected case's work under Valgrind (instructions, data accesses, "
                 "cache misses, branch mispredictions, estimated cycles): deterministic counts, per step or per "
                 "epoch, saved beside the timings; see docs/counts.md", switch=True)
+COUNTS_KERNEL = Option("--counts-kernel", "with --counts: the OpenBLAS kernel the counts run under Valgrind: "
+                       "Sandybridge (AVX without FMA, which Valgrind 3.19 runs about 13x faster), Haswell (AVX2 with "
+                       "FMA, what OpenBLAS picks under Valgrind on AVX2 and AVX-512 machines) or machine (OpenBLAS's "
+                       "own pick); recorded, and counts of different kernels are not comparable; docs/counts.md",
+                       check=lambda text: kernel_name(text), default=callgrind.DEFAULT_KERNEL,
+                       default_help=callgrind.DEFAULT_KERNEL, metavar="K")
 FILE = "counts.json"
+#: A case's fixed cost in :func:`cost`'s unit (samples): building and warming its trainer, the toggles.
+CASE_OVERHEAD = 2000
 #: Counted calls per step case (the warm-up pass runs as many again): fewer at the largest batches, whose calls
 #: cost most under Valgrind; a full run counts one epoch.
 CALLS = {500: 2, 5000: 2}
 FULL_RUN_EPOCHS = 1
+
+
+def kernel_name(text: str) -> str:
+    """``sandybridge`` -> ``Sandybridge``; anything else not in :data:`callgrind.KERNELS` is a usage error."""
+    for name in callgrind.KERNELS:
+        if text.strip().lower() == name.lower():
+            return name
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(callgrind.KERNELS)}, got {text!r}")
 
 
 def refusal(impl: str, backend: str) -> str | None:
@@ -55,32 +78,87 @@ def plan(params: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[s
     return cases, refused
 
 
+def process_count() -> int:
+    """Valgrind processes to run side by side: one per CPU this process may use (Valgrind runs one thread)."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def cost(case: dict[str, Any]) -> float:
+    """The planned work of a case under Valgrind, in samples passed through the network: the warm-up pass and
+    the counted pass (a backward case's setup forward runs instrumented too); a full run, its epochs and the
+    warm-up step."""
+    if case["phase"] == "full_run":
+        return case["batch_size"] + case.get("epochs", 1) * N_TRAIN
+    return 2 * case["calls"] * case["batch_size"] * (1 if case["phase"] == "forward" else 2) + CASE_OVERHEAD
+
+
+def split(cases: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
+    """The cases in ``n`` groups of about equal cost, largest first to the lightest group (a deterministic
+    greedy split, so the same selection runs in the same groups); each group keeps the selection's order."""
+    groups: list[list[int]] = [[] for _ in range(max(1, min(n, len(cases))))]
+    load = [0.0] * len(groups)
+    for index in sorted(range(len(cases)), key=lambda i: -cost(cases[i])):
+        lightest = load.index(min(load))
+        groups[lightest].append(index)
+        load[lightest] += cost(cases[index])
+    return [[cases[i] for i in sorted(group)] for group in groups if group]
+
+
 def measure(params: Iterable[dict[str, Any]], *, mnist: str | None, seed: int, layers: tuple[int, ...],
-            run_dir: Path, timeout_s: float, write: Callable[[str], None]) -> dict[str, Any]:
-    """Measure the cases under Valgrind; the counts document (also written to the run folder)."""
+            run_dir: Path, timeout_s: float, write: Callable[[str], None], kernel: str = callgrind.DEFAULT_KERNEL,
+            processes: int | None = None) -> dict[str, Any]:
+    """Measure the cases under Valgrind, in ``processes`` Valgrind processes side by side (default: one per
+    CPU); the counts document (also written to the run folder)."""
     version = callgrind.valgrind_version()  # first: a missing Valgrind is a one-line error before any work
     cases, refused = plan(params)
     for case_id, reason in refused.items():
         write(f"mlp-bench: {case_id}: {reason}")
-    doc: dict[str, Any] = {"valgrind": version, "model": MODEL, "threads": 1, "cases": {}, "not_measured": refused}
+    doc: dict[str, Any] = {"valgrind": version, "model": MODEL, "threads": 1, "kernel": kernel, "cases": {},
+                           "not_measured": refused}
     if cases:
-        write(f"mlp-bench: counts of {len(cases)} case(s) under {version} (one process; start-up about a minute) ...")
+        groups = split(cases, processes or process_count())
+        write(f"mlp-bench: counts of {len(cases)} case(s) under {version}, OpenBLAS kernel {kernel}, in "
+              f"{len(groups)} Valgrind process(es) side by side (start-up about a minute) ...")
         start = time.perf_counter()
-        spec = {"mnist": mnist, "seed": seed, "layers": list(layers), "epochs": {}, "cases": cases}
-        dumps, caches, facts = callgrind.run_probe(spec, run_dir / "counts-valgrind.log", timeout_s)
-        doc.update(caches=caches, facts=facts, seconds=round(time.perf_counter() - start, 1))
+        spec = {"mnist": mnist, "seed": seed, "layers": list(layers), "epochs": {}}
+
+        def run(number: int, group: list[dict[str, Any]]) -> tuple[dict[str, dict[str, int]], list[str], dict]:
+            log = run_dir / f"counts-valgrind-{number}.log"
+            found = callgrind.run_probe(dict(spec, cases=group), log, timeout_s, kernel)
+            write(f"mlp-bench: counts: process {number} of {len(groups)} done ({len(group)} case(s), "
+                  f"{time.perf_counter() - start:.0f} s; log {log.name})")
+            return found
+
+        with ThreadPoolExecutor(len(groups)) as pool:
+            results = list(pool.map(run, range(1, len(groups) + 1), groups))
+        dumps = {name: events for found, _, _ in results for name, events in found.items()}
+        _, caches, facts = results[0]
+        doc.update(caches=caches, facts=facts, processes=len(groups), seconds=round(time.perf_counter() - start, 1))
         for case in cases:
             if case["id"] not in dumps or f"{case['id']}|{EMPTY}" not in dumps:
-                raise MLPBenchError(f"counts: no Callgrind dump for {case['id']} (see counts-valgrind.log)")
+                raise MLPBenchError(f"counts: no Callgrind dump for {case['id']} (see counts-valgrind-*.log)")
             units = case["calls"] * case.get("epochs", 1)
             doc["cases"][case["id"]] = {
                 "impl": case["impl"], "batch_size": case["batch_size"], "phase": case["phase"],
                 "unit": "epoch" if case["phase"] == "full_run" else "step", "calls": case["calls"],
+                **work_per_unit(case, layers, facts.get("n_train", N_TRAIN)),
                 **per_unit(dumps[case["id"]], dumps[f"{case['id']}|{EMPTY}"], units),
                 "raw": dumps[case["id"]], "raw_empty": dumps[f"{case['id']}|{EMPTY}"]}
         write(f"mlp-bench: counts done in {doc['seconds']:.0f} s")
     callgrind.write_json(run_dir / FILE, doc)
     return doc
+
+
+def work_per_unit(case: dict[str, Any], layers: tuple[int, ...], n_train: int) -> dict[str, int]:
+    """Samples and FLOP (the roofline's convention: matrix products only) in one step, or one epoch of a full
+    run: what the counts are divided by to read as work per sample and per FLOP."""
+    cls = get_implementation(case["impl"])
+    model = get_workload(cls.workload).layers_of(tuple(layers))
+    per_sample = flops_per_sample(model)
+    if case["phase"] == "full_run":
+        return {"samples": n_train, "flop": per_sample["total"] * n_train}
+    return {"samples": case["batch_size"],
+            "flop": PHASE_TABLE[case["phase"]].flops_of(per_sample, case["batch_size"])}
 
 
 def attach(bench_doc: dict[str, Any], counts: dict[str, Any]) -> None:
@@ -95,10 +173,11 @@ def attach(bench_doc: dict[str, Any], counts: dict[str, Any]) -> None:
             info["counts_not_measured"] = counts["not_measured"][case_id]
 
 
-def counts_of_session(items: list[Any], settings: Any, run_dir: Path, write: Callable[[str], None]) -> dict[str, Any]:
+def counts_of_session(items: list[Any], settings: Any, run_dir: Path, write: Callable[[str], None],
+                      kernel: str = callgrind.DEFAULT_KERNEL) -> dict[str, Any]:
     """The counts of a pytest session's selected, unskipped benchmark cases (bench/conftest.py calls this)."""
     if settings.processes > 1:
-        write(f"mlp-bench: warning: counts are measured once, in one Valgrind process: --processes "
+        write(f"mlp-bench: note: counts are deterministic and measured once per case: --processes "
               f"{settings.processes} applies to the timings only")
     if settings.threads not in (None, 1):
         write(f"mlp-bench: warning: counts run one BLAS thread: --threads {settings.threads} applies to the timings "
@@ -106,4 +185,4 @@ def counts_of_session(items: list[Any], settings: Any, run_dir: Path, write: Cal
     params = [item.callspec.params for item in items if hasattr(item, "callspec")
               and "phase" in item.callspec.params and not item.get_closest_marker("skip")]
     return measure(params, mnist=settings.mnist, seed=settings.seed, layers=settings.layers, run_dir=run_dir,
-                   timeout_s=settings.worker_timeout, write=write)
+                   timeout_s=settings.worker_timeout, write=write, kernel=kernel)
