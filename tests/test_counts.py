@@ -152,3 +152,88 @@ def test_one_case_measured_under_valgrind(tmp_path):
     assert doc["facts"]["on_valgrind"] == 1 and doc["valgrind"].startswith("valgrind-")
     assert not any("AVX512" in f or f == "X86_V4" for f in doc["facts"]["numpy_simd_dispatch"])
     assert (tmp_path / session.FILE).is_file()
+
+
+def test_the_counts_kernel_is_checked_before_any_work():
+    from test_docs import parse_pytest_bench
+
+    assert session.kernel_name("sandybridge") == "Sandybridge" and session.kernel_name("MACHINE") == "machine"
+    with pytest.raises(MLPBenchError, match="--counts-kernel: expected one of Sandybridge, Haswell, machine, got 'zen'"):
+        parse_pytest_bench(["bench/", "--benchmark-only", "--counts", "--counts-kernel", "zen"])
+    assert callgrind.kernel_env("Haswell")["OPENBLAS_CORETYPE"] == "Haswell"
+    assert "OPENBLAS_CORETYPE" not in callgrind.kernel_env("machine")
+    assert callgrind.kernel_env("machine")["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_a_kernel_openblas_did_not_run_is_a_one_line_error():
+    facts = {"blas": [{"internal_api": "openblas", "architecture": "Haswell"}]}
+    callgrind.check_kernel("haswell", facts)
+    callgrind.check_kernel("machine", facts)
+    with pytest.raises(MLPBenchError, match="ran its Haswell kernel under Valgrind, not the Sandybridge kernel"):
+        callgrind.check_kernel("Sandybridge", facts)
+    callgrind.check_kernel("Sandybridge", {"blas": [{"internal_api": "mkl", "architecture": None}]})  # not OpenBLAS
+
+
+def test_cases_split_into_balanced_deterministic_groups():
+    params = [{"impl": impl, "backend": "numpy", "batch_size": b, "phase": phase}
+              for impl in ("numpy-tuned", "numpy-v3-sliced", "numpy-v2-c") for b in (500, 5000, 20000)
+              for phase in ("forward", "backward", "train_step")]
+    cases, _ = session.plan(params + [{"impl": "numpy-tuned", "backend": "numpy", "batch_size": 500,
+                                       "phase": "full_run"}])
+    groups = session.split(cases, 2)
+    assert sorted(c["id"] for g in groups for c in g) == sorted(c["id"] for c in cases)
+    loads = [sum(session.cost(c) for c in g) for g in groups]
+    assert max(loads) < 1.25 * min(loads)
+    assert groups == session.split(list(cases), 2)  # the same selection, the same groups
+    assert all([cases.index(c) for c in g] == sorted(cases.index(c) for c in g) for g in groups)  # order kept
+    assert session.split(cases[:1], 4) == [cases[:1]]
+
+
+def test_work_per_unit_uses_the_roofline_flop_convention():
+    forward = session.work_per_unit({"impl": "numpy-tuned", "phase": "forward", "batch_size": 500},
+                                    (784, 70, 30, 10), 60_000)
+    assert forward == {"samples": 500, "flop": 500 * 114_780}
+    epoch = session.work_per_unit({"impl": "numpy-tuned", "phase": "full_run", "batch_size": 500},
+                                  (784, 70, 30, 10), 60_000)
+    assert epoch == {"samples": 60_000, "flop": 60_000 * 234_360}
+
+
+def _counted_frame() -> "pd.DataFrame":
+    import pandas as pd
+
+    rows = []
+    for impl, cycles, seconds in (("numpy-tuned", 10e6, 1e-3), ("numpy-v3-sliced", 20e6, 1.5e-3),
+                                  ("numpy-v2-c", 30e6, 1.2e-3)):
+        rows.append({"impl": impl, "phase": "train_step", "batch_size": 500, "process_median_s": seconds,
+                     "epochs": None, "count_unit": "step", "count_samples": 500, "count_flop": 500 * 234_360,
+                     **{f"count_{m}": cycles / 2 for m in ("instructions", "data_reads", "data_writes", "l1_misses",
+                                                          "ll_misses", "branch_mispredicts")},
+                     "count_est_cycles": cycles})
+    return pd.DataFrame(rows)
+
+
+def test_counts_explain_per_sample_and_per_flop():
+    text = counts_table(_counted_frame())
+    assert "### counts explain: work per sample and per FLOP" in text
+    row = next(line for line in text.splitlines() if line.startswith("| numpy-tuned") and "train_step" in line
+               and "10,000" in line)  # cyc/sample 10e6 / 500 = 20,000; Ir/sample 10,000
+    assert "20,000" in row
+
+
+def test_counts_against_time_names_the_orderings_they_disagree_on():
+    from bench.counts.views import against_time, against_time_text
+
+    frame = _counted_frame()
+
+    def resolved(a, b):  # wall time's verdict: B/A with an interval excluding 1 on the measured side
+        ratio = b.process_median_s / a.process_median_s
+        return ratio, ratio * 0.95, ratio * 1.05
+
+    table, disagreements = against_time(frame, resolved)
+    assert table.loc[0, "cases"] == 3 and table.loc[0, "same order (pairs of one B)"] == "2 of 3"
+    assert table.loc[0, "G est. cycles/s median"] == pytest.approx(13.33, abs=0.01)
+    # v3-sliced: 2/3 of v2-c's cycles and yet 1.25x its time, resolved: said, not resolved either way
+    assert disagreements == ["train_step B=500: wall time says numpy-v3-sliced is slower than numpy-v2-c (1.250 "
+                             "[1.188, 1.313]); estimated cycles say it does less work (0.667)"]
+    assert against_time(frame, lambda a, b: None)[1] == []  # unresolved (one process): nothing claimed
+    assert "1 ordering(s) that wall time resolves and estimated cycles reverse" in against_time_text(frame, resolved)

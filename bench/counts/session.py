@@ -18,6 +18,7 @@ from bench.counts import callgrind
 from bench.counts.model import MODEL, per_unit
 from bench.counts.probe import EMPTY
 from bench.options import Option
+from bench.plan import unit_seconds
 from bench.roofline.flops import flops_per_sample
 from impl.config import N_TRAIN
 from impl.errors import MLPBenchError
@@ -35,8 +36,8 @@ COUNTS_KERNEL = Option("--counts-kernel", "with --counts: the OpenBLAS kernel th
                        check=lambda text: kernel_name(text), default=callgrind.DEFAULT_KERNEL,
                        default_help=callgrind.DEFAULT_KERNEL, metavar="K")
 FILE = "counts.json"
-#: A case's fixed cost in :func:`cost`'s unit (samples): building and warming its trainer, the toggles.
-CASE_OVERHEAD = 2000
+#: :func:`cost`'s model of a case under Valgrind: a fixed part, and a multiple of the native time.
+CASE_VALGRIND_S, VALGRIND_SLOWDOWN = 2.0, 150.0
 #: Counted calls per step case (the warm-up pass runs as many again): fewer at the largest batches, whose calls
 #: cost most under Valgrind; a full run counts one epoch.
 CALLS = {500: 2, 5000: 2}
@@ -84,12 +85,18 @@ def process_count() -> int:
 
 
 def cost(case: dict[str, Any]) -> float:
-    """The planned work of a case under Valgrind, in samples passed through the network: the warm-up pass and
-    the counted pass (a backward case's setup forward runs instrumented too); a full run, its epochs and the
-    warm-up step."""
-    if case["phase"] == "full_run":
-        return case["batch_size"] + case.get("epochs", 1) * N_TRAIN
-    return 2 * case["calls"] * case["batch_size"] * (1 if case["phase"] == "forward" else 2) + CASE_OVERHEAD
+    """The planned seconds of a case under Valgrind: a fixed part (its trainer, the toggles) and a multiple of
+    the native time of what runs instrumented (the warm-up and counted calls, a backward case's setup forward; a
+    full run's epochs and its warm-up step), the native times from the reference run as the run plan reads them.
+    Measured on the 2-vCPU Xeon VM (2026-12-08): 2 s per small case, and 60-750x the native time, about 150x for
+    the cases that weigh (docs/counts.md)."""
+    impl, phase, size = case["impl"], case["phase"], case["batch_size"]
+    if phase == "full_run":
+        native = case.get("epochs", 1) * unit_seconds(impl, "full_run", size) + unit_seconds(impl, "train_step", size)
+    else:
+        native = 2 * case["calls"] * (unit_seconds(impl, phase, size)
+                                      + (unit_seconds(impl, "forward", size) if phase == "backward" else 0.0))
+    return CASE_VALGRIND_S + VALGRIND_SLOWDOWN * native
 
 
 def split(cases: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:

@@ -65,8 +65,18 @@ def explain_table(rows: pd.DataFrame) -> list[str]:
                           "LLm/sample": rows["count_ll_misses"] / samples,
                           "Bm/sample": rows["count_branch_mispredicts"] / samples,
                           "Ir/FLOP": rows["count_instructions"] / flop, "cyc/FLOP": rows["count_est_cycles"] / flop})
+    for column in shown.columns[3:]:
+        shown[column] = [significant(v) for v in shown[column]]
     return ["### counts explain: work per sample and per FLOP (FLOP: matrix products only, as the roofline counts "
-            "them)", shown.to_markdown(index=False, floatfmt=".4g")]
+            "them)", shown.to_markdown(index=False, colalign=["left"] * 2 + ["right"] * (len(shown.columns) - 2))]
+
+
+def significant(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits without an exponent: 39,440 / 1,006 / 28.31 / 0.0421."""
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    return f"{value:,.{decimals}f}"
 
 
 def _time_per_unit(row: Any) -> float:
