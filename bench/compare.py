@@ -401,7 +401,13 @@ def run_compare(args: argparse.Namespace) -> int:
     loaded += _default_runs(args.results_dir, 2 - len(named), [p.resolve() for p in named])
     paths = [p for p, _ in loaded]
     (doc_a, fa), (doc_b, fb) = loaded[0][1], loaded[1][1]
-    table = compare_frames(doc_a, fa, doc_b, fb, args.alpha, args.threshold)
+    try:
+        table = compare_frames(doc_a, fa, doc_b, fb, args.alpha, args.threshold)
+    except MLPBenchError as err:  # no time verdict; counts (measured alike whatever the timing profile) may have one
+        counts, counts_reason = compare_counts(doc_a, doc_b, args.counts_threshold)
+        if counts.empty or args.json or args.csv or args.html:
+            raise
+        return _counts_only(counts, counts_reason, args, paths, f"time: no verdict: {err}")
     shown = select(table, args.filter, args.only_changed, args.sort)
     if args.filter is not None and shown.empty and not args.only_changed:
         first = next(table.itertuples())
@@ -441,6 +447,18 @@ def run_compare(args: argparse.Namespace) -> int:
     if more:
         say(f"FAILED: {len(more)} case(s) with counts above {args.fail_above:.0%} more work: {', '.join(more)}")
     return 1 if more else failed
+
+
+def _counts_only(counts: pd.DataFrame, reason: str | None, args: argparse.Namespace, paths: list[Path],
+                 why: str) -> int:
+    """Two runs whose timings cannot compare (a --quick run against a full one) but whose counts can: the counts
+    comparison alone, after one line saying why there is no time verdict."""
+    print(f"A: {paths[0]}\nB: {paths[1]}\n\n{wrap(why)}\n")
+    print(render_counts(counts, reason, args.counts_threshold, beside_time=False))
+    more = counts_gate(counts, args.fail_above) if args.fail_above is not None else []
+    if more:
+        print(f"FAILED: {len(more)} case(s) with counts above {args.fail_above:.0%} more work: {', '.join(more)}")
+    return 1 if more else 0
 
 
 def run_table(args: argparse.Namespace) -> int:

@@ -322,3 +322,42 @@ def test_the_plans_quoted_run_is_the_committed_one():
     first = schedule[0]
     assert f"process 1, B={first['batch_size']}: ... ok in {first['seconds']:.1f} s" in docs
     assert 15 * 60 < sum(s["seconds"] for s in schedule) < 15 * 60 + 50  # the workers, within the 15 min 50 s
+
+
+COUNTS = ROOT / "results" / "reference" / "counts"
+
+
+def test_the_counts_a_a_and_the_real_change_quoted_in_the_docs_are_the_committed_runs():
+    """docs/counts.md: the A/A's count of `same` and each metric's largest difference, and every row of the real
+    change's table (counts verdict, instructions and estimated cycles B/A, wall time B/A), from the runs."""
+    from bench.counts.model import METRICS
+    from bench.counts.verdicts import compare_counts
+    from bench.results import load_run
+
+    page = (ROOT / "docs" / "counts.md").read_text(encoding="utf-8")
+    text = " ".join(page.split())
+    (doc_a, frame_a), (doc_b, _), (doc_c, frame_c) = (load_run(COUNTS / n) for n in
+                                                      ("matrix-quick", "matrix-timed", "change"))
+    table, reason = compare_counts(doc_a, doc_b)
+    assert reason is None and f"**{(table['counts_verdict'] == 'same').sum()} of {len(table)} cases `same`**" in text
+    cases_a, cases_b = (json.loads((COUNTS / n / "counts.json").read_text())["cases"]
+                        for n in ("matrix-quick", "matrix-timed"))
+    for metric, label in (("instructions", "instructions"), ("data_reads", "data reads"),
+                          ("data_writes", "data writes"), ("est_cycles", "estimated cycles")):
+        largest = max(abs(cases_b[c][metric] / cases_a[c][metric] - 1) for c in cases_a)
+        shown = f"{largest:.3%}" if largest < 0.001 else f"{largest:.2%}"
+        assert f"| {label} | {shown.replace('%', ' %')} |" in page, (metric, shown)
+    assert set(METRICS) >= {"instructions", "est_cycles"}
+    change, _ = compare_counts(doc_a, doc_c)
+    change = change.set_index("case")
+    times_a = {(r.phase, r.batch_size): r.process_median_s for r in frame_a.itertuples() if r.impl == "numpy-tuned"}
+    rows = [line for line in page.splitlines() if line.startswith("| numpy-tuned-B")]
+    assert len(rows) == len(change) == 10
+    for row in rows:
+        case, verdict, ir, cycles, wall, time_verdict = (c.strip() for c in row.strip("|").split("|"))
+        phase, batch = case.split("-B")[1].split("-", 1)[1], int(case.split("-B")[1].split("-")[0])
+        got = change.loc[case]
+        assert (verdict, ir, cycles) == (got["counts_verdict"], f"{got['instructions_ratio']:.4f}",
+                                         f"{got['est_cycles_ratio']:.4f}"), row
+        time_c = frame_c[(frame_c["phase"] == phase) & (frame_c["batch_size"] == batch)]["process_median_s"].iloc[0]
+        assert wall == f"{time_c / times_a[(phase, batch)]:.3f}" and time_verdict == "cannot resolve", row

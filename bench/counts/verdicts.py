@@ -82,7 +82,7 @@ def compare_counts(doc_a: dict[str, Any], doc_b: dict[str, Any],
     return pd.DataFrame(rows), reason
 
 
-def render_counts(table: pd.DataFrame, reason: str | None, threshold: float) -> str:
+def render_counts(table: pd.DataFrame, reason: str | None, threshold: float, beside_time: bool = True) -> str:
     """The counts comparison as text: B/A per metric, its verdict where it is not ``same``."""
     if table.empty:
         return ""
@@ -91,7 +91,8 @@ def render_counts(table: pd.DataFrame, reason: str | None, threshold: float) -> 
         shown[f"{label} B/A"] = [f"{r:.4f}" + ("" if v == "same" else f" {v}")
                                  for r, v in zip(table[f"{metric}_ratio"], table[f"{metric}_verdict"], strict=True)]
     counted = table["counts_verdict"].value_counts().to_dict()
-    head = (f"### counts (Valgrind; 'same' within {threshold:.1%}; the time verdicts above are unchanged): "
+    head = (f"### counts (Valgrind; 'same' within {threshold:.1%}"
+            + ("; the time verdicts above are unchanged): " if beside_time else "): ")
             + ", ".join(f"{n} {v}" for v, n in counted.items()))
     return "\n".join([head, shown.to_markdown(index=False)] + ([reason] if reason else []))
 

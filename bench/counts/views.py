@@ -87,8 +87,9 @@ def _time_per_unit(row: Any) -> float:
 
 def against_time(frame: pd.DataFrame, time_ratio: TimeRatio) -> tuple[pd.DataFrame, list[str]]:
     """Per phase: how estimated cycles and wall time agree over the cases with both (the rank correlation over
-    every case of the phase, the pairs of one batch size whose order agrees, estimated cycles per second of wall
-    time); and one line per ordering of two implementations that wall time resolves (its interval excludes 1)
+    every case of the phase; of the pairs of one batch size whose estimated cycles differ by more than
+    :data:`ORDER_MARGIN`, those wall time orders alike, and the pairs with the same work; estimated cycles per second
+    of wall time); and one line per ordering of two implementations that wall time resolves (its interval excludes 1)
     and estimated cycles reverse by more than :data:`ORDER_MARGIN`: the report says so rather than picking one."""
     rows = _counted(frame)
     rows = rows[rows["process_median_s"].notna() & (rows["process_median_s"] > 0)]
@@ -97,15 +98,17 @@ def against_time(frame: pd.DataFrame, time_ratio: TimeRatio) -> tuple[pd.DataFra
         seconds = np.array([_time_per_unit(r) for r in group.itertuples()])
         cycles = group["count_est_cycles"].to_numpy(float)
         rate = cycles / seconds / 1e9
-        agree = pairs = 0
+        agree = pairs = ties = 0
         for _, same_b in group.groupby("batch_size"):
             for a, b in itertools.combinations(list(same_b.itertuples()), 2):
                 cycle_ratio = b.count_est_cycles / a.count_est_cycles
-                time_ratio_ab = _time_per_unit(b) / _time_per_unit(a)
+                if abs(math.log(cycle_ratio)) <= math.log1p(ORDER_MARGIN):
+                    ties += 1  # the same work (the same code, e.g. two variants' identical forward) orders nothing
+                    continue
                 pairs += 1
-                agree += (cycle_ratio > 1) == (time_ratio_ab > 1)
+                agree += (cycle_ratio > 1) == (_time_per_unit(b) > _time_per_unit(a))
                 timed = time_ratio(a, b)
-                if timed is None or abs(math.log(cycle_ratio)) <= math.log1p(ORDER_MARGIN):
+                if timed is None:
                     continue
                 ratio, low, high = timed
                 if (low > 1 and cycle_ratio < 1) or (high < 1 and cycle_ratio > 1):
@@ -115,7 +118,7 @@ def against_time(frame: pd.DataFrame, time_ratio: TimeRatio) -> tuple[pd.DataFra
                         f"{'less' if cycle_ratio < 1 else 'more'} work ({cycle_ratio:.3f})")
         rho = spearmanr(cycles, seconds).statistic if len(group) > 2 else float("nan")
         table.append({"phase": phase, "cases": len(group), "rank correlation": round(float(rho), 3),
-                      "same order (pairs of one B)": f"{agree} of {pairs}",
+                      "same order (pairs of one B)": f"{agree} of {pairs}", "same work": ties,
                       "G est. cycles/s median": round(float(np.median(rate)), 2),
                       "min": round(float(rate.min()), 2), "max": round(float(rate.max()), 2)})
     return pd.DataFrame(table), disagreements
