@@ -202,11 +202,13 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
                 continue
             for figure in (*FITTED, "final_lr", "train", "test"):
                 summary.measures[f"{NAME}.{name}.{figure}@{size}"] = Measure(_value(part, figure))
-    explaining = {what: [s for s in sorted(done, key=lambda s: score(parts, s)) if test(parts, s)]
+    ranked = sorted(done, key=lambda s: score(parts, s))
+    explaining = {what: [s for s in ranked if test(parts, s)]
                   for what, test in (("accuracy", _explains_accuracy), ("end-state", _explains_end_state))}
-    for what, settings in explaining.items():  # a reason only where a setting measured explains the figures
-        if settings:
-            summary.findings[what] = _finding(parts, settings[0], what)
+    for what, settings in explaining.items():  # a reason only where a setting earns it (earns_reason)
+        earned = [s for s in settings if earns_reason(score(parts, s), score(parts, DEFAULT), SEEDS_PER_SETTING)]
+        if earned:
+            summary.findings[what] = _finding(parts, earned[0], what)
     figure = folder / NAME / "protocol.png"
     text = [f"Greedy search over {', '.join(AXES if not quick else QUICK_AXES)} from the suite's defaults "
             f"({DEFAULT.text()}); each setting trained once per batch size with "
@@ -218,13 +220,42 @@ def summarise(folder: Path, record: dict[str, Any], link: Callable[[Path], str])
             "", _residual_table(parts, best), "", "Every setting tried, best first:", "",
             _settings_table(parts, done)]
     for what, settings in explaining.items():
-        text += ["", f"- {summary.findings[what]}; the claims that differ with the defaults cite this." if settings
-                 else f"- {WHAT[what]}: no setting tried reproduces them at both batch sizes (within the claims' "
-                      "tolerances); the claims that differ say `unexplained`."]
+        if what in summary.findings:
+            text += ["", f"- {summary.findings[what]}; the claims that differ with the defaults cite this."]
+        elif settings:
+            text += ["", f"- Hypothesis, not a reason: {WHAT[what].lower()} are reproduced at both batch sizes "
+                         f"(within the claims' tolerances) by {_ranked(parts, settings, ranked)}. A reason needs "
+                         f"{MIN_SEEDS} seeds (each setting here is trained on seed 0 only) and a better fit to the "
+                         "whole printed end state than the defaults (a lower score); the claims that differ say "
+                         "`unexplained`."]
+        else:
+            text += ["", f"- {WHAT[what]}: no setting tried reproduces them at both batch sizes (within the "
+                         "claims' tolerances); the claims that differ say `unexplained`."]
     if figure.is_file():
         text += ["", f"![protocol residuals]({link(figure)})"]
     summary.section = "\n".join(text)
     return summary
+
+
+#: A setting is cited as the reason a claim differs only when it reproduces the figure over at least this many
+#: seeds and fits the whole printed end state better than the defaults (issue: a fitted setting is not a reason).
+MIN_SEEDS = 3
+#: The search trains each setting once per batch size, on seed 0.
+SEEDS_PER_SETTING = 1
+
+
+def earns_reason(setting_score: float, default_score: float, seeds: int) -> bool:
+    """Whether a setting that reproduces a figure may be cited as the reason ours differs: enough seeds, and a
+    better fit than the defaults (score: lower is closer to the printout)."""
+    return seeds >= MIN_SEEDS and setting_score < default_score
+
+
+def _ranked(parts: dict[str, dict[str, Any]], settings: list[Setting], ranked: list[Setting]) -> str:
+    """``setting A (score 0.365, rank 20 of 26; the defaults: 0.262, rank 9)`` for each setting."""
+    default_rank = ranked.index(DEFAULT) + 1 if DEFAULT in ranked else None
+    rank = "; ".join(f"{s.text()} (score {score(parts, s):.3f}, rank {ranked.index(s) + 1} of {len(ranked)})"
+                     for s in settings)
+    return rank + (f"; the defaults: score {score(parts, DEFAULT):.3f}, rank {default_rank}" if default_rank else "")
 
 
 #: How close a setting's figures must come to the printed ones at both batch sizes to count as explaining them:
