@@ -461,3 +461,18 @@ def test_no_claim_of_the_committed_report_cites_an_unearned_protocol_reason():
     if SEEDS_PER_SETTING < MIN_SEEDS:  # the search trains one seed: nothing it finds is a reason
         assert not [c for c in protocol_claims if "reason R" in rows[c]]
         assert "Hypothesis, not a reason" in report  # the carried-over runs are listed as one, with their rank
+
+
+def test_the_committed_report_lists_every_edit_to_the_claims_since_its_run():
+    from bench.reproduce.provenance import claims_changelog
+
+    folder = Path(__file__).resolve().parents[1] / "results" / "reproduction"
+    record = json.loads((folder / "run.json").read_text())
+    changes = claims_changelog(record)
+    if changes is None:
+        pytest.skip("no git history here: the changelog cannot be checked")
+    report = (folder / "report.md").read_text()
+    assert changes, "the reference run predates edits to claims.toml: the changelog must not be empty"
+    assert f"`claims.toml` changed in {len(changes)} commit(s)" in report
+    assert all(f"- {line}\n" in report for line in changes)
+    assert claims_changelog({"code_version": "0" * 12}) is None  # an unknown commit: said, not guessed

@@ -18,6 +18,7 @@ import pandas as pd
 from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2, protocol, step_profile
 from bench.reproduce.claims import VERDICT_WORDS, Claim, load_claims, verdict
 from bench.reproduce.common import Summary, layers_of, markdown_table
+from bench.reproduce.provenance import changelog_section
 from bench.runs import read_run
 from impl.config import SEED_LAYERS, layer_text
 from impl.errors import MLPBenchError
@@ -212,6 +213,8 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
         lines += [f"![claims]({os.path.relpath(claims_png, out_dir)})", ""]
     if reasons:
         lines += ["Measured reasons:", ""] + [f"- **{label}**: {text}" for label, text in reasons.items()] + [""]
+    if len(folders) == 1:
+        lines += changelog_section(folders[0].record)
     for name, module in EXPERIMENTS.items():
         sections = [(f, f.summaries[name]) for f in folders if name in f.summaries and f.summaries[name].section]
         if not sections:
