@@ -16,6 +16,10 @@ QUALITIES = ("printed", "second-hand", "interpreted")
 UNITS = ("ratio", "accuracy", "epochs", "s", "count", "value")
 #: every verdict a claim row can get, in the headline's order
 VERDICT_WORDS = ("reproduced", "differs", "unresolved", "not comparable", "not run here")
+#: the verdict of a claim whose rows disagree (its twins or readings)
+AMBIGUOUS = "ambiguous"
+#: id suffixes of the rows that are one claim (:attr:`Claim.group`)
+GROUP_SUFFIXES = ("-printed", "-standard", "-loop")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,17 @@ class Claim:
     #: Why no verdict can be reached where the articles leave the measure undefined (a convergence epoch without
     #: a stated rule): the row then says ``not comparable`` with our figure.
     not_comparable: str | None = None
+    #: A check of our set-up against a printed number (a weight count, the lr schedule): listed, not counted.
+    consistency: bool = False
+
+    @property
+    def group(self) -> str:
+        """The claim this row belongs to: two values of one figure (``-printed``/``-standard``) and the Keras
+        twins (``-loop``) are one claim with several rows."""
+        for suffix in GROUP_SUFFIXES:
+            if self.id.endswith(suffix):
+                return self.id[:-len(suffix)]
+        return self.id
 
     @property
     def ordering(self) -> int:
@@ -165,7 +180,8 @@ def parse_claims(text: str, where: str = "claims") -> list[Claim]:
         figure_text, figure = _figure(entry["figure"], here)
         claims.append(Claim(entry["id"], entry["experiment"], entry["claim"], entry["source"], entry["quality"],
                             figure_text, figure, entry["unit"], entry["measure"], checks[0], entry[checks[0]],
-                            entry.get("reason"), _setting(entry.get("setting"), here), entry.get("not_comparable")))
+                            entry.get("reason"), _setting(entry.get("setting"), here), entry.get("not_comparable"),
+                            bool(entry.get("consistency", False))))
     return claims
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2, protocol, step_profile
-from bench.reproduce.claims import VERDICT_WORDS, Claim, load_claims, verdict
+from bench.reproduce.claims import AMBIGUOUS, VERDICT_WORDS, Claim, load_claims, verdict
 from bench.reproduce.common import Summary, layers_of, markdown_table
 from bench.reproduce.provenance import changelog_section
 from bench.runs import read_run
@@ -87,10 +87,34 @@ def summarise_folder(path: Path, out_dir: Path) -> FolderSummary:
     return folder
 
 
-def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[list[str]], dict[str, str], dict]:
-    """One row per claim and folder that covers the claim's experiment; the reasons cited; verdict counts."""
+@dataclass
+class ClaimTable:
+    """The claim rows, the consistency checks' rows (listed apart), the reasons cited, and one verdict per claim
+    (its rows rolled up) for the headline."""
+
+    rows: list[list[str]] = field(default_factory=list)
+    checks: list[list[str]] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    claim_verdicts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Claims per verdict: a claim whose rows agree has their verdict; one whose rows disagree (two values
+        of a figure, the Keras twins) is ``ambiguous``."""
+        counts = dict.fromkeys((*VERDICT_WORDS, AMBIGUOUS), 0)
+        for words in self.claim_verdicts.values():
+            counts[words[0] if len(set(words)) == 1 else AMBIGUOUS] += 1
+        return counts
+
+    @property
+    def ambiguous(self) -> list[str]:
+        return sorted({group for (group, _), words in self.claim_verdicts.items() if len(set(words)) > 1})
+
+
+def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> ClaimTable:
+    """One row per claim and folder that covers the claim's experiment, the reasons cited and the verdicts."""
     several = len(folders) > 1
-    rows, reasons, counts = [], {}, dict.fromkeys(VERDICT_WORDS, 0)
+    table, reasons = ClaimTable(), {}
     for claim in claims:
         covering = [f for f in folders if claim.experiment in f.summaries] or [None]
         for folder in covering:
@@ -107,13 +131,18 @@ def claim_rows(claims: list[Claim], folders: list[FolderSummary]) -> tuple[list[
                     result = _with_reason(result, _finding(claim, folder), reasons)
                 if folder.quick:
                     result += ", quick"
-            counts[result.split(" (")[0].split(",")[0]] += 1
             quality = "" if claim.quality == "printed" else f" ({claim.quality})"
             row = [claim.claim, claim.source + quality, claim.figure_text, ours, claim.tolerance_text(), result]
             if several:
                 row.insert(3, folder.machine + f" `{folder.path.name}`" if folder else "-")
-            rows.append(row)
-    return rows, {label: text for text, label in reasons.items()}, counts
+            if claim.consistency:
+                table.checks.append(row)
+                continue
+            table.rows.append(row)
+            word = result.split(" (")[0].split(",")[0]
+            table.claim_verdicts.setdefault((claim.group, str(folder.path) if folder else "-"), []).append(word)
+    table.reasons = {label: text for text, label in reasons.items()}
+    return table
 
 
 def _finding(claim: Claim, folder: FolderSummary) -> str | None:
@@ -131,12 +160,13 @@ def _with_reason(result: str, finding: str | None, reasons: dict[str, str]) -> s
     return result.replace("differs (", f"differs ({cause}; ") if "(" in result else f"differs ({cause})"
 
 
-def verdict_count(counts: dict[str, int]) -> str:
-    """``71 rows: 35 reproduced, 20 differ, 9 unresolved, 5 not comparable, 2 not run here``: the sentence above
-    the claim table (the README quotes it)."""
-    return (f"{sum(counts.values())} rows: {counts['reproduced']} reproduced, {counts['differs']} differ, "
-            f"{counts['unresolved']} unresolved, {counts['not comparable']} not comparable, "
-            f"{counts['not run here']} not run here")
+def verdict_count(table: ClaimTable) -> str:
+    """``57 claims (66 rows): 30 reproduced, 13 differ, 9 unresolved, 2 ambiguous, 1 not comparable, 2 not run
+    here``: the sentence above the claim table (the README quotes it)."""
+    counts = table.counts
+    return (f"{len(table.claim_verdicts)} claims ({len(table.rows)} rows): {counts['reproduced']} reproduced, "
+            f"{counts['differs']} differ, {counts['unresolved']} unresolved, {counts[AMBIGUOUS]} ambiguous, "
+            f"{counts['not comparable']} not comparable, {counts['not run here']} not run here")
 
 
 def claims_section(report: str) -> str:
@@ -174,7 +204,7 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
     ``claims_png`` (one folder), the claim table is also drawn there and linked under it."""
     folders = [summarise_folder(p, out_dir) for p in paths]
     claims = load_claims()
-    rows, reasons, counts = claim_rows(claims, folders)
+    table = claim_rows(claims, folders)
     head = ["claim", "source", "articles' figure", "ours", "tolerance", "verdict"]
     if len(folders) > 1:
         head.insert(3, "machine (run)")
@@ -198,21 +228,27 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
                       + (", ".join(f.missing) or "experiments that did not start") + ". "
                       f"`mlp-bench reproduce --resume {f.path}` goes on where it stopped.", ""]
     lines += ["## Claims", "",
-              f"{verdict_count(counts)}. Verdicts follow the checks in `bench/reproduce/claims.toml`: "
+              f"{verdict_count(table)}. Verdicts follow the checks in `bench/reproduce/claims.toml`: "
               "`reproduced` where our measure and its 99 % interval (in brackets) lie in the claim's band (a ratio "
               "claimed above 1 above 1, so an ordering is reproduced only when the interval excludes the opposite "
               "one), `differs` where both lie outside it, `unresolved` where the interval crosses the band's edge "
               "(counted apart, never as reproduced or differs). A difference names a measured reason or says "
               "`unexplained`; `not comparable` marks a claim whose measure the articles leave undefined. Time "
-              "claims are ratios measured in one run, never seconds across machines.", "",
-              markdown_table(head, rows), ""]
+              "claims are ratios measured in one run, never seconds across machines. Rows that are one claim (two "
+              "values the articles give for one figure, the Keras twins) count once, `ambiguous` where they "
+              "disagree" + (f" ({', '.join(table.ambiguous)})" if table.ambiguous else "") + "; consistency checks "
+              "of our set-up are listed apart and not counted.", "",
+              markdown_table(head, table.rows), ""]
+    if table.checks:
+        lines += ["Consistency checks (our set-up against a printed number; not claims, not counted):", "",
+                  markdown_table(head, table.checks), ""]
     if claims_png is not None and len(folders) == 1:
         from bench.figures import claims_figure
 
         claims_figure(claims_frame(claims, folders[0]), "the articles' claims: ours over their figure", claims_png)
         lines += [f"![claims]({os.path.relpath(claims_png, out_dir)})", ""]
-    if reasons:
-        lines += ["Measured reasons:", ""] + [f"- **{label}**: {text}" for label, text in reasons.items()] + [""]
+    if table.reasons:
+        lines += ["Measured reasons:", ""] + [f"- **{label}**: {text}" for label, text in table.reasons.items()] + [""]
     if len(folders) == 1:
         lines += changelog_section(folders[0].record)
     for name, module in EXPERIMENTS.items():
