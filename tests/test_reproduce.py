@@ -494,3 +494,22 @@ def test_the_committed_report_lists_every_edit_to_the_claims_since_its_run():
     assert f"`claims.toml` changed in {len(changes)} commit(s)" in report
     assert all(f"- {line}\n" in report for line in changes)
     assert claims_changelog({"code_version": "0" * 12}) is None  # an unknown commit: said, not guessed
+
+
+def test_the_l2_readings_recompute_our_end_state_and_the_report_shows_them():
+    from bench.reproduce.l2_readings import READINGS, residuals
+    from bench.reproduce.protocol import PRINTED
+
+    measures = {"accuracy-35.pooled-decay1e-06.last_batch_cost": Measure(200.0),
+                "accuracy-35.pooled-decay1e-06.last_batch_reg_share": Measure(0.5),
+                "batch-size.end.numpy-v3-sliced@20000.last_batch_cost": Measure(30000.0),
+                "batch-size.end.numpy-v3-sliced@20000.last_batch_reg_share": Measure(0.001)}
+    rows = residuals(measures, PRINTED)
+    suites = [r for r in rows if r["reading"].endswith("(the suite's)")]
+    assert [round(r["cost"], 6) for r in suites] == [200.0, 30000.0] and suites[0]["squares"] == pytest.approx(1000)
+    doubled = next(r for r in rows if r["reading"] == "lambda2 * sum(w^2)" and r["batch"] == 500)
+    assert doubled["cost"] == pytest.approx(300.0) and doubled["share"] == pytest.approx(200 / 300)
+    assert len(rows) == 2 * len(READINGS)
+    assert residuals({}, PRINTED) is None
+    report = (Path(__file__).resolve().parents[1] / "results" / "reproduction" / "report.md").read_text()
+    assert "## The printed L2 share: readings of its definition" in report and "| lambda2 * sum(w^2) " in report

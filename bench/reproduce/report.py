@@ -18,6 +18,8 @@ import pandas as pd
 from bench.reproduce import accuracy, batch_size, cnn, ladder, lambda2, protocol, step_profile
 from bench.reproduce.claims import AMBIGUOUS, VERDICT_WORDS, Claim, load_claims, verdict
 from bench.reproduce.common import Summary, layers_of, markdown_table
+from bench.reproduce.l2_readings import readings_section
+from bench.reproduce.protocol import PRINTED
 from bench.reproduce.provenance import changelog_section
 from bench.runs import read_run
 from impl.config import SEED_LAYERS, layer_text
@@ -251,6 +253,8 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
         lines += ["Measured reasons:", ""] + [f"- **{label}**: {text}" for label, text in table.reasons.items()] + [""]
     if len(folders) == 1:
         lines += changelog_section(folders[0].record)
+        measures = {k: v for summary in folders[0].summaries.values() for k, v in summary.measures.items()}
+        lines += readings_section(measures, PRINTED) if folders[0].comparable else []
     for name, module in EXPERIMENTS.items():
         sections = [(f, f.summaries[name]) for f in folders if name in f.summaries and f.summaries[name].section]
         if not sections:
