@@ -16,6 +16,8 @@ QUALITIES = ("printed", "second-hand", "interpreted")
 UNITS = ("ratio", "accuracy", "epochs", "s", "count", "value")
 #: every verdict a claim row can get, in the headline's order
 VERDICT_WORDS = ("reproduced", "differs", "unresolved", "not comparable", "not run here")
+#: the measure key of a statement no experiment measures (listed with not_measured or not_comparable)
+NO_MEASURE = "-"
 #: the verdict of a claim whose rows disagree (its twins or readings)
 AMBIGUOUS = "ambiguous"
 #: id suffixes of the rows that are one claim (:attr:`Claim.group`)
@@ -72,6 +74,9 @@ class Claim:
     not_comparable: str | None = None
     #: A check of our set-up against a printed number (a weight count, the lr schedule): listed, not counted.
     consistency: bool = False
+    #: Why no experiment measures the claim (a statement the report lists rather than leaves out): the row says
+    #: ``not run here (why)``.
+    not_measured: str | None = None
 
     @property
     def group(self) -> str:
@@ -86,11 +91,13 @@ class Claim:
     def ordering(self) -> int:
         """A ratio figure above 1 claims that A is slower than B (+1), below 1 that it is faster (-1): a value
         on the other side of 1 never reproduces it, whatever the tolerance. 0: no ordering claimed."""
-        if self.unit != "ratio" or self.figure == 1:
+        if self.unit != "ratio" or self.figure == 1 or math.isnan(self.figure):
             return 0
         return 1 if self.figure > 1 else -1
 
     def tolerance_text(self) -> str:
+        if math.isnan(self.figure):
+            return "-"  # a statement without a number: listed, never judged
         text = self._band_text()
         low, high = self._band()
         if self.ordering > 0 and low < 1 or self.ordering < 0 and high > 1:
@@ -150,7 +157,10 @@ class Claim:
 
 
 def _figure(raw: Any, where: str) -> tuple[str, float]:
-    """A number, or "a / b" (a ratio of two printed figures, computed here so no arithmetic is copied)."""
+    """A number, "a / b" (a ratio of two printed figures, computed here so no arithmetic is copied), or "-" (a
+    statement without a number, listed with why it is not measured)."""
+    if raw == "-":
+        return "-", math.nan
     if isinstance(raw, int | float):
         return f"{raw:g}", float(raw)
     if isinstance(raw, str) and raw.count("/") == 1:
@@ -178,10 +188,12 @@ def parse_claims(text: str, where: str = "claims") -> list[Claim]:
             raise MLPBenchError(f"{here}: duplicate id")
         seen.add(entry["id"])
         figure_text, figure = _figure(entry["figure"], here)
+        if figure_text == "-" and not (entry.get("not_measured") or entry.get("not_comparable")):
+            raise MLPBenchError(f"{here}: a figure of '-' needs not_measured or not_comparable")
         claims.append(Claim(entry["id"], entry["experiment"], entry["claim"], entry["source"], entry["quality"],
                             figure_text, figure, entry["unit"], entry["measure"], checks[0], entry[checks[0]],
                             entry.get("reason"), _setting(entry.get("setting"), here), entry.get("not_comparable"),
-                            bool(entry.get("consistency", False))))
+                            bool(entry.get("consistency", False)), entry.get("not_measured")))
     return claims
 
 
@@ -214,7 +226,9 @@ def verdict(claim: Claim, measure: Measure | None, missing_reason: str) -> tuple
     one; ``differs`` where it (and its interval) lies outside; ``unresolved (...)`` where the interval crosses
     the region's edge, whichever side the point is on; ``not comparable (why)`` or ``not run here (why)``."""
     if measure is None or not math.isfinite(measure.value):
-        return "-", f"not run here ({missing_reason})"
+        if claim.not_comparable and claim.measure == NO_MEASURE:  # listed: the figure admits no measure of ours
+            return "-", f"not comparable ({claim.not_comparable})"
+        return "-", f"not run here ({claim.not_measured or missing_reason})"
     ours = measure.text(claim.unit)
     if claim.not_comparable:
         return ours, f"not comparable ({claim.not_comparable}" + (f"; ours: {measure.note})" if measure.note else ")")
