@@ -32,11 +32,14 @@ class Measure:
     low: float | None = None
     high: float | None = None
     note: str = ""
+    #: what the brackets are where they are not a 99 % interval (shown beside them)
+    bracket: str = ""
 
     def text(self, unit: str) -> str:
         shown = format_value(self.value, unit)
         if self.low is not None and self.high is not None and math.isfinite(self.low):
             shown += f" [{format_value(self.low, unit)}, {format_value(self.high, unit)}]"
+            shown += f" ({self.bracket})" if self.bracket else ""
         return shown
 
 

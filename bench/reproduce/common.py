@@ -198,6 +198,10 @@ _PER_BATCH = {"last_batch_cost": "cost", "last_batch_reg_share": "reg_share",
               "last_batch_mean_abs_error": "mean_abs_error"}
 
 
+#: The label of an end-state figure's brackets: not an interval on the mean, the spread of one batch's figure.
+BATCH_RANGE = "99 % of the last epoch's batches"
+
+
 def end_state_measures(prefix: str, runs: list[dict[str, Any]]) -> dict[str, Measure]:
     """The end state of one setting over its runs (seeds), as claim measures ``<prefix>.<figure>``: the
     batch-averaged accuracy (mean of the runs), each last-batch figure (mean of the runs, with the range that
@@ -219,7 +223,7 @@ def end_state_measures(prefix: str, runs: list[dict[str, Any]]) -> dict[str, Mea
         measures[f"{prefix}.{figure}"] = Measure(value, None if low is None else min(float(low), value),
                                                  None if high is None else max(float(high), value),
                                                  note=f"mean of {len(ended)} run(s); brackets: the last epoch's "
-                                                      "batches")
+                                                      "batches", bracket=BATCH_RANGE)
     measures[f"{prefix}.final_lr"] = Measure(float(ended[0]["final_lr"]))
     measures[f"{prefix}.n_weights"] = Measure(float(ended[0]["n_weights"]))
     return measures

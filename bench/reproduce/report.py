@@ -231,7 +231,8 @@ def render(paths: list[Path], out_dir: Path, claims_png: Path | None = None) -> 
                       f"`mlp-bench reproduce --resume {f.path}` goes on where it stopped.", ""]
     lines += ["## Claims", "",
               f"{verdict_count(table)}. Verdicts follow the checks in `bench/reproduce/claims.toml`: "
-              "`reproduced` where our measure and its 99 % interval (in brackets) lie in the claim's band (a ratio "
+              "`reproduced` where our measure and its 99 % interval (in brackets; an end-state figure's brackets are "
+              "the range of 99 % of the last epoch's batches, labelled so) lie in the claim's band (a ratio "
               "claimed above 1 above 1, so an ordering is reproduced only when the interval excludes the opposite "
               "one), `differs` where both lie outside it, `unresolved` where the interval crosses the band's edge "
               "(counted apart, never as reproduced or differs). A difference names a measured reason or says "
