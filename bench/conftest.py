@@ -24,6 +24,7 @@ from bench.counts.session import COUNTS, counts_of_session
 from bench.counts.session import attach as attach_counts
 from bench.environment import blas_threads, current_blas_threads, machine_facts, machine_record
 from bench.harness import Bench
+from bench.options import PYTEST_DEST
 from bench.plan import duration_text
 from bench.runs import new_run_dir, write_json
 from bench.settings import QUICK, WINDOW_MAX_TIME, BenchSettings, add_options, check_against, worker_spec
@@ -422,8 +423,9 @@ def _line_profiles(terminalreporter: Any, config: pytest.Config, settings: Bench
 def _measure_counts(session: pytest.Session, settings: BenchSettings, write: Any) -> dict:
     """--counts: the selected cases' counts under Valgrind; a bad setup stops the run in one line."""
     try:
+        given = session.config.getoption(PYTEST_DEST + "processes") is not None
         return counts_of_session(session.items, settings, session.config.mlpbench_run_dir, write,
-                                 settings.counts_kernel)
+                                 settings.counts_kernel, processes_given=given)
     except MLPBenchError as err:
         pytest.exit(f"mlp-bench: error: {err}", returncode=4)
 

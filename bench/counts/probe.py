@@ -1,5 +1,5 @@
 """What runs under Valgrind: ``python -m bench.counts.probe SPEC.json``. One process measures every case of the
-spec (Valgrind's translation, about a minute, is paid once): it builds each case's trainer as the timed suite
+spec (Valgrind's start-up, about 15 s here, is paid once per process): it builds each case's trainer as the timed suite
 does (``warm_up`` then ``reset``), builds the timed call from the phase table (:mod:`impl.phases`) so counts
 measure exactly what is timed, makes one untimed warm-up call, then collects Callgrind's events only around
 each of the ``calls`` timed calls (setup calls such as backward's forward stay outside) and dumps them under

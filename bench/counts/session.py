@@ -137,7 +137,7 @@ def measure(params: Iterable[dict[str, Any]], *, mnist: str | None, seed: int, l
     if cases:
         groups = split(cases, processes or process_count())
         write(f"mlp-bench: counts of {len(cases)} case(s) under {version}, OpenBLAS kernel {kernel}, in "
-              f"{len(groups)} Valgrind process(es) side by side (start-up about a minute) ...")
+              f"{len(groups)} Valgrind process(es) side by side (start-up about 15 s each) ...")
         start = time.perf_counter()
         spec = {"mnist": mnist, "seed": seed, "layers": list(layers), "epochs": {}}
 
@@ -193,9 +193,10 @@ def attach(bench_doc: dict[str, Any], counts: dict[str, Any]) -> None:
 
 
 def counts_of_session(items: list[Any], settings: Any, run_dir: Path, write: Callable[[str], None],
-                      kernel: str = callgrind.DEFAULT_KERNEL) -> dict[str, Any]:
-    """The counts of a pytest session's selected, unskipped benchmark cases (bench/conftest.py calls this)."""
-    if settings.processes > 1:
+                      kernel: str = callgrind.DEFAULT_KERNEL, processes_given: bool = True) -> dict[str, Any]:
+    """The counts of a pytest session's selected, unskipped benchmark cases (bench/conftest.py calls this); the
+    note on --processes only where the user gave it."""
+    if settings.processes > 1 and processes_given:
         write(f"mlp-bench: note: counts are deterministic and measured once per case: --processes "
               f"{settings.processes} applies to the timings only")
     if settings.threads not in (None, 1):
