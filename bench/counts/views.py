@@ -57,7 +57,8 @@ def explain_table(rows: pd.DataFrame) -> list[str]:
     rows = rows[rows["count_samples"].notna() & (rows["count_samples"] > 0)]
     if rows.empty:
         return []
-    samples, flop = rows["count_samples"].astype(float), rows["count_flop"].astype(float)
+    samples = rows["count_samples"].astype(float)
+    flop = rows["count_flop"].astype(float).replace(0.0, np.nan)  # prepare: no matrix products, no per-FLOP figure
     shown = pd.DataFrame({"impl": rows["impl"], "phase": rows["phase"], "batch": rows["batch_size"],
                           "Ir/sample": rows["count_instructions"] / samples,
                           "cyc/sample": rows["count_est_cycles"] / samples,
@@ -73,8 +74,10 @@ def explain_table(rows: pd.DataFrame) -> list[str]:
 
 def significant(value: float, digits: int = 4) -> str:
     """``value`` to ``digits`` significant digits without an exponent: 39,440 / 1,006 / 28.31 / 0.0421."""
-    if not math.isfinite(value) or value == 0:
-        return f"{value:g}"
+    if not math.isfinite(value):
+        return "-"
+    if value == 0:
+        return "0"
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
     return f"{value:,.{decimals}f}"
 
