@@ -237,3 +237,18 @@ def test_counts_against_time_names_the_orderings_they_disagree_on():
                              "[1.188, 1.313]); estimated cycles say it does less work (0.667)"]
     assert against_time(frame, lambda a, b: None)[1] == []  # unresolved (one process): nothing claimed
     assert "1 ordering(s) that wall time resolves and estimated cycles reverse" in against_time_text(frame, resolved)
+
+
+def test_compare_gives_the_counts_alone_where_the_timings_cannot_compare(capsys):
+    """A --quick run against a full one: no time verdict (said in one line), the counts verdicts all the same;
+    the committed A/A of the NumPy matrix."""
+    from bench.cli import main
+
+    assert main(["compare", "reference/counts/matrix-quick", "reference/counts/matrix-timed",
+                 "--results-dir", str(ROOT / "results")]) == 0
+    out = capsys.readouterr().out
+    assert "time: no verdict: the two runs have no comparable case" in out
+    assert "### counts (Valgrind; 'same' within 1.0%): 60 same" in out
+    assert main(["compare", "reference/counts/matrix-quick", "reference/counts/change", "--fail-above", "2%",
+                 "--results-dir", str(ROOT / "results")]) == 1  # the backward change: more work above 2 %
+    assert "FAILED: 4 case(s) with counts above 2% more work" in capsys.readouterr().out
