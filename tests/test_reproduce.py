@@ -483,17 +483,28 @@ def test_no_claim_of_the_committed_report_cites_an_unearned_protocol_reason():
 
 
 def test_the_committed_report_lists_every_edit_to_the_claims_since_its_run():
-    from bench.reproduce.provenance import claims_changelog
+    """The report's changelog is git's, as of the commit that last rendered it (an edit committed with the report
+    shows as the uncommitted line), and no edit to the claims came after it (else the report is stale)."""
+    from bench.reproduce.provenance import UNCOMMITTED, claims_changelog
 
-    folder = Path(__file__).resolve().parents[1] / "results" / "reproduction"
-    record = json.loads((folder / "run.json").read_text())
-    changes = claims_changelog(record)
-    if changes is None:
+    root = Path(__file__).resolve().parents[1]
+    folder = root / "results" / "reproduction"
+    changes = claims_changelog(json.loads((folder / "run.json").read_text()))
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()
+
+    rendered = git("log", "-1", "--format=%h", "--", "results/reproduction/report.md")
+    if changes is None or not rendered:
         pytest.skip("no git history here: the changelog cannot be checked")
+    assert not git("log", f"{rendered}..HEAD", "--format=%h", "--", "bench/reproduce/claims.toml"), (
+        "claims.toml changed after the committed report was rendered: re-render results/reproduction/report.md")
+    with_report = "bench/reproduce/claims.toml" in git("show", "--name-only", "--format=", rendered).splitlines()
+    listed = changes[:-1] + UNCOMMITTED if with_report else changes
     report = (folder / "report.md").read_text()
     assert changes, "the reference run predates edits to claims.toml: the changelog must not be empty"
-    assert f"`claims.toml` changed in {len(changes)} commit(s)" in report
-    assert all(f"- {line}\n" in report for line in changes)
+    assert f"`claims.toml` changed in {len(changes) - with_report} commit(s)" in report
+    assert all(f"- {line}\n" in report for line in listed)
     assert claims_changelog({"code_version": "0" * 12}) is None  # an unknown commit: said, not guessed
 
 
