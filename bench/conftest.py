@@ -265,6 +265,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     write(f"mlp-bench: run folder {config.mlpbench_run_dir} (marked incomplete until the run ends)")
     if COUNTS.read(config):  # counts under Valgrind, before any timing (bench/counts/session.py)
         config.mlpbench_counts = _measure_counts(session, settings, write)
+    elif config.getoption(PYTEST_DEST + "counts_kernel") is not None:
+        write("mlp-bench: warning: --counts-kernel applies only with --counts: no counts are measured")
     if settings.spawns_workers:
         runner = ProcessRunner(settings, config, config.mlpbench_run_dir, write, threads=threads)
         config.mlpbench_runner = runner

@@ -252,3 +252,13 @@ def test_compare_gives_the_counts_alone_where_the_timings_cannot_compare(capsys)
     assert main(["compare", "reference/counts/matrix-quick", "reference/counts/change", "--fail-above", "2%",
                  "--results-dir", str(ROOT / "results")]) == 1  # the backward change: more work above 2 %
     assert "FAILED: 4 case(s) with counts above 2% more work" in capsys.readouterr().out
+
+
+def test_a_counts_kernel_without_counts_is_a_one_line_warning(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "bench/", "--benchmark-only", "--quick",
+                           "--counts-kernel", "haswell", "--impl", "numpy-tuned", "--batch-sizes", "500", "--phases",
+                           "forward", "--results-dir", str(tmp_path), "-q"], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, MLPBENCH_MNIST=""))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "mlp-bench: warning: --counts-kernel applies only with --counts: no counts are measured" in done.stdout
+    assert not list(tmp_path.glob("*/counts.json"))

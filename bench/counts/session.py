@@ -29,11 +29,19 @@ from impl.workloads import get_workload
 COUNTS = Option("--counts", "also measure each selected case's work under Valgrind (instructions, data accesses, "
                 "cache misses, branch mispredictions, estimated cycles): deterministic counts, per step or per "
                 "epoch, saved beside the timings; see docs/counts.md", switch=True)
+def kernel_name(text: str) -> str:
+    """``sandybridge`` -> ``Sandybridge``; anything else not in :data:`callgrind.KERNELS` is a usage error."""
+    for name in callgrind.KERNELS:
+        if text.strip().lower() == name.lower():
+            return name
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(callgrind.KERNELS)}, got {text!r}")
+
+
 COUNTS_KERNEL = Option("--counts-kernel", "with --counts: the OpenBLAS kernel the counts run under Valgrind: "
                        "Sandybridge (AVX without FMA, which Valgrind 3.19 runs about 13x faster), Haswell (AVX2 with "
                        "FMA, what OpenBLAS picks under Valgrind on AVX2 and AVX-512 machines) or machine (OpenBLAS's "
                        "own pick); recorded, and counts of different kernels are not comparable; docs/counts.md",
-                       check=lambda text: kernel_name(text), default=callgrind.DEFAULT_KERNEL,
+                       check=kernel_name, default=callgrind.DEFAULT_KERNEL,
                        default_help=callgrind.DEFAULT_KERNEL, metavar="K")
 FILE = "counts.json"
 #: :func:`cost`'s model of a case under Valgrind: a fixed part, and a multiple of the native time.
@@ -42,14 +50,6 @@ CASE_VALGRIND_S, VALGRIND_SLOWDOWN = 2.0, 150.0
 #: cost most under Valgrind; a full run counts one epoch.
 CALLS = {500: 2, 5000: 2}
 FULL_RUN_EPOCHS = 1
-
-
-def kernel_name(text: str) -> str:
-    """``sandybridge`` -> ``Sandybridge``; anything else not in :data:`callgrind.KERNELS` is a usage error."""
-    for name in callgrind.KERNELS:
-        if text.strip().lower() == name.lower():
-            return name
-    raise argparse.ArgumentTypeError(f"expected one of {', '.join(callgrind.KERNELS)}, got {text!r}")
 
 
 #: Why each framework is not counted, as measured under Valgrind 3.19 on the 2-vCPU Xeon VM (docs/counts.md).

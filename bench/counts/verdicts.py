@@ -2,8 +2,8 @@
 or ``less work``; ``not comparable`` where Valgrind ran something else (its version, Python, NumPy, NumPy's SIMD
 dispatch, the BLAS kernels, the simulated caches) in the two runs. The wall-clock verdicts stay as they are.
 
-The default threshold, 1 %, is about 30 times the A/A scatter measured on this project's runs (largest
-difference of instructions between two runs of the same code: docs/counts.md). A miss or misprediction count
+The default threshold, 1 %, is 20 times the largest A/A difference of instructions and 4 times that of estimated
+cycles over the 60 cases of the NumPy matrix (results/reference/counts, docs/counts.md). A miss or misprediction count
 is ``same`` too where its change, at its weight in estimated cycles, is under the threshold of the case's
 estimated cycles: a few hundred extra L1 misses in tens of millions of cycles are no change in work.
 """

@@ -17,7 +17,7 @@ from bench.counts.model import METRICS
 from bench.tables import wrap
 
 COLUMNS = [f"count_{m}" for m in METRICS] + ["count_unit", "count_samples", "count_flop"]
-#: Counts closer than this (estimated cycles) order nothing: the A/A scatter is 0.03 % (docs/counts.md).
+#: Counts closer than this (estimated cycles) order nothing: the largest A/A difference is 0.23 % (docs/counts.md).
 ORDER_MARGIN = 0.01
 #: (ratio B/A, interval low, interval high) of the wall times of two rows of a run, or None where not compared.
 TimeRatio = Callable[[Any, Any], "tuple[float, float, float] | None"]

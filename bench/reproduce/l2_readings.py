@@ -1,10 +1,6 @@
 """The open discrepancy of Step III's printout: its L2 share implies a sum of squared weights 5-27 times below
-ours. The seed prints the regularisation's gradient (``grad += lambda2 * W``, biases excluded, every batch) but
-not the cost it prints, so the printed quantity's definition is the open reading. Each reading below is applied
-to our own end state (the training follows the printed gradient, so it does not change with the reading): our
-sum of squared weights, from our cost and share under the suite's reading, gives the cost and share that reading
-would print; the residuals against the printout show whether any reading makes both batch sizes consistent."""
-
+ours. :data:`INTRO` (the report's opening of the section) says how each reading of the printed L2 term is applied
+to our end state; :func:`residuals` computes it."""
 
 from __future__ import annotations
 
